@@ -1,0 +1,46 @@
+# Facet: `make demo` runs the pipeline on the bundled samples, `make test` runs the tests.
+# Both install what they need first (`make setup`: Debian packages, then a release build).
+
+SWIFT ?= swift
+# Debian packages Facet builds against (FFmpeg's libraries, SQLite, pkg-config), plus the ffmpeg/ffprobe
+# command-line tools that the tests use to check written videos and the benchmarks run as the peer.
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsqlite3-dev pkg-config ffmpeg
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_WORKSPACE ?= demo-workspace
+BIN := .build/release
+
+.PHONY: setup apt build test demo bench-fetch-frames clean
+
+setup: apt build
+
+# Idempotent: installs only what is missing; runs `apt-get update` once, only when something is.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: apt
+	$(SWIFT) build -c release
+
+test: setup
+	$(SWIFT) test
+
+demo: setup
+	@rm -rf "$(DEMO_WORKSPACE)"
+	$(BIN)/fetch-frames --workspace "$(DEMO_WORKSPACE)" --fps 2 --min-change 1.5 --output "$(DEMO_WORKSPACE)/Manifests/frames-samples.json" --json \
+	  Datasets/samples/two_people_stage.mp4 Datasets/samples/d18.mp4
+	@echo "demo: frames under $(DEMO_WORKSPACE)/Datasets/frames/, manifest $(DEMO_WORKSPACE)/Manifests/frames-samples.json, catalog $(DEMO_WORKSPACE)/catalog.sqlite"
+	@echo "demo: running it again does no work twice:"
+	$(BIN)/fetch-frames --workspace "$(DEMO_WORKSPACE)" --fps 2 --min-change 1.5 --output "$(DEMO_WORKSPACE)/Manifests/frames-samples.json" \
+	  Datasets/samples/two_people_stage.mp4 Datasets/samples/d18.mp4
+
+bench-fetch-frames: setup
+	benchmarks/fetch-frames/run.sh
+
+clean:
+	rm -rf .build "$(DEMO_WORKSPACE)"

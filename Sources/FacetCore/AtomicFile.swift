@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Writes files so that a reader sees either the old content or the complete new content, never a part.
+///
+/// The bytes go to a temporary file in the destination's folder, are flushed with `fsync`, and are then
+/// renamed over the destination. On any failure (a full disk included) the temporary file is removed and
+/// the destination is left as it was.
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically, creating parent folders as needed. `durable` also flushes the
+    /// bytes to disk before the rename (manifests); bulk outputs whose hash and size the catalog records
+    /// (frames, crops) skip it, since a damaged file is detected and redone on the next run.
+    public static func write(_ data: Data, to url: URL, durable: Bool = true) throws {
+        let path = url.path
+        let directory = url.deletingLastPathComponent()
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw FileError.writeFailed(path: directory.path, reason: "cannot create folder: \(error.localizedDescription)")
+            }
+        }
+        let tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
+        let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw errnoError(path: path, code: errno) }
+        var failure: Error?
+        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < buffer.count, let base = buffer.baseAddress {
+                let n = Glibc.write(fd, base + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errnoError(path: path, code: errno)
+                    return
+                }
+                offset += n
+            }
+        }
+        if failure == nil, durable, fsync(fd) != 0 { failure = errnoError(path: path, code: errno) }
+        if close(fd) != 0, failure == nil { failure = errnoError(path: path, code: errno) }
+        if failure == nil, rename(tempPath, path) != 0 { failure = errnoError(path: path, code: errno) }
+        if let failure {
+            unlink(tempPath)
+            throw failure
+        }
+    }
+
+    /// Maps an errno from a write to the matching typed error.
+    static func errnoError(path: String, code: Int32) -> FileError {
+        if code == ENOSPC || code == EDQUOT { return .diskFull(path: path) }
+        return .writeFailed(path: path, reason: String(cString: strerror(code)))
+    }
+}

@@ -1,0 +1,46 @@
+/// The documented process exit codes shared by every Facet tool (sysexits.h values).
+public enum ExitStatus: Int32, Sendable, Codable {
+    /// Everything asked for was done.
+    case ok = 0
+    /// Work failed for a reason that is not the input's fault (I/O error, locked catalog, full disk).
+    case failure = 1
+    /// The command line is wrong.
+    case usage = 64
+    /// An input exists but its data is bad: a damaged video, an image with no face, an unknown manifest version.
+    case dataError = 65
+    /// An input file, folder or model is missing.
+    case noInput = 66
+}
+
+/// An error that knows which exit code it maps to and how to say itself to a person.
+///
+/// Every error a Facet library throws on bad input conforms, so an executable's `main` can turn any of
+/// them into a one-line message on stderr and the documented exit code.
+public protocol FacetError: Error, CustomStringConvertible {
+    var exitStatus: ExitStatus { get }
+}
+
+/// Generic file-system errors raised by Facet's own I/O helpers.
+public enum FileError: FacetError, Equatable {
+    case missing(path: String)
+    case unreadable(path: String, reason: String)
+    case writeFailed(path: String, reason: String)
+    case diskFull(path: String)
+
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .missing: return .noInput
+        case .unreadable: return .noInput
+        case .writeFailed, .diskFull: return .failure
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .missing(let p): return "\(p): no such file or folder"
+        case .unreadable(let p, let r): return "\(p): cannot read: \(r)"
+        case .writeFailed(let p, let r): return "\(p): cannot write: \(r)"
+        case .diskFull(let p): return "\(p): disk full (no space left on device); nothing already written was lost"
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import FacetCore
+import Foundation
+import Media
+
+/// A frame to encode and write.
+struct EncodeJob: @unchecked Sendable {
+    enum Pixels {
+        case frame(VideoFrame)
+        case image(RGBImage)
+        /// Already-encoded bytes to copy as they are (an imported image in the output format).
+        case encoded(Data, width: Int, height: Int)
+    }
+
+    let pixels: Pixels
+    /// Absolute destination.
+    let destination: URL
+    /// Destination relative to the workspace (the catalog's form).
+    let relativePath: String
+    let frameNumber: Int
+    let pts: Int64
+    let seconds: Double
+}
+
+/// A frame written to disk.
+struct EncodedFrame: Sendable {
+    let relativePath: String
+    let frameNumber: Int
+    let pts: Int64
+    let seconds: Double
+    let width: Int
+    let height: Int
+    let bytes: Int64
+    let sha256: String
+}
+
+/// Encodes, hashes and writes frames on worker threads while the caller keeps decoding. At most
+/// `maxInFlight` frames are held at once, so memory stays flat however long the video is.
+final class EncodePipeline: @unchecked Sendable {
+    private let format: ImageFormat
+    private let quality: Int
+    private let queue = DispatchQueue(label: "facet.encode", attributes: .concurrent)
+    private let slots: DispatchSemaphore
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var idleEncoders: [(ImageEncoder, FrameConverter)] = []
+    private var completed: [EncodedFrame] = []
+    private var firstError: Error?
+
+    init(format: ImageFormat, quality: Int, workers: Int) {
+        self.format = format
+        self.quality = quality
+        let count = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
+        slots = DispatchSemaphore(value: max(count, 1) * 2)
+    }
+
+    /// Queues a job; blocks while too many are in flight. Throws the first worker error, if any (after
+    /// the jobs still running have finished, so no write is left half done behind the error).
+    func submit(_ job: EncodeJob) throws {
+        if failed {
+            group.wait()
+            try rethrowFailure()
+        }
+        slots.wait()
+        group.enter()
+        queue.async { [self] in
+            defer { slots.signal(); group.leave() }
+            do {
+                let done = try perform(job)
+                lock.lock(); completed.append(done); lock.unlock()
+            } catch {
+                lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
+            }
+        }
+    }
+
+    /// Frames finished since the last call.
+    func takeCompleted() -> [EncodedFrame] {
+        lock.lock(); defer { lock.unlock() }
+        let out = completed
+        completed.removeAll(keepingCapacity: true)
+        return out
+    }
+
+    /// Waits for every queued job; throws the first worker error, if any.
+    func waitAll() throws {
+        group.wait()
+        try rethrowFailure()
+    }
+
+    /// Waits for every queued job, ignoring their errors (used when the caller is already failing).
+    func drain() {
+        group.wait()
+    }
+
+    private var failed: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return firstError != nil
+    }
+
+    private func rethrowFailure() throws {
+        lock.lock(); let error = firstError; lock.unlock()
+        if let error { throw error }
+    }
+
+    private func perform(_ job: EncodeJob) throws -> EncodedFrame {
+        let data: Data
+        let width: Int, height: Int
+        switch job.pixels {
+        case .encoded(let bytes, let w, let h):
+            data = bytes; width = w; height = h
+        case .image(let image):
+            data = try withEncoder { encoder, _ in try encoder.encode(image) }
+            width = image.width; height = image.height
+        case .frame(let frame):
+            data = try withEncoder { encoder, converter in try encoder.encode(frame, converter: converter) }
+            width = frame.width; height = frame.height
+        }
+        let sha = SHA256.hex(data)
+        try AtomicFile.write(data, to: job.destination, durable: false)
+        return EncodedFrame(relativePath: job.relativePath, frameNumber: job.frameNumber, pts: job.pts, seconds: job.seconds,
+                            width: width, height: height, bytes: Int64(data.count), sha256: sha)
+    }
+
+    private func withEncoder<T>(_ body: (ImageEncoder, FrameConverter) throws -> T) throws -> T {
+        lock.lock()
+        let pair = idleEncoders.popLast()
+        lock.unlock()
+        let (encoder, converter) = try pair ?? (ImageEncoder(format: format, quality: quality), FrameConverter())
+        defer { lock.lock(); idleEncoders.append((encoder, converter)); lock.unlock() }
+        return try body(encoder, converter)
+    }
+}

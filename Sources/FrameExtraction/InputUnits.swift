@@ -1,0 +1,102 @@
+import Catalog
+import FacetCore
+import Foundation
+import Media
+
+/// One unit of `fetch-frames` input: a video file, or a set of image files imported as frames.
+enum InputUnit {
+    case video(URL)
+    /// A folder (or a single image file): `files` in name order.
+    case images(root: URL, files: [URL])
+
+    var url: URL {
+        switch self {
+        case .video(let u): return u
+        case .images(let root, _): return root
+        }
+    }
+
+    var kind: String {
+        if case .video = self { return "video" }
+        return "images"
+    }
+
+    /// A short name for output folders: the file or folder name without extension.
+    var stem: String {
+        let name = url.deletingPathExtension().lastPathComponent
+        let cleaned = name.replacingOccurrences(of: "/", with: "_")
+        return cleaned.isEmpty ? "input" : cleaned
+    }
+
+    /// Classifies each path: folders become image sets, image files one-image sets, anything else video.
+    static func expand(_ inputs: [URL]) throws -> [InputUnit] {
+        var units: [InputUnit] = []
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
+                throw MediaError.missing(path: input.path)
+            }
+            if isDirectory.boolValue {
+                let names: [String]
+                do { names = try FileManager.default.contentsOfDirectory(atPath: input.path) } catch {
+                    throw FileError.unreadable(path: input.path, reason: error.localizedDescription)
+                }
+                let files = names.filter { !$0.hasPrefix(".") && ImageFormat(fileExtension: ($0 as NSString).pathExtension) != nil }
+                    .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                    .map { input.appendingPathComponent($0) }
+                units.append(.images(root: input, files: files))
+            } else if ImageFormat(fileExtension: input.pathExtension) != nil {
+                units.append(.images(root: input, files: [input]))
+            } else {
+                units.append(.video(input))
+            }
+        }
+        return units
+    }
+}
+
+/// Content hashing with the catalog as a cache: a video whose path, size and modification time match
+/// the catalog's record is not read again.
+enum ContentHasher {
+    static func fileFacts(_ url: URL) throws -> (bytes: Int64, modified: Double) {
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+            let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return (bytes, modified)
+        } catch {
+            throw MediaError.missing(path: url.path)
+        }
+    }
+
+    static func videoHash(_ url: URL, catalog: Catalog) throws -> (sha: String, bytes: Int64, modified: Double) {
+        let facts = try fileFacts(url)
+        if facts.bytes == 0 { throw MediaError.emptyFile(path: url.path) }
+        if let cached = try catalog.cachedHash(path: url.path, bytes: facts.bytes, modifiedAt: facts.modified) {
+            return (cached, facts.bytes, facts.modified)
+        }
+        return (try SHA256.hex(fileAt: url), facts.bytes, facts.modified)
+    }
+
+    /// Hash of an image set: SHA-256 over "name<TAB>sha256<LF>" lines of its files in order.
+    static func imageSetHash(_ files: [URL]) throws -> (sha: String, bytes: Int64, fileHashes: [String]) {
+        var lines = ""
+        var total: Int64 = 0
+        var hashes: [String] = []
+        for file in files {
+            let sha = try SHA256.hex(fileAt: file)
+            hashes.append(sha)
+            total += try fileFacts(file).bytes
+            lines += "\(file.lastPathComponent)\t\(sha)\n"
+        }
+        return (SHA256.hex(Data(lines.utf8)), total, hashes)
+    }
+}
+
+/// ISO 8601 time stamp in UTC, as stored in manifests and the catalog.
+func timestamp(_ date: Date = Date()) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    return formatter.string(from: date)
+}

@@ -1,0 +1,122 @@
+import CFFmpeg
+
+/// Owns an `AVFrame`; freed in `deinit`.
+final class FrameHandle {
+    let pointer: UnsafeMutablePointer<AVFrame>
+
+    init(path: String) throws {
+        guard let frame = av_frame_alloc() else {
+            throw MediaError.ffmpeg(path: path, operation: "av_frame_alloc", code: facet_averror_enomem(), message: "out of memory")
+        }
+        pointer = frame
+    }
+
+    deinit {
+        var frame: UnsafeMutablePointer<AVFrame>? = pointer
+        av_frame_free(&frame)
+    }
+}
+
+/// Owns an `AVPacket`; freed in `deinit`.
+final class PacketHandle {
+    let pointer: UnsafeMutablePointer<AVPacket>
+
+    init(path: String) throws {
+        guard let packet = av_packet_alloc() else {
+            throw MediaError.ffmpeg(path: path, operation: "av_packet_alloc", code: facet_averror_enomem(), message: "out of memory")
+        }
+        pointer = packet
+    }
+
+    deinit {
+        var packet: UnsafeMutablePointer<AVPacket>? = pointer
+        av_packet_free(&packet)
+    }
+}
+
+/// Owns an `AVCodecContext`; freed in `deinit`.
+final class CodecContextHandle {
+    let pointer: UnsafeMutablePointer<AVCodecContext>
+
+    init(codec: UnsafePointer<AVCodec>, path: String) throws {
+        guard let context = avcodec_alloc_context3(codec) else {
+            throw MediaError.ffmpeg(path: path, operation: "avcodec_alloc_context3", code: facet_averror_enomem(), message: "out of memory")
+        }
+        pointer = context
+    }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVCodecContext>? = pointer
+        avcodec_free_context(&context)
+    }
+}
+
+/// Owns an input `AVFormatContext` opened with `avformat_open_input`; closed in `deinit`.
+final class InputFormatHandle {
+    let pointer: UnsafeMutablePointer<AVFormatContext>
+
+    init(opened: UnsafeMutablePointer<AVFormatContext>) { pointer = opened }
+
+    deinit {
+        var context: UnsafeMutablePointer<AVFormatContext>? = pointer
+        avformat_close_input(&context)
+    }
+}
+
+/// Owns an output `AVFormatContext` and its `AVIOContext`; closed and freed in `deinit`.
+final class OutputFormatHandle {
+    let pointer: UnsafeMutablePointer<AVFormatContext>
+
+    init(path: String, formatName: String) throws {
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&context, nil, formatName, path), "allocating the \(formatName) muxer", path: path)
+        guard let context else {
+            throw MediaError.ffmpeg(path: path, operation: "avformat_alloc_output_context2", code: facet_averror_enomem(), message: "no context")
+        }
+        pointer = context
+    }
+
+    deinit {
+        if pointer.pointee.pb != nil { avio_closep(&pointer.pointee.pb) }
+        avformat_free_context(pointer)
+    }
+}
+
+/// Owns a `SwsContext`, re-created only when the conversion's geometry or formats change.
+final class ScalerHandle {
+    private(set) var pointer: OpaquePointer?
+    private var key: [Int32] = []
+
+    /// Returns a context converting `src` to `dst` (sizes in pixels, formats as `AVPixelFormat` raw values).
+    func context(srcWidth: Int32, srcHeight: Int32, srcFormat: AVPixelFormat,
+                 dstWidth: Int32, dstHeight: Int32, dstFormat: AVPixelFormat,
+                 colorspace: AVColorSpace, srcFullRange: Bool, dstFullRange: Bool, path: String) throws -> OpaquePointer {
+        let newKey: [Int32] = [srcWidth, srcHeight, srcFormat.rawValue, dstWidth, dstHeight, dstFormat.rawValue,
+                               Int32(colorspace.rawValue), srcFullRange ? 1 : 0, dstFullRange ? 1 : 0]
+        if let pointer, newKey == key { return pointer }
+        if let pointer { sws_freeContext(pointer) }
+        pointer = nil
+        guard let created = sws_getContext(srcWidth, srcHeight, srcFormat, dstWidth, dstHeight, dstFormat,
+                                           Int32(SWS_BICUBIC), nil, nil, nil) else {
+            throw MediaError.ffmpeg(path: path, operation: "sws_getContext \(srcWidth)x\(srcHeight) -> \(dstWidth)x\(dstHeight)",
+                                    code: -1, message: "unsupported conversion")
+        }
+        // Use the source's YUV matrix (BT.709 for HD material, BT.601 otherwise) and its range.
+        let matrix: Int32
+        switch colorspace {
+        case AVCOL_SPC_BT709: matrix = SWS_CS_ITU709
+        case AVCOL_SPC_BT2020_NCL, AVCOL_SPC_BT2020_CL: matrix = SWS_CS_BT2020
+        case AVCOL_SPC_SMPTE240M: matrix = SWS_CS_SMPTE240M
+        default: matrix = SWS_CS_DEFAULT
+        }
+        let coefficients = sws_getCoefficients(matrix)
+        sws_setColorspaceDetails(created, coefficients, srcFullRange ? 1 : 0, coefficients, dstFullRange ? 1 : 0, 0, 1 << 16, 1 << 16)
+        pointer = created
+        key = newKey
+        return created
+    }
+
+    deinit {
+        if let pointer { sws_freeContext(pointer) }
+    }
+}

@@ -1,0 +1,89 @@
+/// An 8-bit RGB image in memory: `height` rows of `width` pixels, 3 bytes each (R, G, B), no row padding.
+public struct RGBImage: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    /// `width * height * 3` bytes, row-major, top row first.
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "RGBImage: pixel buffer does not match \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// A solid image of the given colour.
+    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+        self.width = width
+        self.height = height
+        var p = [UInt8](repeating: 0, count: width * height * 3)
+        for i in stride(from: 0, to: p.count, by: 3) { p[i] = fill.0; p[i + 1] = fill.1; p[i + 2] = fill.2 }
+        self.pixels = p
+    }
+
+    /// The image turned clockwise by `degrees` (0, 90, 180 or 270; other values are taken modulo 360 and
+    /// rounded to the nearest quarter turn).
+    public func rotated(clockwise degrees: Int) -> RGBImage {
+        let quarter = ((Int((Double(degrees) / 90).rounded()) % 4) + 4) % 4
+        if quarter == 0 { return self }
+        let w = width, h = height
+        let outW = quarter == 2 ? w : h
+        let outH = quarter == 2 ? h : w
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let (nx, ny): (Int, Int)
+                        switch quarter {
+                        case 1: (nx, ny) = (h - 1 - y, x)
+                        case 2: (nx, ny) = (w - 1 - x, h - 1 - y)
+                        default: (nx, ny) = (y, w - 1 - x)
+                        }
+                        let s = (y * w + x) * 3, d = (ny * outW + nx) * 3
+                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: outW, height: outH, pixels: out)
+    }
+
+    /// The image mirrored left to right.
+    public func mirrored() -> RGBImage {
+        var out = pixels
+        for y in 0..<height {
+            for x in 0..<width {
+                let s = (y * width + x) * 3, d = (y * width + (width - 1 - x)) * 3
+                out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: out)
+    }
+
+    /// Luma (BT.601 weights) of each pixel, 0...255, `width * height` values.
+    public func luma() -> [Float] {
+        var out = [Float](repeating: 0, count: width * height)
+        for i in 0..<(width * height) {
+            out[i] = 0.299 * Float(pixels[i * 3]) + 0.587 * Float(pixels[i * 3 + 1]) + 0.114 * Float(pixels[i * 3 + 2])
+        }
+        return out
+    }
+}
+
+/// Peak signal-to-noise ratio between two images of equal size, in dB (`infinity` when identical).
+public func psnr(_ a: RGBImage, _ b: RGBImage) -> Double {
+    precondition(a.width == b.width && a.height == b.height, "psnr: images differ in size")
+    var sum = 0.0
+    for i in 0..<a.pixels.count {
+        let d = Double(a.pixels[i]) - Double(b.pixels[i])
+        sum += d * d
+    }
+    if sum == 0 { return .infinity }
+    let mse = sum / Double(a.pixels.count)
+    return 10 * log10(255 * 255 / mse)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,31 @@
+/// What a video file holds, as read from its container and first video stream.
+public struct VideoInfo: Codable, Sendable, Equatable {
+    /// The container format FFmpeg detected (e.g. `mov,mp4,m4a,3gp,3g2,mj2`).
+    public var container: String
+    /// The video codec's short name (e.g. `h264`).
+    public var codec: String
+    /// Coded frame size in pixels, before rotation.
+    public var codedWidth: Int
+    public var codedHeight: Int
+    /// Clockwise rotation in degrees (0, 90, 180, 270) applied for display, from the stream's display matrix.
+    public var rotation: Int
+    /// Average frame rate in frames per second (0 when the container does not say).
+    public var frameRate: Double
+    /// The stream's time base as a fraction of a second (`timeBaseNumerator / timeBaseDenominator`).
+    public var timeBaseNumerator: Int
+    public var timeBaseDenominator: Int
+    /// Duration in seconds, when known.
+    public var durationSeconds: Double?
+    /// Number of video frames the container declares, when known.
+    public var frameCount: Int?
+    /// Whether the file has at least one audio stream.
+    public var hasAudio: Bool
+    /// The first audio stream's codec, when there is one.
+    public var audioCodec: String?
+    /// The decoder's pixel format name (e.g. `yuv420p`).
+    public var pixelFormat: String
+
+    /// Frame size in pixels as displayed, after rotation.
+    public var displayWidth: Int { rotation % 180 == 0 ? codedWidth : codedHeight }
+    public var displayHeight: Int { rotation % 180 == 0 ? codedHeight : codedWidth }
+}

@@ -1,0 +1,263 @@
+import CFFmpeg
+import FacetCore
+import Foundation
+
+/// Options for opening a video.
+public struct VideoReaderOptions: Sendable {
+    /// Refuse videos whose frames have more pixels than this (nil: no limit).
+    public var maxPixels: Int?
+    /// Decoder threads; 0 lets FFmpeg use one per core.
+    public var threads: Int
+
+    public init(maxPixels: Int? = nil, threads: Int = 0) {
+        self.maxPixels = maxPixels
+        self.threads = threads
+    }
+}
+
+/// Demuxers Facet opens. Anything else (playlists, concat lists, network formats, image2 patterns) is
+/// refused, and only the `file` protocol is allowed, so a crafted file cannot make FFmpeg read other
+/// files or the network. Audio-only demuxers are included so their files get a clear "no video stream".
+let acceptedDemuxers = [
+    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "flv", "mpegts", "mpeg", "ogg", "asf",
+    "h264", "hevc", "m4v", "mjpeg", "gif", "ivf", "nut", "yuv4mpegpipe", "wav", "mp3", "aac", "flac",
+].joined(separator: ",")
+
+/// Reads the first video stream of a local file frame by frame.
+///
+/// Damage is tolerated: packets that fail to decode are skipped and described in `damage`, and a
+/// truncated file yields every frame that could be decoded. Memory stays flat in the video's length.
+public final class VideoReader {
+    public let url: URL
+    public let info: VideoInfo
+    /// Descriptions of damage met so far (undecodable packets, read errors, missing frames).
+    public private(set) var damage: [String] = []
+    /// Frames returned so far.
+    public private(set) var framesDecoded = 0
+
+    private let format: InputFormatHandle
+    private let decoder: CodecContextHandle
+    private let packet: PacketHandle
+    private let streamIndex: Int32
+    private let timeBase: Double
+    private let startPTS: Int64
+    private var draining = false
+    private var finished = false
+    private var seeked = false
+    private var dropBeforeSeconds: Double?
+    private var badPackets = 0
+
+    public init(url: URL, options: VideoReaderOptions = VideoReaderOptions()) throws {
+        configureFFmpegLogging()
+        self.url = url
+        let path = url.path
+        try Self.checkFile(path)
+
+        var dict: OpaquePointer?
+        av_dict_set(&dict, "protocol_whitelist", "file", 0)
+        av_dict_set(&dict, "format_whitelist", acceptedDemuxers, 0)
+        defer { av_dict_free(&dict) }
+        var opened: UnsafeMutablePointer<AVFormatContext>?
+        let openCode = avformat_open_input(&opened, path, nil, &dict)
+        guard openCode >= 0, let opened else {
+            if let probed = probedFormatName(path), !Self.isAccepted(probed) {
+                throw MediaError.forbiddenFormat(path: path, format: probed)
+            }
+            if let probed = probedFormatName(path), probed.hasPrefix("mov") {
+                throw MediaError.unreadable(path: path, reason: "MP4/MOV index ('moov' box) missing or damaged: the file was probably cut short while being written or copied (\(ffmpegErrorString(openCode)))")
+            }
+            throw MediaError.unreadable(path: path, reason: ffmpegErrorString(openCode))
+        }
+        format = InputFormatHandle(opened: opened)
+        let infoCode = avformat_find_stream_info(opened, nil)
+        if infoCode < 0 { throw MediaError.unreadable(path: path, reason: "cannot read stream information: \(ffmpegErrorString(infoCode))") }
+
+        var videoIndex: Int32 = -1
+        var audioCodec: String?
+        var kinds: [String] = []
+        for i in 0..<Int(opened.pointee.nb_streams) {
+            guard let stream = opened.pointee.streams[i], let par = stream.pointee.codecpar else { continue }
+            switch par.pointee.codec_type {
+            case AVMEDIA_TYPE_VIDEO:
+                // Skip attached cover art: it is a still picture, not the video.
+                if videoIndex < 0 && (stream.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC) == 0 { videoIndex = Int32(i) }
+                kinds.append("video")
+            case AVMEDIA_TYPE_AUDIO:
+                if audioCodec == nil { audioCodec = String(cString: avcodec_get_name(par.pointee.codec_id)) }
+                kinds.append("audio")
+            case AVMEDIA_TYPE_SUBTITLE: kinds.append("subtitles")
+            default: kinds.append("data")
+            }
+        }
+        guard videoIndex >= 0, let stream = opened.pointee.streams[Int(videoIndex)], let par = stream.pointee.codecpar else {
+            let held = kinds.isEmpty ? "no streams" : Dictionary(grouping: kinds, by: { $0 }).map { "\($0.value.count) \($0.key) stream(s)" }.sorted().joined(separator: ", ")
+            throw MediaError.noVideoStream(path: path, streams: held)
+        }
+        streamIndex = videoIndex
+        let codecName = String(cString: avcodec_get_name(par.pointee.codec_id))
+        let width = Int(par.pointee.width), height = Int(par.pointee.height)
+        if let maxPixels = options.maxPixels, width * height > maxPixels {
+            throw MediaError.frameTooLarge(path: path, width: width, height: height, maxPixels: maxPixels)
+        }
+        guard width > 0, height > 0 else { throw MediaError.unreadable(path: path, reason: "video stream has no frame size") }
+        guard let codec = avcodec_find_decoder(par.pointee.codec_id) else {
+            throw MediaError.unsupportedCodec(path: path, codec: codecName)
+        }
+        decoder = try CodecContextHandle(codec: codec, path: path)
+        try check(avcodec_parameters_to_context(decoder.pointer, par), "configuring the \(codecName) decoder", path: path)
+        decoder.pointer.pointee.thread_count = Int32(options.threads)
+        decoder.pointer.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        decoder.pointer.pointee.pkt_timebase = stream.pointee.time_base
+        try check(avcodec_open2(decoder.pointer, codec, nil), "opening the \(codecName) decoder", path: path)
+        packet = try PacketHandle(path: path)
+
+        let tb = stream.pointee.time_base
+        timeBase = tb.den == 0 ? 0 : Double(tb.num) / Double(tb.den)
+        startPTS = stream.pointee.start_time == facet_nopts_value() ? 0 : stream.pointee.start_time
+        let rate = stream.pointee.avg_frame_rate.den != 0 && stream.pointee.avg_frame_rate.num != 0
+            ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        var duration: Double?
+        if stream.pointee.duration != facet_nopts_value(), stream.pointee.duration > 0 {
+            duration = Double(stream.pointee.duration) * timeBase
+        } else if opened.pointee.duration != facet_nopts_value(), opened.pointee.duration > 0 {
+            duration = Double(opened.pointee.duration) / Double(AV_TIME_BASE)
+        }
+        info = VideoInfo(
+            container: opened.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
+            codec: codecName, codedWidth: width, codedHeight: height,
+            rotation: Self.rotation(of: stream),
+            frameRate: rate.den == 0 ? 0 : Double(rate.num) / Double(rate.den),
+            timeBaseNumerator: Int(tb.num), timeBaseDenominator: Int(tb.den),
+            durationSeconds: duration,
+            frameCount: stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil,
+            hasAudio: audioCodec != nil, audioCodec: audioCodec,
+            pixelFormat: pixelFormatName(par.pointee.format))
+    }
+
+    /// Moves to the last key frame at or before `seconds`; the next frame returned is the first one at or
+    /// after `seconds` (frames between the key frame and the target are decoded and dropped).
+    public func seek(toSeconds seconds: Double) throws {
+        guard seconds > 0 else { return }
+        let target = startPTS + Int64(seconds / max(timeBase, 1e-12))
+        try check(av_seek_frame(format.pointer, streamIndex, target, AVSEEK_FLAG_BACKWARD), "seeking to \(seconds) s", path: url.path)
+        avcodec_flush_buffers(decoder.pointer)
+        dropBeforeSeconds = seconds - 0.5 / max(info.frameRate, 1)
+        draining = false
+        finished = false
+        seeked = true
+    }
+
+    /// The next decoded frame, or nil at the end of the stream.
+    public func nextFrame() throws -> VideoFrame? {
+        while let frame = try decodeNext() {
+            if let drop = dropBeforeSeconds, frame.seconds < drop { continue }
+            dropBeforeSeconds = nil
+            framesDecoded += 1
+            return frame
+        }
+        return nil
+    }
+
+    private func decodeNext() throws -> VideoFrame? {
+        let path = url.path
+        let frame = try FrameHandle(path: path)
+        while !finished {
+            let received = avcodec_receive_frame(decoder.pointer, frame.pointer)
+            if received >= 0 {
+                let f = frame.pointer.pointee
+                let pts = f.best_effort_timestamp != facet_nopts_value() ? f.best_effort_timestamp : f.pts
+                let seconds = pts == facet_nopts_value() ? Double(framesDecoded) / max(info.frameRate, 1) : Double(pts - startPTS) * timeBase
+                let corrupt = facet_frame_is_corrupt(frame.pointer) != 0
+                return VideoFrame(handle: frame, pts: pts == facet_nopts_value() ? Int64(framesDecoded) : pts,
+                                  seconds: seconds, rotation: info.rotation, isCorrupt: corrupt, sourcePath: path)
+            }
+            if received == facet_averror_eof() {
+                finished = true
+                noteMissingFrames()
+                return nil
+            }
+            if received != facet_averror_eagain() {
+                damage.append("decoder error after \(framesDecoded) frames: \(ffmpegErrorString(received))")
+                if draining { finished = true; noteMissingFrames(); return nil }
+            }
+            if draining { continue }
+            try feedDecoder()
+        }
+        return nil
+    }
+
+    /// Reads packets until one of the video stream's is accepted by the decoder, or starts draining at
+    /// the end of the input (or at a read error, which is recorded as damage).
+    private func feedDecoder() throws {
+        while true {
+            let read = av_read_frame(format.pointer, packet.pointer)
+            if read < 0 {
+                if read != facet_averror_eof() {
+                    damage.append("read error after \(framesDecoded) frames: \(ffmpegErrorString(read))")
+                }
+                draining = true
+                _ = avcodec_send_packet(decoder.pointer, nil)
+                return
+            }
+            defer { av_packet_unref(packet.pointer) }
+            guard packet.pointer.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(decoder.pointer, packet.pointer)
+            if sent >= 0 || sent == facet_averror_eagain() { return }
+            badPackets += 1
+            if badPackets <= 5 {
+                damage.append("undecodable packet at \(String(format: "%.3f", Double(packet.pointer.pointee.pts - startPTS) * timeBase)) s: \(ffmpegErrorString(sent))")
+            }
+        }
+    }
+
+    private func noteMissingFrames() {
+        if badPackets > 5 { damage.append("\(badPackets) undecodable packets in all") }
+        guard !seeked, let expected = info.frameCount, framesDecoded < expected else { return }
+        // Frames still buffered for dropping or a 1-2 frame shortfall in edit lists are normal; report real gaps.
+        if expected - framesDecoded > 2 {
+            damage.append("only \(framesDecoded) of \(expected) frames could be decoded (file truncated or damaged)")
+        }
+    }
+
+    /// Clockwise rotation in degrees that the stream's display matrix asks for, as ffmpeg's autorotate does.
+    private static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
+        var size: Int = 0
+        guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
+        let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+        guard counterClockwise.isFinite else { return 0 }
+        let quarter = Int((-counterClockwise / 90).rounded())
+        return ((quarter % 4) + 4) % 4 * 90
+    }
+
+    static func checkFile(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw MediaError.missing(path: path) }
+        if isDirectory.boolValue { throw MediaError.unreadable(path: path, reason: "is a folder, not a file") }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        if size == 0 { throw MediaError.emptyFile(path: path) }
+    }
+
+    static func isAccepted(_ demuxer: String) -> Bool {
+        let accepted = Set(acceptedDemuxers.split(separator: ",").map(String.init))
+        return demuxer.split(separator: ",").contains { accepted.contains(String($0)) }
+    }
+}
+
+/// The demuxer FFmpeg would pick for a file, from its first 64 KiB, without opening anything else.
+func probedFormatName(_ path: String) -> String? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let head = try? handle.read(upToCount: 65536), !head.isEmpty else { return nil }
+    var padded = [UInt8](head)
+    padded.append(contentsOf: [UInt8](repeating: 0, count: Int(AVPROBE_PADDING_SIZE)))
+    return padded.withUnsafeMutableBufferPointer { buffer -> String? in
+        var probe = AVProbeData()
+        probe.buf = buffer.baseAddress
+        probe.buf_size = Int32(head.count)
+        return path.withCString { name -> String? in
+            probe.filename = name
+            guard let fmt = av_probe_input_format(&probe, 1) else { return nil }
+            return String(cString: fmt.pointee.name)
+        }
+    }
+}

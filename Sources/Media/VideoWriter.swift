@@ -1,0 +1,303 @@
+import CFFmpeg
+import FacetCore
+import Foundation
+
+/// Settings for writing an H.264 MP4.
+public struct VideoWriterOptions: Sendable {
+    /// Frame size in pixels. H.264 in yuv420p needs even sides; odd sizes are refused.
+    public var width: Int
+    public var height: Int
+    /// Frame rate as a fraction (e.g. 30000/1001); time stamps are counted in its frame units.
+    public var frameRateNumerator: Int
+    public var frameRateDenominator: Int
+    /// x264 constant rate factor (0 lossless ... 51 worst; 18 is visually lossless).
+    public var crf: Int
+    /// x264 preset (ultrafast ... veryslow).
+    public var preset: String
+    /// A media file whose first audio stream is copied into the output without re-encoding.
+    public var audioSource: URL?
+    /// Container metadata, written as MP4 metadata tags (ffprobe shows them under `format.tags`).
+    public var metadata: [String: String]
+
+    public init(width: Int, height: Int, frameRateNumerator: Int = 30, frameRateDenominator: Int = 1,
+                crf: Int = 18, preset: String = "medium", audioSource: URL? = nil, metadata: [String: String] = [:]) {
+        self.width = width
+        self.height = height
+        self.frameRateNumerator = frameRateNumerator
+        self.frameRateDenominator = frameRateDenominator
+        self.crf = crf
+        self.preset = preset
+        self.audioSource = audioSource
+        self.metadata = metadata
+    }
+}
+
+/// Writes RGB frames to an MP4 file: H.264 (libx264, yuv420p, `faststart` so browsers can stream it),
+/// or MPEG-4 Part 2 when the FFmpeg build lacks libx264 (`encoderName` says which). The source's audio,
+/// when given, is copied packet for packet and interleaved by time.
+///
+/// The file is written under a temporary name and renamed into place by `finish()`; a writer dropped
+/// without `finish()` removes its temporary file, so an interrupted job never leaves a half video.
+public final class VideoWriter {
+    public let url: URL
+    public let options: VideoWriterOptions
+    /// The video encoder in use: `libx264`, or `mpeg4` as the fallback.
+    public let encoderName: String
+
+    private let tempPath: String
+    private let output: OutputFormatHandle
+    private let encoder: CodecContextHandle
+    private let videoStream: UnsafeMutablePointer<AVStream>
+    private let staging: FrameHandle
+    private let packet: PacketHandle
+    private let scaler = ScalerHandle()
+    private var paddedInput: [UInt8] = []
+    private var lastPTS: Int64 = -1
+    private var finished = false
+    private let audio: AudioCopier?
+
+    /// True when this FFmpeg build has the libx264 encoder.
+    public static var h264Available: Bool { avcodec_find_encoder_by_name("libx264") != nil }
+
+    public init(url: URL, options: VideoWriterOptions) throws {
+        configureFFmpegLogging()
+        self.url = url
+        self.options = options
+        let path = url.path
+        guard options.width > 0, options.height > 0, options.width % 2 == 0, options.height % 2 == 0 else {
+            throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22,
+                                    message: "frame size \(options.width)x\(options.height) must be positive and even")
+        }
+        guard options.frameRateNumerator > 0, options.frameRateDenominator > 0 else {
+            throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22, message: "frame rate must be positive")
+        }
+        let directory = url.deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        output = try OutputFormatHandle(path: tempPath, formatName: "mp4")
+
+        let codec: UnsafePointer<AVCodec>
+        if let x264 = avcodec_find_encoder_by_name("libx264") {
+            codec = x264
+        } else if let mpeg4 = avcodec_find_encoder(AV_CODEC_ID_MPEG4) {
+            codec = mpeg4
+        } else {
+            throw MediaError.unsupportedCodec(path: path, codec: "h264 (libx264) or mpeg4")
+        }
+        encoderName = String(cString: codec.pointee.name)
+        encoder = try CodecContextHandle(codec: codec, path: path)
+        let e = encoder.pointer
+        e.pointee.width = Int32(options.width)
+        e.pointee.height = Int32(options.height)
+        e.pointee.pix_fmt = AV_PIX_FMT_YUV420P
+        e.pointee.time_base = AVRational(num: Int32(options.frameRateDenominator), den: Int32(options.frameRateNumerator))
+        e.pointee.framerate = AVRational(num: Int32(options.frameRateNumerator), den: Int32(options.frameRateDenominator))
+        e.pointee.color_range = AVCOL_RANGE_MPEG
+        e.pointee.colorspace = AVCOL_SPC_SMPTE170M
+        e.pointee.color_primaries = AVCOL_PRI_SMPTE170M
+        e.pointee.color_trc = AVCOL_TRC_SMPTE170M
+        e.pointee.thread_count = 0
+        if (output.pointer.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0 {
+            e.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER
+        }
+        var codecOptions: OpaquePointer?
+        defer { av_dict_free(&codecOptions) }
+        if encoderName == "libx264" {
+            av_dict_set(&codecOptions, "preset", options.preset, 0)
+            av_dict_set(&codecOptions, "crf", String(options.crf), 0)
+        } else {
+            e.pointee.flags |= AV_CODEC_FLAG_QSCALE
+            e.pointee.global_quality = 3 * facet_ff_qp2lambda()
+        }
+        try check(avcodec_open2(e, codec, &codecOptions), "opening the \(encoderName) encoder", path: path)
+
+        guard let stream = avformat_new_stream(output.pointer, nil) else {
+            throw MediaError.ffmpeg(path: path, operation: "adding the video stream", code: facet_averror_enomem(), message: "out of memory")
+        }
+        videoStream = stream
+        stream.pointee.time_base = e.pointee.time_base
+        stream.pointee.avg_frame_rate = e.pointee.framerate
+        try check(avcodec_parameters_from_context(stream.pointee.codecpar, e), "configuring the video stream", path: path)
+
+        let outputContext = output.pointer
+        if let source = options.audioSource {
+            audio = try AudioCopier(source: source, output: outputContext, outputPath: path)
+        } else {
+            audio = nil
+        }
+        for (key, value) in options.metadata.sorted(by: { $0.key < $1.key }) {
+            av_dict_set(&output.pointer.pointee.metadata, key, value, 0)
+        }
+        try check(avio_open(&output.pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
+        var muxerOptions: OpaquePointer?
+        defer { av_dict_free(&muxerOptions) }
+        av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0)
+        try check(avformat_write_header(output.pointer, &muxerOptions), "writing the MP4 header", path: path)
+
+        staging = try FrameHandle(path: path)
+        staging.pointer.pointee.width = Int32(options.width)
+        staging.pointer.pointee.height = Int32(options.height)
+        staging.pointer.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        try check(av_frame_get_buffer(staging.pointer, 0), "allocating a frame buffer", path: path)
+        packet = try PacketHandle(path: path)
+    }
+
+    deinit {
+        if !finished { unlink(tempPath) }
+    }
+
+    /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
+    /// times are rounded to the frame rate and forced to increase. The image must match the writer's size.
+    public func write(_ image: RGBImage, seconds: Double? = nil) throws {
+        let path = url.path
+        guard image.width == options.width, image.height == options.height else {
+            throw MediaError.ffmpeg(path: path, operation: "writing a frame", code: -22,
+                                    message: "frame is \(image.width)x\(image.height), the video is \(options.width)x\(options.height)")
+        }
+        var pts = lastPTS + 1
+        if let seconds {
+            pts = max(pts, Int64((seconds * Double(options.frameRateNumerator) / Double(options.frameRateDenominator)).rounded()))
+        }
+        try check(av_frame_make_writable(staging.pointer), "preparing a frame buffer", path: path)
+        let context = try scaler.context(
+            srcWidth: Int32(image.width), srcHeight: Int32(image.height), srcFormat: AV_PIX_FMT_RGB24,
+            dstWidth: Int32(options.width), dstHeight: Int32(options.height), dstFormat: AV_PIX_FMT_YUV420P,
+            colorspace: AVCOL_SPC_SMPTE170M, srcFullRange: true, dstFullRange: false, path: path)
+        // libswscale's SIMD paths read a little past the end of the last row: convert from a padded copy.
+        let byteCount = image.pixels.count
+        if paddedInput.count < byteCount + 64 { paddedInput = [UInt8](repeating: 0, count: byteCount + 64) }
+        paddedInput.withUnsafeMutableBufferPointer { dst in
+            image.pixels.withUnsafeBufferPointer { src in dst.baseAddress!.update(from: src.baseAddress!, count: byteCount) }
+        }
+        let rows = paddedInput.withUnsafeBufferPointer { buffer -> Int32 in
+            var srcData: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
+            var srcStride: [Int32] = [Int32(image.width * 3), 0, 0, 0]
+            return withUnsafeMutablePointer(to: &staging.pointer.pointee.data) { dstData in
+                withUnsafeMutablePointer(to: &staging.pointer.pointee.linesize) { dstStride in
+                    dstData.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { dd in
+                        dstStride.withMemoryRebound(to: Int32.self, capacity: 8) { ds in
+                            sws_scale(context, &srcData, &srcStride, 0, Int32(image.height), dd, ds)
+                        }
+                    }
+                }
+            }
+        }
+        try check(rows, "converting a frame to yuv420p", path: path)
+        staging.pointer.pointee.pts = pts
+        lastPTS = pts
+        try audio?.copy(upToSeconds: Double(pts) * Double(options.frameRateDenominator) / Double(options.frameRateNumerator))
+        try check(avcodec_send_frame(encoder.pointer, staging.pointer), "encoding a frame", path: path)
+        try drainEncoder()
+    }
+
+    /// Flushes the encoder, copies the rest of the audio, writes the MP4 index and moves the file into place.
+    public func finish() throws {
+        guard !finished else { return }
+        let path = url.path
+        try check(avcodec_send_frame(encoder.pointer, nil), "flushing the encoder", path: path)
+        try drainEncoder()
+        // Audio up to the end of the last frame: a video cut shorter than its source gets its sound cut too.
+        let end = Double(lastPTS + 1) * Double(options.frameRateDenominator) / Double(options.frameRateNumerator)
+        try audio?.copy(upToSeconds: end)
+        try check(av_write_trailer(output.pointer), "writing the MP4 index", path: path)
+        try check(avio_closep(&output.pointer.pointee.pb), "closing the output file", path: path)
+        if rename(tempPath, path) != 0 {
+            throw MediaError.ffmpeg(path: path, operation: "moving the finished video into place", code: -errno,
+                                    message: String(cString: strerror(errno)))
+        }
+        finished = true
+    }
+
+    private func drainEncoder() throws {
+        while true {
+            let code = avcodec_receive_packet(encoder.pointer, packet.pointer)
+            if code == facet_averror_eagain() || code == facet_averror_eof() { return }
+            try check(code, "encoding a frame", path: url.path)
+            av_packet_rescale_ts(packet.pointer, encoder.pointer.pointee.time_base, videoStream.pointee.time_base)
+            packet.pointer.pointee.stream_index = videoStream.pointee.index
+            try check(av_interleaved_write_frame(output.pointer, packet.pointer), "writing a video packet", path: url.path)
+        }
+    }
+}
+
+/// Copies the first audio stream of a source file into an output muxer, without re-encoding.
+/// Audio times are kept relative to the source's video start, so sound stays in sync with frames whose
+/// times came from `VideoReader` (seconds from the video stream's start).
+final class AudioCopier {
+    private let input: InputFormatHandle
+    private let inputIndex: Int32
+    private let inputTimeBase: AVRational
+    private let outputStream: UnsafeMutablePointer<AVStream>
+    private let output: UnsafeMutablePointer<AVFormatContext>
+    private let packet: PacketHandle
+    private let offsetSeconds: Double
+    private let outputPath: String
+    private var done = false
+    /// A packet read but not yet written (past the last limit).
+    private var holding = false
+
+    init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String) throws {
+        let path = source.path
+        try VideoReader.checkFile(path)
+        var dict: OpaquePointer?
+        av_dict_set(&dict, "protocol_whitelist", "file", 0)
+        av_dict_set(&dict, "format_whitelist", acceptedDemuxers, 0)
+        defer { av_dict_free(&dict) }
+        var opened: UnsafeMutablePointer<AVFormatContext>?
+        let code = avformat_open_input(&opened, path, nil, &dict)
+        guard code >= 0, let opened else { throw MediaError.unreadable(path: path, reason: ffmpegErrorString(code)) }
+        input = InputFormatHandle(opened: opened)
+        try check(avformat_find_stream_info(opened, nil), "reading stream information", path: path)
+        let audioIndex = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
+        guard audioIndex >= 0, let stream = opened.pointee.streams[Int(audioIndex)] else { return nil }
+        let videoIndex = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
+        if videoIndex >= 0, let video = opened.pointee.streams[Int(videoIndex)], video.pointee.start_time != facet_nopts_value() {
+            offsetSeconds = Double(video.pointee.start_time) * av_q2d(video.pointee.time_base)
+        } else {
+            offsetSeconds = 0
+        }
+        inputIndex = audioIndex
+        inputTimeBase = stream.pointee.time_base
+        self.output = output
+        self.outputPath = outputPath
+        guard let out = avformat_new_stream(output, nil) else {
+            throw MediaError.ffmpeg(path: outputPath, operation: "adding the audio stream", code: facet_averror_enomem(), message: "out of memory")
+        }
+        try check(avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar), "copying audio parameters", path: outputPath)
+        out.pointee.codecpar.pointee.codec_tag = 0
+        out.pointee.time_base = stream.pointee.time_base
+        outputStream = out
+        packet = try PacketHandle(path: path)
+    }
+
+    /// Copies audio packets that start before `limit` seconds (relative to the video start). The first
+    /// packet at or past the limit is held back for the next call.
+    func copy(upToSeconds limit: Double) throws {
+        while true {
+            if !holding {
+                if done { return }
+                let code = av_read_frame(input.pointer, packet.pointer)
+                if code < 0 { done = true; return }   // end of input, or damage: keep what was copied
+                guard packet.pointer.pointee.stream_index == inputIndex else { av_packet_unref(packet.pointer); continue }
+                let shift = Int64((offsetSeconds / av_q2d(inputTimeBase)).rounded())
+                let p = packet.pointer
+                if p.pointee.pts != facet_nopts_value() { p.pointee.pts -= shift }
+                if p.pointee.dts != facet_nopts_value() { p.pointee.dts -= shift }
+                if (p.pointee.pts != facet_nopts_value() && p.pointee.pts < 0) || (p.pointee.dts != facet_nopts_value() && p.pointee.dts < 0) {
+                    av_packet_unref(p)
+                    continue
+                }
+                holding = true
+            }
+            let p = packet.pointer
+            let seconds = Double(p.pointee.pts == facet_nopts_value() ? p.pointee.dts : p.pointee.pts) * av_q2d(inputTimeBase)
+            if seconds >= limit { return }
+            av_packet_rescale_ts(p, inputTimeBase, outputStream.pointee.time_base)
+            p.pointee.stream_index = outputStream.pointee.index
+            p.pointee.pos = -1
+            holding = false
+            let code = av_interleaved_write_frame(output, p)   // takes the packet's reference
+            try check(code, "writing an audio packet", path: outputPath)
+        }
+    }
+}
