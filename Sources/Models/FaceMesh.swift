@@ -1,0 +1,95 @@
+import Foundation
+import Media
+import Tensor
+
+/// A rotated square region of interest in image pixels.
+public struct RotatedRect: Equatable, Sendable, Codable {
+    public var centerX: Double
+    public var centerY: Double
+    public var width: Double
+    public var height: Double
+    /// Radians, in [-π, π); positive turns the box clockwise on screen (y points down).
+    public var rotation: Double
+
+    public init(centerX: Double, centerY: Double, width: Double, height: Double, rotation: Double) {
+        self.centerX = centerX; self.centerY = centerY; self.width = width; self.height = height; self.rotation = rotation
+    }
+}
+
+/// 468 face landmarks in image pixels.
+public struct FaceMeshResult: Sendable {
+    /// x, y in image pixels; z in the same pixel scale (relative depth, negative towards the camera).
+    public var points: [SIMD3<Double>]
+    /// Face presence probability (sigmoid of the face-flag logit).
+    public var presence: Double
+    /// The face-flag logit itself.
+    public var presenceLogit: Double
+    /// The region the network looked at.
+    public var roi: RotatedRect
+}
+
+/// MediaPipe FaceMesh (face_landmark.tflite): a rotated square crop around a detection, 192×192 in
+/// [0, 1], gives 468 points (x, y, z) and a face-presence logit.
+public final class FaceMesh {
+    public static let inputSize = 192
+    let interpreter: TFLiteInterpreter
+    private var input: [Float]
+
+    public init(store: ModelStore = ModelStore()) throws {
+        let model = try TFLiteModel(contentsOf: try store.url(for: .faceMesh))
+        interpreter = try TFLiteInterpreter(model: model)
+        guard interpreter.inputShape() == [1, 192, 192, 3], interpreter.outputShape(0).reduce(1, *) == 1404 else {
+            throw ModelError.malformed(path: model.path, reason: "unexpected input \(interpreter.inputShape()) or output \(interpreter.outputShape(0))")
+        }
+        input = [Float](repeating: 0, count: 192 * 192 * 3)
+    }
+
+    /// MediaPipe's detection-to-ROI rule: centred on the box, turned so the eyes are level, a square of
+    /// 1.5 × the box's longer side.
+    public static func roi(for detection: FaceDetection) -> RotatedRect {
+        let p0 = detection.keypoints[0], p1 = detection.keypoints[1]
+        var rotation = 0 - Foundation.atan2(-(p1.y - p0.y), p1.x - p0.x)
+        rotation -= 2 * Double.pi * Foundation.floor((rotation + Double.pi) / (2 * Double.pi))
+        let side = max(detection.width, detection.height) * 1.5
+        return RotatedRect(centerX: detection.x + detection.width / 2, centerY: detection.y + detection.height / 2,
+                           width: side, height: side, rotation: rotation)
+    }
+
+    /// Runs FaceMesh on the region `roi` of `image`.
+    public func landmarks(in image: RGBImage, roi: RotatedRect) -> FaceMeshResult {
+        let n = Double(Self.inputSize)
+        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
+        // Output pixel centre (u, v) ↦ source: centre + R · ((u/n - 0.5)·w, (v/n - 0.5)·h).
+        let axisU = (c * roi.width / n, s * roi.width / n), axisV = (-s * roi.height / n, c * roi.height / n)
+        let originX = roi.centerX - 0.5 * (c * roi.width - s * roi.height)
+        let originY = roi.centerY - 0.5 * (s * roi.width + c * roi.height)
+        ImageSampling.affineCrop(image, size: Self.inputSize, originX: originX, originY: originY, axisU: axisU, axisV: axisV,
+                                 border: .replicate, scale: 1 / 255, offset: 0, into: &input)
+        try? interpreter.setInput(input)
+        interpreter.run()
+        return Self.project(raw: interpreter.output(0), flagLogit: interpreter.output(1).first ?? -100, roi: roi)
+    }
+
+    /// Runs the network on a given 192×192×3 input in [0, 1].
+    public func rawOutputs(input tensor: [Float]) throws -> (landmarks: [Float], flag: Float) {
+        try interpreter.setInput(tensor)
+        interpreter.run()
+        return (interpreter.output(0), interpreter.output(1).first ?? .nan)
+    }
+
+    /// MediaPipe's LandmarkProjection: crop pixels back to image pixels.
+    public static func project(raw: [Float], flagLogit: Float, roi: RotatedRect) -> FaceMeshResult {
+        let n = Double(inputSize)
+        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
+        var points: [SIMD3<Double>] = []
+        points.reserveCapacity(468)
+        for i in 0..<min(468, raw.count / 3) {
+            let nx = Double(raw[3 * i]) / n - 0.5, ny = Double(raw[3 * i + 1]) / n - 0.5
+            let x = (c * nx - s * ny) * roi.width + roi.centerX
+            let y = (s * nx + c * ny) * roi.height + roi.centerY
+            points.append(SIMD3(x, y, Double(raw[3 * i + 2]) / n * roi.width))
+        }
+        let logit = Double(flagLogit)
+        return FaceMeshResult(points: points, presence: 1 / (1 + Foundation.exp(-logit)), presenceLogit: logit, roi: roi)
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Tensor
+
+/// A TFLite model read from its FlatBuffers file: one subgraph, float32 activations. float16 constants
+/// are dequantized at load, and the DEQUANTIZE ops that consumed them are dropped.
+public struct TFLiteModel: Sendable {
+    /// A tensor of the graph.
+    public struct TensorInfo: Sendable {
+        public let name: String
+        public let shape: [Int]
+        /// Constant values (weights, dequantized to float32), or nil for activations.
+        public var constant: [Float]?
+        /// Constant int32 values (PAD amounts, resize sizes, reshape shapes).
+        public var intConstant: [Int32]?
+    }
+
+    /// One operator with its decoded options.
+    public struct Operation: Sendable {
+        public let kind: OperatorKind
+        public let inputs: [Int]
+        public let outputs: [Int]
+    }
+
+    /// The operators Facet runs, with their options.
+    public enum OperatorKind: Sendable {
+        case conv2d(strideH: Int, strideW: Int, dilationH: Int, dilationW: Int, padding: Padding, activation: Activation)
+        case depthwiseConv2d(strideH: Int, strideW: Int, dilationH: Int, dilationW: Int, padding: Padding, activation: Activation)
+        case maxPool(kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding, activation: Activation)
+        case averagePool(kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding, activation: Activation)
+        case add(activation: Activation)
+        case relu
+        case prelu
+        case leakyRelu(alpha: Float)
+        case logistic
+        case reshape
+        case concatenation(axis: Int, activation: Activation)
+        case pad
+        case resizeBilinear(alignCorners: Bool, halfPixelCenters: Bool)
+        case fullyConnected(activation: Activation)
+        case dequantize
+    }
+
+    /// Fused activations.
+    public enum Activation: Sendable { case none, relu, relu6 }
+
+    public let path: String
+    public let description: String
+    public var tensors: [TensorInfo]
+    public var operations: [Operation]
+    public let inputs: [Int]
+    public let outputs: [Int]
+
+    /// Loads and checks a .tflite file.
+    public init(contentsOf url: URL) throws {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelError.missing(path: path, hint: ModelStore.setupHint)
+        }
+        let bytes: [UInt8]
+        do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
+            throw ModelError.malformed(path: path, reason: error.localizedDescription)
+        }
+        try self.init(bytes: bytes, path: path)
+    }
+
+    init(bytes: [UInt8], path: String) throws {
+        self.path = path
+        let fb = FlatBuffer(bytes: bytes, path: path)
+        guard bytes.count >= 8, bytes[4..<8] == [0x54, 0x46, 0x4C, 0x33] else {
+            throw ModelError.malformed(path: path, reason: "no TFL3 file identifier (not a TFLite model, or truncated)")
+        }
+        let model = try fb.root()
+        description = try model.string(3) ?? ""
+        let codes = try model.tableVector(1).map { code -> Int32 in
+            let deprecated = Int32(Int8(bitPattern: try code.uint8(0)))
+            let builtin = try code.int32(3)
+            return max(deprecated, builtin)
+        }
+        let buffers = try model.tableVector(4)
+        let subgraphs = try model.tableVector(2)
+        guard subgraphs.count == 1, let graph = subgraphs.first else {
+            throw ModelError.malformed(path: path, reason: "expected one subgraph, found \(subgraphs.count)")
+        }
+        var tensors: [TensorInfo] = []
+        for t in try graph.tableVector(0) {
+            let shape = try t.int32Vector(0).map(Int.init)
+            var elements = 1
+            for d in shape where d > 0 { elements = d < 1 << 20 && elements < 1 << 28 ? elements * d : Int.max }
+            guard shape.count <= 8, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }), elements < 1 << 28 else {
+                throw ModelError.malformed(path: path, reason: "tensor with impossible shape \(shape)")
+            }
+            let type = try t.uint8(1)
+            let bufferIndex = Int(try t.uint32(2))
+            let name = try t.string(3) ?? ""
+            var info = TensorInfo(name: name, shape: shape, constant: nil, intConstant: nil)
+            if bufferIndex > 0 {
+                guard bufferIndex < buffers.count else { throw ModelError.malformed(path: path, reason: "tensor \(name) names buffer \(bufferIndex) of \(buffers.count)") }
+                if let range = try buffers[bufferIndex].byteRange(0), !range.isEmpty {
+                    let count = shape.reduce(1, *)
+                    switch type {
+                    case 0: // FLOAT32
+                        guard range.count == count * 4 else { throw ModelError.malformed(path: path, reason: "tensor \(name): \(range.count) bytes for \(count) float32 values") }
+                        info.constant = (0..<count).map { Float(bitPattern: Self.le32(bytes, range.lowerBound + 4 * $0)) }
+                    case 1: // FLOAT16
+                        guard range.count == count * 2 else { throw ModelError.malformed(path: path, reason: "tensor \(name): \(range.count) bytes for \(count) float16 values") }
+                        info.constant = (0..<count).map { i in
+                            let bits = UInt16(bytes[range.lowerBound + 2 * i]) | UInt16(bytes[range.lowerBound + 2 * i + 1]) << 8
+                            return Float(Float16(bitPattern: bits))
+                        }
+                    case 2: // INT32
+                        guard range.count == count * 4 else { throw ModelError.malformed(path: path, reason: "tensor \(name): \(range.count) bytes for \(count) int32 values") }
+                        info.intConstant = (0..<count).map { Int32(bitPattern: Self.le32(bytes, range.lowerBound + 4 * $0)) }
+                    default:
+                        throw ModelError.malformed(path: path, reason: "tensor \(name) has unsupported type \(type)")
+                    }
+                }
+            }
+            tensors.append(info)
+        }
+        func checkIndices(_ list: [Int32]) throws -> [Int] {
+            try list.map { i in
+                guard i >= -1, Int(i) < tensors.count else { throw ModelError.malformed(path: path, reason: "tensor index \(i) out of range") }
+                return Int(i)
+            }
+        }
+        inputs = try checkIndices(try graph.int32Vector(1))
+        outputs = try checkIndices(try graph.int32Vector(2))
+        var operations: [Operation] = []
+        for op in try graph.tableVector(3) {
+            let codeIndex = Int(try op.uint32(0))
+            guard codeIndex < codes.count else { throw ModelError.malformed(path: path, reason: "operator code \(codeIndex) out of range") }
+            let kind = try Self.decode(code: codes[codeIndex], options: try op.table(4), path: path)
+            operations.append(Operation(kind: kind, inputs: try checkIndices(try op.int32Vector(1)), outputs: try checkIndices(try op.int32Vector(2))))
+        }
+        // Fold DEQUANTIZE of constants into float32 constants.
+        var kept: [Operation] = []
+        for op in operations {
+            if case .dequantize = op.kind, let source = op.inputs.first, source >= 0, let values = tensors[source].constant,
+               let target = op.outputs.first, target >= 0 {
+                tensors[target].constant = values
+                continue
+            }
+            kept.append(op)
+        }
+        self.tensors = tensors
+        self.operations = Self.fuseAddRelu(kept, outputs: outputs)
+    }
+
+    /// Folds a RELU that alone consumes an ADD's output into the ADD (one pass over memory instead of two).
+    static func fuseAddRelu(_ operations: [Operation], outputs: [Int]) -> [Operation] {
+        var consumers: [Int: Int] = [:]
+        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        var result: [Operation] = []
+        var i = 0
+        while i < operations.count {
+            let op = operations[i]
+            if case .add(.none) = op.kind, i + 1 < operations.count, case .relu = operations[i + 1].kind,
+               let sum = op.outputs.first, operations[i + 1].inputs == [sum], consumers[sum] == 1, !outputs.contains(sum) {
+                result.append(Operation(kind: .add(activation: .relu), inputs: op.inputs, outputs: operations[i + 1].outputs))
+                i += 2
+                continue
+            }
+            result.append(op)
+            i += 1
+        }
+        return result
+    }
+
+    private static func le32(_ b: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+    }
+
+    private static func padding(_ value: UInt8) -> Padding { value == 1 ? .valid : .same }
+
+    private static func activation(_ value: UInt8, path: String) throws -> Activation {
+        switch value {
+        case 0: return .none
+        case 1: return .relu
+        case 3: return .relu6
+        default: throw ModelError.unsupportedOperator(path: path, name: "fused activation \(value)")
+        }
+    }
+
+    /// Builtin operator names for error messages (the ones most likely met).
+    static let operatorNames: [Int32: String] = [
+        0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 5: "DEPTH_TO_SPACE",
+        6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL", 19: "RELU", 21: "RELU6",
+        22: "RESHAPE", 23: "RESIZE_BILINEAR", 25: "SOFTMAX", 28: "TANH", 34: "PAD", 54: "PRELU", 98: "LEAKY_RELU", 124: "DENSIFY",
+    ]
+
+    private static func decode(code: Int32, options o: FlatBuffer.Table?, path: String) throws -> OperatorKind {
+        func i(_ f: Int, _ d: Int32 = 0) throws -> Int { Int(try o?.int32(f, default: d) ?? d) }
+        func u(_ f: Int) throws -> UInt8 { try o?.uint8(f) ?? 0 }
+        switch code {
+        case 3:
+            return .conv2d(strideH: try i(2, 1), strideW: try i(1, 1), dilationH: try i(5, 1), dilationW: try i(4, 1),
+                           padding: padding(try u(0)), activation: try activation(try u(3), path: path))
+        case 4:
+            guard try i(3, 1) == 1 else { throw ModelError.unsupportedOperator(path: path, name: "DEPTHWISE_CONV_2D with depth multiplier \(try i(3, 1))") }
+            return .depthwiseConv2d(strideH: try i(2, 1), strideW: try i(1, 1), dilationH: try i(6, 1), dilationW: try i(5, 1),
+                                    padding: padding(try u(0)), activation: try activation(try u(4), path: path))
+        case 17, 1:
+            let k = (kH: try i(4, 1), kW: try i(3, 1), sH: try i(2, 1), sW: try i(1, 1))
+            let act = try activation(try u(5), path: path)
+            return code == 17
+                ? .maxPool(kH: k.kH, kW: k.kW, strideH: k.sH, strideW: k.sW, padding: padding(try u(0)), activation: act)
+                : .averagePool(kH: k.kH, kW: k.kW, strideH: k.sH, strideW: k.sW, padding: padding(try u(0)), activation: act)
+        case 0: return .add(activation: try activation(try u(0), path: path))
+        case 19: return .relu
+        case 54: return .prelu
+        case 98: return .leakyRelu(alpha: try o?.float(0, default: 0.2) ?? 0.2)
+        case 14: return .logistic
+        case 22: return .reshape
+        case 2: return .concatenation(axis: try i(0), activation: try activation(try u(1), path: path))
+        case 34: return .pad
+        case 23: return .resizeBilinear(alignCorners: try o?.bool(2) ?? false, halfPixelCenters: try o?.bool(3) ?? false)
+        case 9: return .fullyConnected(activation: try activation(try u(0), path: path))
+        case 6: return .dequantize
+        default:
+            throw ModelError.unsupportedOperator(path: path, name: operatorNames[code] ?? "builtin operator \(code)")
+        }
+    }
+}

