@@ -9,9 +9,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models build test demo bench-fetch-frames clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models clean
 
-setup: apt models build
+setup: apt models openblas build
 
 # Idempotent: installs only what is missing; runs `apt-get update` once, only when something is.
 apt:
@@ -28,10 +28,17 @@ apt:
 models: apt
 	scripts/fetch-models.sh
 
+# Which OpenBLAS kernel family is fastest here (measured once per CPU; tools start with it).
+openblas: apt
+	scripts/pick-openblas-core.sh
+
 build: apt
 	$(SWIFT) build -c release
 
 test: setup
+	@core=$$(head -1 $${XDG_CACHE_HOME:-$$HOME/.cache}/facet/openblas-coretype 2>/dev/null || true); \
+	if [ -n "$$core" ] && [ -z "$${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$$core; fi; \
+	echo "$(SWIFT) test (OpenBLAS kernels: $${OPENBLAS_CORETYPE:-OpenBLAS's own choice})"; \
 	$(SWIFT) test
 
 demo: setup
@@ -45,6 +52,9 @@ demo: setup
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
+
+bench-models: setup
+	benchmarks/models/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "FrameExtraction", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
         .executableTarget(name: "fetch-frames", dependencies: ["FrameExtraction", "ToolSupport", "FacetCore", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
-        .executableTarget(name: "model-bench", dependencies: ["Models", "Tensor", argumentParser]),
+        .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", grdb],

@@ -102,6 +102,22 @@ public final class TFLiteInterpreter {
                 Kernels.add(a, shapeA: inShape, b, shapeB: shapeB, output: y, relu: activation == .relu)
             }
             if activation == .relu6 { applyActivation(activation, out) }
+        case .addPReLU:
+            let channels = shapes[out].last ?? 1
+            let count = shapes[out].reduce(1, *)
+            var y = buffers[out]
+            buffers[out] = []
+            y.withUnsafeMutableBufferPointer { yp in
+                buffers[op.inputs[0]].withUnsafeBufferPointer { a in
+                    buffers[op.inputs[1]].withUnsafeBufferPointer { b in
+                        buffers[op.inputs[2]].withUnsafeBufferPointer { alpha in
+                            guard let yb = yp.baseAddress, let ab = a.baseAddress, let bb = b.baseAddress, let al = alpha.baseAddress else { return }
+                            Kernels.addPReLU(ab, bb, alpha: al, channels: channels, count: count, output: yb)
+                        }
+                    }
+                }
+            }
+            buffers[out] = y
         case .relu:
             let count = shapes[out].reduce(1, *)
             withBuffers(op.inputs[0], -1, -1, out) { x, _, _, y in Kernels.relu(x, count: count, output: y) }
@@ -270,6 +286,12 @@ public final class TFLiteInterpreter {
                 try expect(xs)
             case .relu, .logistic, .leakyRelu, .dequantize:
                 try expect(xs)
+            case .addPReLU:
+                let alpha = try input(2)
+                let b = try input(1)
+                guard shapes[b] == xs, buffers[b].count == count(b), os == xs, xs.last == buffers[alpha].count, buffers[alpha].count >= 1 else {
+                    throw fail(op, "fused ADD+PRELU needs equal shapes and per-channel alpha")
+                }
             case .prelu:
                 let alpha = try input(1)
                 let channels = buffers[alpha].count

@@ -28,6 +28,8 @@ public struct TFLiteModel: Sendable {
         case maxPool(kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding, activation: Activation)
         case averagePool(kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding, activation: Activation)
         case add(activation: Activation)
+        /// ADD then PRELU fused (inputs: a, b, alpha), produced by the fusion pass, never read from a file.
+        case addPReLU
         case relu
         case prelu
         case leakyRelu(alpha: Float)
@@ -143,22 +145,30 @@ public struct TFLiteModel: Sendable {
             kept.append(op)
         }
         self.tensors = tensors
-        self.operations = Self.fuseAddRelu(kept, outputs: outputs)
+        self.operations = Self.fuseAddActivation(kept, outputs: outputs)
     }
 
-    /// Folds a RELU that alone consumes an ADD's output into the ADD (one pass over memory instead of two).
-    static func fuseAddRelu(_ operations: [Operation], outputs: [Int]) -> [Operation] {
+    /// Folds a RELU or PRELU that alone consumes an ADD's output into the ADD (one pass over memory instead of two).
+    static func fuseAddActivation(_ operations: [Operation], outputs: [Int]) -> [Operation] {
         var consumers: [Int: Int] = [:]
         for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
         var result: [Operation] = []
         var i = 0
         while i < operations.count {
             let op = operations[i]
-            if case .add(.none) = op.kind, i + 1 < operations.count, case .relu = operations[i + 1].kind,
-               let sum = op.outputs.first, operations[i + 1].inputs == [sum], consumers[sum] == 1, !outputs.contains(sum) {
-                result.append(Operation(kind: .add(activation: .relu), inputs: op.inputs, outputs: operations[i + 1].outputs))
-                i += 2
-                continue
+            if case .add(.none) = op.kind, i + 1 < operations.count, let sum = op.outputs.first,
+               operations[i + 1].inputs.first == sum, consumers[sum] == 1, !outputs.contains(sum) {
+                let next = operations[i + 1]
+                if case .relu = next.kind, next.inputs == [sum] {
+                    result.append(Operation(kind: .add(activation: .relu), inputs: op.inputs, outputs: next.outputs))
+                    i += 2
+                    continue
+                }
+                if case .prelu = next.kind, next.inputs.count == 2, op.inputs.count == 2 {
+                    result.append(Operation(kind: .addPReLU, inputs: op.inputs + [next.inputs[1]], outputs: next.outputs))
+                    i += 2
+                    continue
+                }
             }
             result.append(op)
             i += 1

@@ -5,8 +5,9 @@ import Foundation
 /// first use only. Each kernel has a naive twin in `ReferenceKernels` that the tests compare against.
 public enum Kernels {
     /// 2-D convolution. input `[n, inH, inW, cin]`, filter OHWI `[cout, kH, kW, cin]`, bias `[cout]`,
-    /// output `[n, outH, outW, cout]`. Done as im2col + one sgemm per image (1×1 stride-1 convolutions
-    /// skip im2col: the input already is the matrix).
+    /// output `[n, outH, outW, cout]`. Done as im2col + sgemm; each core takes a block of output rows and
+    /// unfolds, multiplies and adds the bias for it (1×1 stride-1 convolutions skip im2col: the input
+    /// already is the matrix).
     public static func conv2d(input: UnsafePointer<Float>, batch n: Int, channels cin: Int, geometry g: WindowGeometry,
                               filter: UnsafePointer<Float>, outChannels cout: Int, bias: UnsafePointer<Float>?,
                               output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
@@ -15,43 +16,53 @@ public enum Kernels {
         let pointwise = g.kH == 1 && g.kW == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0
             && g.outH == g.inH && g.outW == g.inW
         if !pointwise && scratch.count < rows * k { scratch = [Float](repeating: 0, count: rows * k) }
-        for b in 0..<n {
-            let src = input + b * g.inH * g.inW * cin
-            let dst = output + b * rows * cout
-            if pointwise {
-                BLAS.sgemm(transB: true, m: rows, n: cout, k: k, a: src, lda: k, b: filter, ldb: k, c: dst, ldc: cout)
-            } else {
-                scratch.withUnsafeMutableBufferPointer { buf in
-                    let cols = buf.baseAddress!
-                    im2col(src, channels: cin, geometry: g, into: cols)
-                    BLAS.sgemm(transB: true, m: rows, n: cout, k: k, a: cols, lda: k, b: filter, ldb: k, c: dst, ldc: cout)
+        let w = SendablePointer(filter), b = bias.map(SendablePointer.init)
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let cols = buffer.baseAddress.map(SendableMutablePointer.init)
+            for image in 0..<n {
+                let src = SendablePointer(input + image * g.inH * g.inW * cin)
+                let dst = SendableMutablePointer(output + image * rows * cout)
+                Parallel.ranges(rows, work: rows * cout * k) { range in
+                    let a: UnsafePointer<Float>
+                    if pointwise {
+                        a = src.pointer + range.lowerBound * k
+                    } else if let cols {
+                        im2col(src.pointer, channels: cin, geometry: g, rows: range, into: cols.pointer + range.lowerBound * k)
+                        a = UnsafePointer(cols.pointer + range.lowerBound * k)
+                    } else { return }
+                    let c = dst.pointer + range.lowerBound * cout
+                    // Start C at the bias and accumulate into it (beta 1): no zeroing pass, no bias pass.
+                    if let b {
+                        for r in 0..<range.count { copyFloats(b.pointer, to: c + r &* cout, count: cout) }
+                    }
+                    BLAS.sgemmSerial(transB: true, m: range.count, n: cout, k: k, a: a, lda: k, b: w.pointer, ldb: k,
+                                     beta: b == nil ? 0 : 1, c: c, ldc: cout)
                 }
             }
-            if let bias { addBias(dst, rows: rows, channels: cout, bias: bias) }
         }
     }
 
-    /// Unfolds every output position's window into a row of `kH·kW·cin` values (zeros where the window
-    /// leaves the image). `cols` holds `outH·outW` rows.
-    static func im2col(_ src: UnsafePointer<Float>, channels cin: Int, geometry g: WindowGeometry, into cols: UnsafeMutablePointer<Float>) {
+    /// Unfolds the windows of output positions `rows` (row-major over outH × outW) into rows of
+    /// `kH·kW·cin` values (zeros where the window leaves the image), starting at `cols`.
+    static func im2col(_ src: UnsafePointer<Float>, channels cin: Int, geometry g: WindowGeometry, rows: Range<Int>,
+                       into cols: UnsafeMutablePointer<Float>) {
         let rowLength = g.kH * g.kW * cin
-        for oy in 0..<g.outH {
-            for ox in 0..<g.outW {
-                var dst = cols + (oy * g.outW + ox) * rowLength
-                for ky in 0..<g.kH {
-                    let iy = oy * g.strideH - g.padTop + ky * g.dilationH
-                    for kx in 0..<g.kW {
-                        let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
-                        if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
-                            for c in 0..<cin { dst[c] = 0 }
-                        } else if cin < 32 {
-                            let from = src + (iy &* g.inW &+ ix) &* cin
-                            for c in 0..<cin { dst[c] = from[c] }
-                        } else {
-                            dst.update(from: src + (iy * g.inW + ix) * cin, count: cin)
-                        }
-                        dst += cin
+        for position in rows {
+            let oy = position / g.outW, ox = position % g.outW
+            var dst = cols + (position - rows.lowerBound) * rowLength
+            for ky in 0..<g.kH {
+                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                for kx in 0..<g.kW {
+                    let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                    if iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW {
+                        for c in 0..<cin { dst[c] = 0 }
+                    } else if cin < 32 {
+                        let from = src + (iy &* g.inW &+ ix) &* cin
+                        for c in 0..<cin { dst[c] = from[c] }
+                    } else {
+                        dst.update(from: src + (iy * g.inW + ix) * cin, count: cin)
                     }
+                    dst += cin
                 }
             }
         }
@@ -81,21 +92,23 @@ public enum Kernels {
         let work = rows * g.outW * c * g.kH * g.kW
         let src = SendablePointer(input), dst = SendableMutablePointer(output), w = SendablePointer(filter)
         let b = bias.map(SendablePointer.init)
-        Parallel.ranges(rows, work: work, threshold: 400_000) { range in
+        Parallel.ranges(rows, work: work, threshold: 60_000) { range in
             for row in range {
                 let image = row / g.outH, oy = row % g.outH
                 let plane = src.pointer + image * g.inH * g.inW * c
                 let outRow = dst.pointer + row * g.outW * c
-                if let b {
-                    for ox in 0..<g.outW { copyFloats(b.pointer, to: outRow + ox &* c, count: c) }
-                } else {
-                    outRow.update(repeating: 0, count: g.outW * c)
-                }
+
                 // Rows of taps that land inside the image.
                 var kyLo = 0, kyHi = g.kH - 1
                 while kyLo <= kyHi && oy &* g.strideH &- g.padTop &+ kyLo &* g.dilationH < 0 { kyLo &+= 1 }
                 while kyHi >= kyLo && oy &* g.strideH &- g.padTop &+ kyHi &* g.dilationH >= g.inH { kyHi &-= 1 }
-                if kyLo > kyHi { continue }
+                if kyLo > kyHi {
+                    // Every tap of this row lands in the padding: the output is the bias alone.
+                    for ox in 0..<g.outW {
+                        if let b { copyFloats(b.pointer, to: outRow + ox &* c, count: c) } else { for i in 0..<c { outRow[ox &* c &+ i] = 0 } }
+                    }
+                    continue
+                }
                 // Columns where every tap lands inside: computed in registers, one store per vector.
                 let firstFull = g.padLeft > 0 ? (g.padLeft + g.strideW - 1) / g.strideW : 0
                 let lastFull = min(g.outW - 1, (g.inW - 1 + g.padLeft - (g.kW - 1) * g.dilationW) >= 0
@@ -105,30 +118,81 @@ public enum Kernels {
                         let x0 = plane + ((oy &* g.strideH &- g.padTop) &* g.inW &+ ox &* g.strideW &- g.padLeft) &* c
                         let y = outRow + ox &* c
                         var ch = 0
-                        // Up to four independent accumulators (8 channels each) keep the FMA pipeline full.
-                        while ch &+ 8 <= c {
-                            let k = min((c &- ch) / 8, 4)
-                            let zero = SIMD8<Float>(repeating: 0)
-                            var a0 = SIMD8<Float>.load(y + ch)
-                            var a1 = k > 1 ? SIMD8<Float>.load(y + ch + 8) : zero
-                            var a2 = k > 2 ? SIMD8<Float>.load(y + ch + 16) : zero
-                            var a3 = k > 3 ? SIMD8<Float>.load(y + ch + 24) : zero
+                        let zero = SIMD8<Float>(repeating: 0)
+                        // Accumulators start at the bias; up to four independent ones (8 channels each) keep the
+                        // FMA pipeline full. One loop per accumulator count, so nothing is tested inside.
+                        while ch &+ 32 <= c {
+                            var a0 = b.map { SIMD8<Float>.load($0.pointer + ch + 0) } ?? zero
+                            var a1 = b.map { SIMD8<Float>.load($0.pointer + ch + 8) } ?? zero
+                            var a2 = b.map { SIMD8<Float>.load($0.pointer + ch + 16) } ?? zero
+                            var a3 = b.map { SIMD8<Float>.load($0.pointer + ch + 24) } ?? zero
                             for ky in kyLo...kyHi {
                                 let xr = x0 + ((ky &* g.dilationH &* g.inW) &* c &+ ch)
                                 let wr = w.pointer + ((ky &* g.kW) &* c &+ ch)
                                 for kx in 0..<g.kW {
                                     let xp = xr + (kx &* g.dilationW) &* c, wp = wr + kx &* c
                                     a0 = a0.addingProduct(SIMD8<Float>.load(xp), SIMD8<Float>.load(wp))
-                                    if k > 1 { a1 = a1.addingProduct(SIMD8<Float>.load(xp + 8), SIMD8<Float>.load(wp + 8)) }
-                                    if k > 2 { a2 = a2.addingProduct(SIMD8<Float>.load(xp + 16), SIMD8<Float>.load(wp + 16)) }
-                                    if k > 3 { a3 = a3.addingProduct(SIMD8<Float>.load(xp + 24), SIMD8<Float>.load(wp + 24)) }
+                                    a1 = a1.addingProduct(SIMD8<Float>.load(xp + 8), SIMD8<Float>.load(wp + 8))
+                                    a2 = a2.addingProduct(SIMD8<Float>.load(xp + 16), SIMD8<Float>.load(wp + 16))
+                                    a3 = a3.addingProduct(SIMD8<Float>.load(xp + 24), SIMD8<Float>.load(wp + 24))
                                 }
                             }
-                            a0.store(y + ch)
-                            if k > 1 { a1.store(y + ch + 8) }
-                            if k > 2 { a2.store(y + ch + 16) }
-                            if k > 3 { a3.store(y + ch + 24) }
-                            ch &+= 8 &* k
+                            a0.store(y + ch + 0); a1.store(y + ch + 8); a2.store(y + ch + 16); a3.store(y + ch + 24)
+                            ch &+= 32
+                        }
+                        switch (c &- ch) / 8 {
+                        case 3:
+                            while ch &+ 24 <= c {
+                                var a0 = b.map { SIMD8<Float>.load($0.pointer + ch + 0) } ?? zero
+                                var a1 = b.map { SIMD8<Float>.load($0.pointer + ch + 8) } ?? zero
+                                var a2 = b.map { SIMD8<Float>.load($0.pointer + ch + 16) } ?? zero
+                                for ky in kyLo...kyHi {
+                                    let xr = x0 + ((ky &* g.dilationH &* g.inW) &* c &+ ch)
+                                    let wr = w.pointer + ((ky &* g.kW) &* c &+ ch)
+                                    for kx in 0..<g.kW {
+                                        let xp = xr + (kx &* g.dilationW) &* c, wp = wr + kx &* c
+                                        a0 = a0.addingProduct(SIMD8<Float>.load(xp), SIMD8<Float>.load(wp))
+                                        a1 = a1.addingProduct(SIMD8<Float>.load(xp + 8), SIMD8<Float>.load(wp + 8))
+                                        a2 = a2.addingProduct(SIMD8<Float>.load(xp + 16), SIMD8<Float>.load(wp + 16))
+                                    }
+                                }
+                                a0.store(y + ch + 0); a1.store(y + ch + 8); a2.store(y + ch + 16)
+                                ch &+= 24
+                            }
+                        case 2:
+                            while ch &+ 16 <= c {
+                                var a0 = b.map { SIMD8<Float>.load($0.pointer + ch + 0) } ?? zero
+                                var a1 = b.map { SIMD8<Float>.load($0.pointer + ch + 8) } ?? zero
+                                for ky in kyLo...kyHi {
+                                    let xr = x0 + ((ky &* g.dilationH &* g.inW) &* c &+ ch)
+                                    let wr = w.pointer + ((ky &* g.kW) &* c &+ ch)
+                                    for kx in 0..<g.kW {
+                                        let xp = xr + (kx &* g.dilationW) &* c, wp = wr + kx &* c
+                                        a0 = a0.addingProduct(SIMD8<Float>.load(xp), SIMD8<Float>.load(wp))
+                                        a1 = a1.addingProduct(SIMD8<Float>.load(xp + 8), SIMD8<Float>.load(wp + 8))
+                                    }
+                                }
+                                a0.store(y + ch + 0); a1.store(y + ch + 8)
+                                ch &+= 16
+                            }
+                        case 1:
+                            while ch &+ 8 <= c {
+                                var a0 = b.map { SIMD8<Float>.load($0.pointer + ch + 0) } ?? zero
+                                for ky in kyLo...kyHi {
+                                    let xr = x0 + ((ky &* g.dilationH &* g.inW) &* c &+ ch)
+                                    let wr = w.pointer + ((ky &* g.kW) &* c &+ ch)
+                                    for kx in 0..<g.kW {
+                                        let xp = xr + (kx &* g.dilationW) &* c, wp = wr + kx &* c
+                                        a0 = a0.addingProduct(SIMD8<Float>.load(xp), SIMD8<Float>.load(wp))
+                                    }
+                                }
+                                a0.store(y + ch + 0)
+                                ch &+= 8
+                            }
+                        default: break
+                        }
+                        if ch < c {
+                            if let b { copyFloats(b.pointer + ch, to: y + ch, count: c - ch) } else { for i in ch..<c { y[i] = 0 } }
                         }
                         if ch < c {
                             for ky in kyLo...kyHi {
@@ -141,7 +205,10 @@ public enum Kernels {
                         }
                     }
                 }
-                // Border columns: tap by tap over the columns where each tap lands inside.
+                // Border columns: start at the bias, then tap by tap over the columns where each tap lands inside.
+                for ox in 0..<g.outW where ox < firstFull || ox > lastFull {
+                    if let b { copyFloats(b.pointer, to: outRow + ox &* c, count: c) } else { for i in 0..<c { outRow[ox &* c &+ i] = 0 } }
+                }
                 for ky in kyLo...kyHi {
                     let iy = oy &* g.strideH &- g.padTop &+ ky &* g.dilationH
                     let inRow = plane + iy &* g.inW &* c
@@ -295,6 +362,27 @@ public enum Kernels {
             }
             while c < channels {
                 let v = x[base + c]
+                y[base + c] = v < 0 ? v * alpha[c] : v
+                c &+= 1
+            }
+            base &+= channels
+        }
+    }
+
+    /// `y = prelu(a + b)` with `alpha` per channel (the last dimension), in one pass.
+    public static func addPReLU(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, alpha: UnsafePointer<Float>, channels: Int,
+                                count: Int, output y: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>(repeating: 0)
+        var base = 0
+        while base < count {
+            var c = 0
+            while c &+ 8 <= channels {
+                let v = SIMD8<Float>.load(a + base + c) + SIMD8<Float>.load(b + base + c)
+                v.replacing(with: v * SIMD8<Float>.load(alpha + c), where: v .< zero).store(y + base + c)
+                c &+= 8
+            }
+            while c < channels {
+                let v = a[base + c] + b[base + c]
                 y[base + c] = v < 0 ? v * alpha[c] : v
                 c &+= 1
             }

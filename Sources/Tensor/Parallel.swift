@@ -1,8 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+import Synchronization
 
 /// Splitting work across cores. Facet runs OpenBLAS single-threaded and parallelises itself: large
-/// matrix products are cut into row blocks, one per core; small ones run on the calling thread, where
-/// waking threads would cost more than the work.
+/// matrix products and convolutions are cut into contiguous row blocks, one per core, run by a small
+/// persistent pool whose workers spin briefly between jobs (a layer takes tens of microseconds, too
+/// short for waking sleeping threads). Small jobs run on the calling thread.
 public enum Parallel {
     /// Worker count: one per core (`FACET_THREADS` overrides).
     public static let cores: Int = {
@@ -10,22 +15,91 @@ public enum Parallel {
         return max(ProcessInfo.processInfo.activeProcessorCount, 1)
     }()
 
-    /// Runs `body(chunkIndex, range)` over `0..<count` cut into at most `cores` contiguous ranges, in
-    /// parallel when `work` (a rough operation count) is at least `threshold`, else in one call.
-    @inline(__always)
-    public static func ranges(_ count: Int, work: Int, threshold: Int = 2_000_000, _ body: (Range<Int>) -> Void) {
+    /// Runs `body(range)` over `0..<count` cut into at most `cores` contiguous ranges, in parallel when
+    /// `work` (a rough operation count) is at least `threshold`, else in one call. Nested calls, and calls
+    /// made while another thread is using the pool, run on the calling thread.
+    public static func ranges(_ count: Int, work: Int, threshold: Int = 150_000, _ body: (Range<Int>) -> Void) {
         let chunks = min(cores, count)
         if chunks <= 1 || work < threshold {
             body(0..<count)
             return
         }
         withoutActuallyEscaping(body) { escaping in
-            // Callers hand each range disjoint memory; the closure is not retained past this call.
-            nonisolated(unsafe) let work = escaping
-            DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            let ran = WorkerPool.shared.run(chunks: chunks) { i in
                 let lower = count * i / chunks, upper = count * (i + 1) / chunks
-                if lower < upper { work(lower..<upper) }
+                if lower < upper { escaping(lower..<upper) }
             }
+            if !ran { escaping(0..<count) }
         }
     }
+}
+
+/// A fixed set of `cores - 1` worker threads; the calling thread does chunk 0 itself.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool(workers: Parallel.cores - 1)
+
+    private let workers: Int
+    private let generation = Atomic<Int>(0)
+    private let remaining = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private var job: ((Int) -> Void)?
+    private var chunks = 0
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+
+    init(workers: Int) {
+        self.workers = max(workers, 0)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+        // Workers start from the generation as it is now, so a job posted before a thread gets going is
+        // still seen as new by it.
+        let start = generation.load(ordering: .acquiring)
+        for index in 0..<self.workers {
+            let thread = Thread { [unowned self] in self.loop(worker: index + 1, seen: start) }
+            thread.name = "facet.tensor.\(index + 1)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body(i)` for i in 0..<chunks (i = 0 on the caller); false when the pool was busy (the caller
+    /// then does the work itself).
+    func run(chunks: Int, _ body: @escaping (Int) -> Void) -> Bool {
+        guard workers > 0, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+        job = body
+        self.chunks = chunks
+        remaining.store(workers, ordering: .relaxed)
+        pthread_mutex_lock(&mutex)
+        generation.wrappingAdd(1, ordering: .releasing)
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+        body(0)
+        while remaining.load(ordering: .acquiring) > 0 { spinPause() }
+        job = nil
+        busy.store(false, ordering: .releasing)
+        return true
+    }
+
+    private func loop(worker index: Int, seen initial: Int) {
+        var seen = initial
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins < 20_000 { spinPause(); continue }
+                pthread_mutex_lock(&mutex)
+                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&condition, &mutex) }
+                pthread_mutex_unlock(&mutex)
+            }
+            seen &+= 1   // jobs are posted one at a time: each wakes every worker exactly once
+            if index < chunks, let job { job(index) }
+            remaining.subtract(1, ordering: .releasing)
+        }
+    }
+}
+
+@inline(__always)
+private func spinPause() {
+    #if arch(x86_64)
+    _ = 0   // a tight load loop; the atomic load itself is the pause point
+    #endif
 }

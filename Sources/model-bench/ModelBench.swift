@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Media
 import Models
 import Tensor
+import ToolSupport
 
 /// `model-bench`: milliseconds per inference of Facet's native model runtime, printed in the same form as
 /// the peers in ../shared/bench so `benchmarks/models/run.sh` can put them side by side.
@@ -11,11 +13,20 @@ struct ModelBench: ParsableCommand {
         commandName: "model-bench",
         abstract: "Time BlazeFace (short, full) and FaceMesh inference on the native runtime (benchmark tool, not a pipeline step).")
 
+    /// Starts with the OpenBLAS kernel family setup measured as fastest.
+    static func main() {
+        OpenBLASCoreChoice.applyRecordedChoice()
+        Self.main(nil)
+    }
+
     @Option(help: "Model folder (default: $FACET_MODELS, else ~/.cache/facet/models).")
     var models: String?
 
     @Option(help: "Timed runs per model.")
     var runs: Int = 200
+
+    @Option(help: "A 150x150 face chip image for timing the face-recognition ResNet (batch 1 and 16).")
+    var chip: String?
 
     func run() throws {
         let store = ModelStore(directory: models.map { URL(fileURLWithPath: $0) })
@@ -31,6 +42,15 @@ struct ModelBench: ParsableCommand {
         let input = Self.randomInput(192 * 192 * 3)
         let ms = try Self.time(runs: runs) { _ = try mesh.rawOutputs(input: input) }
         print("face_landmark: \(String(format: "%.2f", ms)) ms per inference")
+        if let chip {
+            let net = try FaceRecognitionNet(store: store)
+            let image = try ImageDecoder.decode(fileAt: URL(fileURLWithPath: chip))
+            let single = try Self.time(runs: max(runs / 10, 10)) { _ = try net.embed(chip: image) }
+            print("facet resnet: \(String(format: "%.2f", single)) ms per face (single)")
+            let batch = Array(repeating: image, count: 16)
+            let batched = try Self.time(runs: max(runs / 40, 5)) { _ = try net.embed(chips: batch) } / 16
+            print("facet resnet: \(String(format: "%.2f", batched)) ms per face (batch 16)")
+        }
     }
 
     /// Uniform [0, 1) values from a fixed seed (the peer uses random [0, 1) too).

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import XCTest
 
@@ -150,5 +151,50 @@ final class TensorKernelTests: XCTestCase {
             Kernels.concat([(ap.baseAddress!, [1, 2, 2]), (bp.baseAddress!, [1, 1, 2])], axis: 1, output: op.baseAddress!)
         } } }
         XCTAssertEqual(out, [1, 2, 3, 4, 5, 6])
+    }
+
+    func testFusedActivationsMatchNaive() {
+        var rng = SplitMix64(seed: 17)
+        for _ in 0..<10 {
+            let c = Int.random(in: 1...40, using: &rng), pixels = Int.random(in: 1...30, using: &rng)
+            let a = random([1, 1, pixels, c], &rng), b = random([1, 1, pixels, c], &rng), alpha = random([c], &rng)
+            let sum = ReferenceKernels.add(a, b)
+            let expectedPReLU = sum.data.enumerated().map { i, v in v < 0 ? v * alpha.data[i % c] : v }
+            let expectedReLU = sum.data.map { max($0, 0) }
+            var prelu = [Float](repeating: 0, count: a.count), relu = [Float](repeating: 0, count: a.count)
+            a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in alpha.data.withUnsafeBufferPointer { al in
+                prelu.withUnsafeMutableBufferPointer { out in
+                    Kernels.addPReLU(ap.baseAddress!, bp.baseAddress!, alpha: al.baseAddress!, channels: c, count: a.count, output: out.baseAddress!)
+                }
+                relu.withUnsafeMutableBufferPointer { out in
+                    Kernels.add(ap.baseAddress!, shapeA: a.shape, bp.baseAddress!, shapeB: b.shape, output: out.baseAddress!, relu: true)
+                }
+            } } }
+            XCTAssertLessThan(zip(prelu, expectedPReLU).map { abs($0 - $1) }.max() ?? 0, 1e-6, "add+prelu, \(c) channels")
+            XCTAssertLessThan(zip(relu, expectedReLU).map { abs($0 - $1) }.max() ?? 0, 1e-6, "add+relu, \(c) channels")
+        }
+    }
+
+    /// The worker pool under nested and concurrent use: every element written exactly once.
+    func testParallelRangesCoverEverythingOnce() {
+        for count in [1, 2, 3, 17, 1000] {
+            var hits = [Int](repeating: 0, count: count)
+            hits.withUnsafeMutableBufferPointer { buffer in
+                let base = buffer.baseAddress!
+                nonisolated(unsafe) let p = base
+                Parallel.ranges(count, work: 10_000_000, threshold: 1) { range in
+                    for i in range { p[i] += 1 }
+                }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: count), "count \(count)")
+        }
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            var local = [Int](repeating: 0, count: 500)
+            local.withUnsafeMutableBufferPointer { buffer in
+                nonisolated(unsafe) let p = buffer.baseAddress!
+                Parallel.ranges(500, work: 10_000_000, threshold: 1) { range in for i in range { p[i] += 1 } }
+            }
+            XCTAssertEqual(local, [Int](repeating: 1, count: 500))
+        }
     }
 }
