@@ -168,6 +168,20 @@ public final class FrameExtractor {
         return (try? ContentHasher.fileFacts(url).bytes) == record.bytes
     }
 
+    /// Waits for the last encodes, records them and the frames reused from earlier runs, and closes the
+    /// progress bar: the end of every extraction, whatever its input.
+    func finishWriting(_ pipeline: EncodePipeline, reused: [FrameRecord], sourceId: Int64, extractionId: Int64) throws {
+        try pipeline.waitAll()
+        let finished = pipeline.takeCompleted()
+        try record(finished, sourceId: sourceId, extractionId: extractionId)
+        tally.written += finished.count
+        if !reused.isEmpty {
+            _ = try catalog.recordFrames(reused, extractionId: extractionId)
+            tally.reused += reused.count
+        }
+        progress.finish()
+    }
+
     /// Converts finished encodes to catalog rows and records them, linked to the extraction.
     func record(_ encoded: [EncodedFrame], sourceId: Int64, extractionId: Int64) throws {
         guard !encoded.isEmpty else { return }

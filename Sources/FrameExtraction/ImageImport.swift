@@ -64,15 +64,7 @@ extension FrameExtractor {
             try pipeline.submit(EncodeJob(pixels: pixels, destination: options.workspace.appendingPathComponent(relative),
                                           relativePath: relative, frameNumber: index, pts: 0, seconds: 0))
         }
-        try pipeline.waitAll()
-        let finished = pipeline.takeCompleted()
-        try record(finished, sourceId: sourceId, extractionId: extractionId)
-        tally.written += finished.count
-        if !reusedRows.isEmpty {
-            _ = try catalog.recordFrames(reusedRows, extractionId: extractionId)
-            tally.reused += reusedRows.count
-        }
-        progress.finish()
+        try finishWriting(pipeline, reused: reusedRows, sourceId: sourceId, extractionId: extractionId)
         if !decodedAny && !mine.isEmpty {
             throw MediaError.undecodable(path: root.path, reason: damage.isEmpty ? "no readable image" : damage.joined(separator: "; "))
         }

@@ -79,15 +79,7 @@ extension FrameExtractor {
                 }
             }
         }
-        try pipeline.waitAll()
-        let finished = pipeline.takeCompleted()
-        try record(finished, sourceId: sourceId, extractionId: extractionId)
-        tally.written += finished.count
-        if !reusedRows.isEmpty {
-            _ = try catalog.recordFrames(reusedRows, extractionId: extractionId)
-            tally.reused += reusedRows.count
-        }
-        progress.finish()
+        try finishWriting(pipeline, reused: reusedRows, sourceId: sourceId, extractionId: extractionId)
 
         if reader.framesDecoded == 0 && !selector.isEmpty && selector.windowStart == 0 {
             let why = reader.damage.isEmpty ? "the video stream holds no frames" : reader.damage.joined(separator: "; ")

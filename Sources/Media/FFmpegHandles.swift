@@ -63,6 +63,27 @@ final class InputFormatHandle {
     }
 }
 
+extension InputFormatHandle {
+    /// Opens a local media file with only the `file` protocol and the demuxers in `acceptedDemuxers`, so
+    /// a crafted file cannot make FFmpeg read other files or the network. Returns the FFmpeg error code
+    /// on failure (callers turn it into the message that fits).
+    static func openLocal(_ path: String) -> Result<InputFormatHandle, MediaOpenFailure> {
+        var dict: OpaquePointer?
+        av_dict_set(&dict, "protocol_whitelist", "file", 0)
+        av_dict_set(&dict, "format_whitelist", acceptedDemuxers, 0)
+        defer { av_dict_free(&dict) }
+        var opened: UnsafeMutablePointer<AVFormatContext>?
+        let code = avformat_open_input(&opened, path, nil, &dict)
+        guard code >= 0, let opened else { return .failure(MediaOpenFailure(code: code)) }
+        return .success(InputFormatHandle(opened: opened))
+    }
+}
+
+/// An `avformat_open_input` error code.
+struct MediaOpenFailure: Error {
+    let code: Int32
+}
+
 /// Owns an output `AVFormatContext` and its `AVIOContext`; closed and freed in `deinit`.
 final class OutputFormatHandle {
     let pointer: UnsafeMutablePointer<AVFormatContext>

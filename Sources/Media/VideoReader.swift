@@ -53,13 +53,11 @@ public final class VideoReader {
         let path = url.path
         try Self.checkFile(path)
 
-        var dict: OpaquePointer?
-        av_dict_set(&dict, "protocol_whitelist", "file", 0)
-        av_dict_set(&dict, "format_whitelist", acceptedDemuxers, 0)
-        defer { av_dict_free(&dict) }
-        var opened: UnsafeMutablePointer<AVFormatContext>?
-        let openCode = avformat_open_input(&opened, path, nil, &dict)
-        guard openCode >= 0, let opened else {
+        switch InputFormatHandle.openLocal(path) {
+        case .success(let handle):
+            format = handle
+        case .failure(let failure):
+            let openCode = failure.code
             if let probed = probedFormatName(path), !Self.isAccepted(probed) {
                 throw MediaError.forbiddenFormat(path: path, format: probed)
             }
@@ -68,7 +66,7 @@ public final class VideoReader {
             }
             throw MediaError.unreadable(path: path, reason: ffmpegErrorString(openCode))
         }
-        format = InputFormatHandle(opened: opened)
+        let opened = format.pointer
         let infoCode = avformat_find_stream_info(opened, nil)
         if infoCode < 0 { throw MediaError.unreadable(path: path, reason: "cannot read stream information: \(ffmpegErrorString(infoCode))") }
 

@@ -239,14 +239,11 @@ final class AudioCopier {
     init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String) throws {
         let path = source.path
         try VideoReader.checkFile(path)
-        var dict: OpaquePointer?
-        av_dict_set(&dict, "protocol_whitelist", "file", 0)
-        av_dict_set(&dict, "format_whitelist", acceptedDemuxers, 0)
-        defer { av_dict_free(&dict) }
-        var opened: UnsafeMutablePointer<AVFormatContext>?
-        let code = avformat_open_input(&opened, path, nil, &dict)
-        guard code >= 0, let opened else { throw MediaError.unreadable(path: path, reason: ffmpegErrorString(code)) }
-        input = InputFormatHandle(opened: opened)
+        switch InputFormatHandle.openLocal(path) {
+        case .success(let handle): input = handle
+        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
+        }
+        let opened = input.pointer
         try check(avformat_find_stream_info(opened, nil), "reading stream information", path: path)
         let audioIndex = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
         guard audioIndex >= 0, let stream = opened.pointee.streams[Int(audioIndex)] else { return nil }
