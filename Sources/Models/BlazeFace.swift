@@ -56,6 +56,9 @@ public final class BlazeFace {
         input = [Float](repeating: 0, count: n * n * 3)
     }
 
+    /// Per-operator timing of the network (see `TFLiteInterpreter.runProfiled`).
+    public func profile() -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled() }
+
     /// MediaPipe's SsdAnchorsCalculator with fixed anchor size: the centres, layer group by layer group,
     /// then rows, then columns, then anchors in a cell.
     public static func anchors(strides: [Int], size: Int, interpolated: Bool) -> [Point2] {

@@ -44,6 +44,9 @@ public final class FaceMesh {
         input = [Float](repeating: 0, count: 192 * 192 * 3)
     }
 
+    /// Per-operator timing of the network (see `TFLiteInterpreter.runProfiled`).
+    public func profile() -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled() }
+
     /// MediaPipe's detection-to-ROI rule: centred on the box, turned so the eyes are level, a square of
     /// 1.5 × the box's longer side.
     public static func roi(for detection: FaceDetection) -> RotatedRect {

@@ -59,6 +59,33 @@ public final class TFLiteInterpreter {
         for op in model.operations { execute(op) }
     }
 
+    /// Runs once and returns the wall time of each operator kind in milliseconds, largest first (for
+    /// finding where a model spends its time; `model-bench --profile`).
+    public func runProfiled(repeats: Int = 50) -> [(kind: String, milliseconds: Double, count: Int)] {
+        var totals: [String: (Double, Int)] = [:]
+        for _ in 0..<repeats {
+            for op in model.operations {
+                let start = DispatchTime.now().uptimeNanoseconds
+                execute(op)
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                let name = Self.profileName(op, shapes: shapes)
+                totals[name, default: (0, 0)].0 += elapsed / Double(repeats)
+                totals[name, default: (0, 0)].1 += 1
+            }
+        }
+        return totals.map { (kind: $0.key, milliseconds: $0.value.0, count: $0.value.1 / repeats) }.sorted { $0.milliseconds > $1.milliseconds }
+    }
+
+    private static func profileName(_ op: TFLiteModel.Operation, shapes: [[Int]]) -> String {
+        let label = String(describing: op.kind).split(separator: "(").first.map(String.init) ?? "op"
+        switch op.kind {
+        case .conv2d(let sH, _, _, _, _, _), .depthwiseConv2d(let sH, _, _, _, _, _), .conv2dFused(let sH, _, _, _, _, _, _):
+            return "\(label) s\(sH) \(shapes[op.inputs[1]].dropFirst().prefix(2).map(String.init).joined(separator: "x")) -> \(shapes[op.outputs[0]].dropFirst().map(String.init).joined(separator: "x"))"
+        default:
+            return label
+        }
+    }
+
     private func execute(_ op: TFLiteModel.Operation) {
         let out = op.outputs[0]
         let inShape = shapes[op.inputs[0]]
@@ -73,6 +100,22 @@ public final class TFLiteInterpreter {
                                bias: b, output: y, scratch: &scratch)
             }
             applyActivation(activation, out)
+        case .conv2dFused(let sH, let sW, let dH, let dW, let padding, let residual, let epilogue):
+            let f = model.tensors[op.inputs[1]].shape
+            let g = WindowGeometry(inH: inShape[1], inW: inShape[2], kH: f[1], kW: f[2], strideH: sH, strideW: sW,
+                                   dilationH: dH, dilationW: dW, padding: padding)
+            let residualTensor = residual ? op.inputs[3] : -1
+            let alphaTensor = epilogue == .prelu ? op.inputs[residual ? 4 : 3] : -1
+            withBuffers(op.inputs[0], op.inputs[1], op.inputs[2], out) { x, w, b, y in
+                guard let w else { return }
+                withOptionalBuffer(residualTensor) { res in
+                    withOptionalBuffer(alphaTensor) { alpha in
+                        Kernels.conv2d(input: x, batch: inShape[0], channels: inShape[3], geometry: g, filter: w, outChannels: f[0], bias: b,
+                                       epilogue: ConvEpilogue(residual: res, relu: epilogue == .relu, preluAlpha: alpha),
+                                       output: y, scratch: &scratch)
+                    }
+                }
+            }
         case .depthwiseConv2d(let sH, let sW, let dH, let dW, let padding, let activation):
             let f = model.tensors[op.inputs[1]].shape
             let g = WindowGeometry(inH: inShape[1], inW: inShape[2], kH: f[1], kW: f[2], strideH: sH, strideW: sW,
@@ -201,6 +244,12 @@ public final class TFLiteInterpreter {
         }
     }
 
+    /// A pointer to tensor `index`'s values for the call (nil for index -1).
+    private func withOptionalBuffer(_ index: Int, _ body: (UnsafePointer<Float>?) -> Void) {
+        if index < 0 || buffers[index].isEmpty { body(nil); return }
+        buffers[index].withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
     /// Gives pointers to up to three inputs (index -1: nil) and the output buffer. The output buffer is
     /// taken out of `buffers` during the call so that Swift's exclusivity rules hold.
     private func withBuffers(_ a: Int, _ b: Int, _ c: Int, _ out: Int,
@@ -270,6 +319,24 @@ public final class TFLiteInterpreter {
                     guard f[0] == 1, f[3] == xs[3] else { throw fail(op, "depthwise filter \(f) does not fit input \(xs)") }
                     try bias(xs[3])
                     try expect([xs[0], g.outH, g.outW, xs[3]])
+                }
+            case .conv2dFused(let sH, let sW, let dH, let dW, let padding, let residual, let epilogue):
+                guard xs.count == 4, sH >= 1, sW >= 1, dH >= 1, dW >= 1, op.inputs.count == 3 + (residual ? 1 : 0) + (epilogue == .prelu ? 1 : 0) else {
+                    throw fail(op, "fused convolution with unexpected inputs")
+                }
+                let f = try constant(1, rank: 4)
+                guard f[1] >= 1, f[2] >= 1, f[3] == xs[3] else { throw fail(op, "filter \(f) does not fit input \(xs)") }
+                let g = WindowGeometry(inH: xs[1], inW: xs[2], kH: f[1], kW: f[2], strideH: sH, strideW: sW,
+                                       dilationH: dH, dilationW: dW, padding: padding)
+                if op.inputs[2] >= 0 { try bias(f[0]) }
+                try expect([xs[0], g.outH, g.outW, f[0]])
+                if residual {
+                    let r = try input(3)
+                    guard shapes[r] == os, buffers[r].count == count(r), r != out else { throw fail(op, "residual \(shapes[r]) does not match \(os)") }
+                }
+                if epilogue == .prelu {
+                    let a = try input(residual ? 4 : 3)
+                    guard buffers[a].count == f[0] else { throw fail(op, "PReLU slopes for \(buffers[a].count) channels, output has \(f[0])") }
                 }
             case .maxPool(let kH, let kW, let sH, let sW, let padding, _), .averagePool(let kH, let kW, let sH, let sW, let padding, _):
                 guard xs.count == 4, kH >= 1, kW >= 1, sH >= 1, sW >= 1 else { throw fail(op, "bad pooling window") }

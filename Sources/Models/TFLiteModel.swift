@@ -30,6 +30,9 @@ public struct TFLiteModel: Sendable {
         case add(activation: Activation)
         /// ADD then PRELU fused (inputs: a, b, alpha), produced by the fusion pass, never read from a file.
         case addPReLU
+        /// CONV_2D with what followed it folded in (produced by the fusion pass): inputs x, filter, bias (or
+        /// -1), then the residual tensor when `residual`, then the PReLU slopes when the epilogue is `.prelu`.
+        case conv2dFused(strideH: Int, strideW: Int, dilationH: Int, dilationW: Int, padding: Padding, residual: Bool, epilogue: Epilogue)
         case relu
         case prelu
         case leakyRelu(alpha: Float)
@@ -44,6 +47,9 @@ public struct TFLiteModel: Sendable {
 
     /// Fused activations.
     public enum Activation: Sendable { case none, relu, relu6 }
+
+    /// What a fused convolution applies after adding its residual.
+    public enum Epilogue: Sendable, Equatable { case none, relu, prelu }
 
     public let path: String
     public let description: String
@@ -145,7 +151,53 @@ public struct TFLiteModel: Sendable {
             kept.append(op)
         }
         self.tensors = tensors
-        self.operations = Self.fuseAddActivation(kept, outputs: outputs)
+        let shapes = tensors.map(\.shape)
+        self.operations = Self.fuseAddActivation(Self.fuseConvEpilogues(kept, outputs: outputs, shapes: shapes), outputs: outputs)
+    }
+
+    /// Folds into a CONV_2D the ADD of a residual, then a RELU or PRELU, when each intermediate result is
+    /// used by nothing else: the convolution then writes its final output in one pass (see `ConvEpilogue`).
+    static func fuseConvEpilogues(_ operations: [Operation], outputs: [Int], shapes: [[Int]]) -> [Operation] {
+        var consumers: [Int: Int] = [:]
+        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        func private_(_ t: Int) -> Bool { consumers[t] == 1 && !outputs.contains(t) }
+        var result: [Operation] = []
+        var i = 0
+        while i < operations.count {
+            let op = operations[i]
+            guard case .conv2d(let sH, let sW, let dH, let dW, let padding, .none) = op.kind, let y = op.outputs.first,
+                  op.inputs.count >= 2, private_(y), i + 1 < operations.count else {
+                result.append(op); i += 1; continue
+            }
+            var inputs = [op.inputs[0], op.inputs[1], op.inputs.count > 2 ? op.inputs[2] : -1]
+            var residual = false, epilogue = Epilogue.none, last = y, next = i + 1
+            // An ADD of the convolution's output and a tensor of the same shape.
+            if case .add(let activation) = operations[next].kind, activation != .relu6, operations[next].inputs.count == 2,
+               operations[next].inputs.contains(y) {
+                let other = operations[next].inputs[0] == y ? operations[next].inputs[1] : operations[next].inputs[0]
+                if other >= 0, other != y, shapes[other] == shapes[y] {
+                    residual = true
+                    inputs.append(other)
+                    last = operations[next].outputs[0]
+                    if activation == .relu { epilogue = .relu }
+                    next += 1
+                }
+            }
+            // Then a RELU or PRELU of that result.
+            if epilogue == .none, next < operations.count, (last == y || private_(last)), operations[next].inputs.first == last {
+                if case .relu = operations[next].kind, operations[next].inputs.count == 1 {
+                    epilogue = .relu; last = operations[next].outputs[0]; next += 1
+                } else if case .prelu = operations[next].kind, operations[next].inputs.count == 2 {
+                    epilogue = .prelu; inputs.append(operations[next].inputs[1]); last = operations[next].outputs[0]; next += 1
+                }
+            }
+            if next == i + 1 { result.append(op); i += 1; continue }
+            result.append(Operation(kind: .conv2dFused(strideH: sH, strideW: sW, dilationH: dH, dilationW: dW, padding: padding,
+                                                        residual: residual, epilogue: epilogue),
+                                    inputs: inputs, outputs: [last]))
+            i = next
+        }
+        return result
     }
 
     /// Folds a RELU or PRELU that alone consumes an ADD's output into the ADD (one pass over memory instead of two).

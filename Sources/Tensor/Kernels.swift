@@ -8,8 +8,13 @@ public enum Kernels {
     /// output `[n, outH, outW, cout]`. Done as im2col + sgemm; each core takes a block of output rows and
     /// unfolds, multiplies and adds the bias for it (1×1 stride-1 convolutions skip im2col: the input
     /// already is the matrix).
+    ///
+    /// `epilogue` folds what follows the convolution into the same pass over each output block, while it
+    /// is in cache: a residual tensor of the output's shape is added (C starts at residual + bias and the
+    /// product accumulates into it), then ReLU or per-channel PReLU.
     public static func conv2d(input: UnsafePointer<Float>, batch n: Int, channels cin: Int, geometry g: WindowGeometry,
                               filter: UnsafePointer<Float>, outChannels cout: Int, bias: UnsafePointer<Float>?,
+                              epilogue: ConvEpilogue = ConvEpilogue(),
                               output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
         let k = g.kH * g.kW * cin
         let rows = g.outH * g.outW
@@ -31,15 +36,34 @@ public enum Kernels {
                         a = UnsafePointer(cols.pointer + range.lowerBound * k)
                     } else { return }
                     let c = dst.pointer + range.lowerBound * cout
-                    // Start C at the bias and accumulate into it (beta 1): no zeroing pass, no bias pass.
-                    if let b {
-                        for r in 0..<range.count { copyFloats(b.pointer, to: c + r &* cout, count: cout) }
+                    // Start C at residual + bias and accumulate into it (beta 1): no zeroing, bias or add pass.
+                    let residual = epilogue.residual.map { $0 + (image * rows + range.lowerBound) * cout }
+                    for r in 0..<range.count {
+                        let row = c + r &* cout
+                        switch (residual, b) {
+                        case let (res?, bias?): addRow(res + r &* cout, bias.pointer, into: row, count: cout)
+                        case let (res?, nil): copyFloats(res + r &* cout, to: row, count: cout)
+                        case let (nil, bias?): copyFloats(bias.pointer, to: row, count: cout)
+                        case (nil, nil): break
+                        }
                     }
                     BLAS.sgemmSerial(transB: true, m: range.count, n: cout, k: k, a: a, lda: k, b: w.pointer, ldb: k,
-                                     beta: b == nil ? 0 : 1, c: c, ldc: cout)
+                                     beta: residual == nil && b == nil ? 0 : 1, c: c, ldc: cout)
+                    if epilogue.relu { relu(UnsafePointer(c), count: range.count * cout, output: c) }
+                    if let alpha = epilogue.preluAlpha {
+                        prelu(UnsafePointer(c), count: range.count * cout, alpha: alpha, channels: cout, output: c)
+                    }
                 }
             }
         }
+    }
+
+    /// `y = a + b` for one row of `count` floats.
+    @inline(__always)
+    static func addRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i &+ 8 <= count { (SIMD8<Float>.load(a + i) + SIMD8<Float>.load(b + i)).store(y + i); i &+= 8 }
+        while i < count { y[i] = a[i] + b[i]; i &+= 1 }
     }
 
     /// Unfolds the windows of output positions `rows` (row-major over outH × outW) into rows of
@@ -549,6 +573,22 @@ extension SIMD where Scalar == Float {
     @inline(__always)
     func store(_ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+    }
+}
+
+/// What a convolution applies to its output blocks in the same pass (see `Kernels.conv2d`).
+public struct ConvEpilogue: @unchecked Sendable {
+    /// A tensor of the output's shape added to it (a residual shortcut).
+    public var residual: UnsafePointer<Float>?
+    /// Then `max(x, 0)`.
+    public var relu: Bool
+    /// Or then per-output-channel PReLU with these slopes.
+    public var preluAlpha: UnsafePointer<Float>?
+
+    public init(residual: UnsafePointer<Float>? = nil, relu: Bool = false, preluAlpha: UnsafePointer<Float>? = nil) {
+        self.residual = residual
+        self.relu = relu
+        self.preluAlpha = preluAlpha
     }
 }
 

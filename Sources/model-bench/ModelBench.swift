@@ -25,12 +25,24 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Timed runs per model.")
     var runs: Int = 200
 
+    @Flag(help: "Print where each model spends its time, by operator kind and shape.")
+    var profile = false
+
     @Option(help: "A 150x150 face chip image for timing the face-recognition ResNet (batch 1 and 16).")
     var chip: String?
 
     func run() throws {
         let store = ModelStore(directory: models.map { URL(fileURLWithPath: $0) })
         print("openblas kernels: \(BLAS.coreName)")
+        if profile {
+            for (name, rows) in [("short range", try BlazeFace(range: .short, store: store).profile()),
+                                 ("full range", try BlazeFace(range: .full, store: store).profile()),
+                                 ("face mesh", try FaceMesh(store: store).profile())] {
+                print("== \(name): \(String(format: "%.2f", rows.reduce(0) { $0 + $1.milliseconds })) ms")
+                for row in rows.prefix(12) { print(String(format: "%7.3f ms  %3d x  %@", row.milliseconds, row.count, row.kind)) }
+            }
+            return
+        }
         for range in [BlazeFace.Range.short, .full] {
             let detector = try BlazeFace(range: range, store: store)
             let n = range == .short ? 128 : 192

@@ -197,4 +197,32 @@ final class TensorKernelTests: XCTestCase {
             XCTAssertEqual(local, [Int](repeating: 1, count: 500))
         }
     }
+
+    /// conv2d with a residual and ReLU / PReLU folded in equals conv, add, activation done one by one.
+    func testConvEpilogueMatchesNaive() {
+        var rng = SplitMix64(seed: 18)
+        for trial in 0..<12 {
+            let h = Int.random(in: 3...9, using: &rng), w = Int.random(in: 3...9, using: &rng)
+            let cin = Int.random(in: 1...6, using: &rng), cout = Int.random(in: 1...19, using: &rng)
+            let k = [1, 3].randomElement(using: &rng)!
+            let x = random([1, h, w, cin], &rng), f = random([cout, k, k, cin], &rng), b = random([cout], &rng)
+            let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: 1, strideW: 1, padding: .same)
+            let residual = random([1, g.outH, g.outW, cout], &rng), alpha = random([cout], &rng)
+            let sum = ReferenceKernels.add(ReferenceKernels.conv2d(x, filter: f, bias: b, strideH: 1, strideW: 1, padding: .same), residual)
+            let usePReLU = trial % 2 == 0
+            let expected = sum.data.enumerated().map { i, v in v >= 0 ? v : (usePReLU ? v * alpha.data[i % cout] : 0) }
+            var out = [Float](repeating: 0, count: sum.count)
+            var scratch: [Float] = []
+            x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                residual.data.withUnsafeBufferPointer { rp in alpha.data.withUnsafeBufferPointer { ap in
+                    out.withUnsafeMutableBufferPointer { op in
+                        let epilogue = ConvEpilogue(residual: rp.baseAddress, relu: !usePReLU, preluAlpha: usePReLU ? ap.baseAddress : nil)
+                        Kernels.conv2d(input: xp.baseAddress!, batch: 1, channels: cin, geometry: g, filter: fp.baseAddress!, outChannels: cout,
+                                       bias: bp.baseAddress!, epilogue: epilogue, output: op.baseAddress!, scratch: &scratch)
+                    }
+                } }
+            } } }
+            XCTAssertLessThan(zip(out, expected).map { abs($0 - $1) }.max() ?? 0, 1e-4, "trial \(trial) \(usePReLU ? "prelu" : "relu")")
+        }
+    }
 }
