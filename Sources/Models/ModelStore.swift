@@ -56,8 +56,9 @@ public struct ModelStore: Sendable {
         return cache.appendingPathComponent("facet").appendingPathComponent("models")
     }
 
-    /// The file's location, after checking that it is there and has its pinned size (a cheap check on
-    /// every load; `verify` also checks the SHA-256).
+    /// The file's location, after checking that it is there and is exactly the pinned file: its size on
+    /// every call, its SHA-256 once per (size, modification time), remembered in `.verified` beside the
+    /// models so later loads cost nothing. A damaged or replaced file is an error naming `make setup`.
     public func url(for model: ModelFile) throws -> URL {
         let url = directory.appendingPathComponent(model.fileName)
         let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
@@ -67,12 +68,25 @@ public struct ModelStore: Sendable {
         guard size == model.bytes else {
             throw ModelError.checksumMismatch(path: url.path, expected: "\(model.bytes) bytes", found: "\(size) bytes", hint: Self.setupHint)
         }
+        let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        let stampLine = "\(model.fileName) \(size) \(modified) \(model.sha256)"
+        let stampURL = directory.appendingPathComponent(".verified")
+        let stamps = (try? String(contentsOf: stampURL, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
+        if stamps.contains(stampLine) { return url }
+        let found = try SHA256.hex(fileAt: url)
+        guard found == model.sha256 else {
+            throw ModelError.checksumMismatch(path: url.path, expected: model.sha256, found: found, hint: Self.setupHint)
+        }
+        // Remember the check (best effort: a read-only model folder just means hashing again next time).
+        let kept = stamps.filter { !$0.hasPrefix(model.fileName + " ") } + [stampLine]
+        try? AtomicFile.write(Data((kept.joined(separator: "\n") + "\n").utf8), to: stampURL)
         return url
     }
 
-    /// Checks the file's SHA-256 against the pinned sum.
+    /// Checks the file's SHA-256 against the pinned sum, whatever the stamp says.
     public func verify(_ model: ModelFile) throws {
-        let url = try url(for: model)
+        let url = directory.appendingPathComponent(model.fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missing(path: url.path, hint: Self.setupHint) }
         let found = try SHA256.hex(fileAt: url)
         guard found == model.sha256 else {
             throw ModelError.checksumMismatch(path: url.path, expected: model.sha256, found: found, hint: Self.setupHint)

@@ -89,8 +89,26 @@ public struct TFLiteModel: Sendable {
         guard subgraphs.count == 1, let graph = subgraphs.first else {
             throw ModelError.malformed(path: path, reason: "expected one subgraph, found \(subgraphs.count)")
         }
+        // Operators first: a model using an operator Facet lacks is reported as such, before its tensors
+        // (which may use features that come with that operator, such as sparsity) are looked at.
+        let tensorTables = try graph.tableVector(0)
+        func checkIndices(_ list: [Int32]) throws -> [Int] {
+            try list.map { i in
+                guard i >= -1, Int(i) < tensorTables.count else { throw ModelError.malformed(path: path, reason: "tensor index \(i) out of range") }
+                return Int(i)
+            }
+        }
+        inputs = try checkIndices(try graph.int32Vector(1))
+        outputs = try checkIndices(try graph.int32Vector(2))
+        var operations: [Operation] = []
+        for op in try graph.tableVector(3) {
+            let codeIndex = Int(try op.uint32(0))
+            guard codeIndex < codes.count else { throw ModelError.malformed(path: path, reason: "operator code \(codeIndex) out of range") }
+            let kind = try Self.decode(code: codes[codeIndex], options: try op.table(4), path: path)
+            operations.append(Operation(kind: kind, inputs: try checkIndices(try op.int32Vector(1)), outputs: try checkIndices(try op.int32Vector(2))))
+        }
         var tensors: [TensorInfo] = []
-        for t in try graph.tableVector(0) {
+        for t in tensorTables {
             let shape = try t.int32Vector(0).map(Int.init)
             var elements = 1
             for d in shape where d > 0 { elements = d < 1 << 20 && elements < 1 << 28 ? elements * d : Int.max }
@@ -124,21 +142,6 @@ public struct TFLiteModel: Sendable {
                 }
             }
             tensors.append(info)
-        }
-        func checkIndices(_ list: [Int32]) throws -> [Int] {
-            try list.map { i in
-                guard i >= -1, Int(i) < tensors.count else { throw ModelError.malformed(path: path, reason: "tensor index \(i) out of range") }
-                return Int(i)
-            }
-        }
-        inputs = try checkIndices(try graph.int32Vector(1))
-        outputs = try checkIndices(try graph.int32Vector(2))
-        var operations: [Operation] = []
-        for op in try graph.tableVector(3) {
-            let codeIndex = Int(try op.uint32(0))
-            guard codeIndex < codes.count else { throw ModelError.malformed(path: path, reason: "operator code \(codeIndex) out of range") }
-            let kind = try Self.decode(code: codes[codeIndex], options: try op.table(4), path: path)
-            operations.append(Operation(kind: kind, inputs: try checkIndices(try op.int32Vector(1)), outputs: try checkIndices(try op.int32Vector(2))))
         }
         // Fold DEQUANTIZE of constants into float32 constants.
         var kept: [Operation] = []

@@ -151,4 +151,34 @@ final class TFLiteGoldenTests: XCTestCase {
             }
         }
     }
+
+    /// A real model with an operator Facet lacks (the sparse BlazeFace needs DENSIFY): the error names it.
+    func testUnsupportedOperatorIsNamed() throws {
+        let url = ModelStore().directory.appendingPathComponent("face_detection_full_range_sparse.tflite")
+        guard FileManager.default.fileExists(atPath: url.path) else { return XCTFail("\(url.path) missing: run make setup") }
+        XCTAssertThrowsError(try TFLiteModel(contentsOf: url)) { error in
+            guard let e = error as? ModelError, case .unsupportedOperator(let path, let name) = e else { return XCTFail("got \(error)") }
+            XCTAssertEqual(path, url.path)
+            XCTAssertEqual(name, "DENSIFY")
+            XCTAssertEqual(e.exitStatus, .dataError)
+        }
+    }
+
+    /// A model file damaged in place (same size, one byte changed) is caught by its SHA-256 on load.
+    func testCorruptModelOfTheRightSizeIsRefused() throws {
+        let dir = try makeTemporaryDirectory()
+        let source = try ModelStore().url(for: .blazeFaceShort)
+        var bytes = [UInt8](try Data(contentsOf: source))
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: dir.appendingPathComponent(ModelFile.blazeFaceShort.fileName))
+        XCTAssertThrowsError(try BlazeFace(range: .short, store: ModelStore(directory: dir))) { error in
+            guard let e = error as? ModelError, case .checksumMismatch = e else { return XCTFail("got \(error)") }
+            XCTAssertTrue(e.description.contains("make setup"), e.description)
+        }
+        // The intact file verifies, and its stamp makes the next load skip hashing.
+        try Data(contentsOf: source).write(to: dir.appendingPathComponent(ModelFile.blazeFaceShort.fileName))
+        XCTAssertNoThrow(try ModelStore(directory: dir).url(for: .blazeFaceShort))
+        let stamp = try String(contentsOf: dir.appendingPathComponent(".verified"), encoding: .utf8)
+        XCTAssertTrue(stamp.contains(ModelFile.blazeFaceShort.sha256))
+    }
 }
