@@ -49,6 +49,17 @@ public struct RGBImage: Equatable, Sendable {
         return RGBImage(width: outW, height: outH, pixels: out)
     }
 
+    /// The rectangle at (`x`, `y`) of `width` × `height` pixels, which must lie inside the image.
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) -> RGBImage {
+        precondition(x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= width && y + h <= height, "cropped: rectangle outside the image")
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        for row in 0..<h {
+            let src = ((y + row) * width + x) * 3
+            out[(row * w * 3)..<((row + 1) * w * 3)] = pixels[src..<(src + w * 3)]
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+
     /// The image mirrored left to right.
     public func mirrored() -> RGBImage {
         var out = pixels

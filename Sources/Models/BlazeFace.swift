@@ -88,6 +88,40 @@ public final class BlazeFace {
         return Self.weightedNMS(detections, threshold: 0.3).map { letterbox.toImage($0) }
     }
 
+    /// Detects faces on the whole image and, when `tiles` > 1, also on a `tiles × tiles` grid of
+    /// overlapping crops (each 1/tiles of the image plus 25% overlap), so that faces too small for the
+    /// whole-image pass (group photos) are found. All detections are merged with the same weighted NMS.
+    public func detect(_ image: RGBImage, minScore: Double? = nil, tiles: Int) -> [FaceDetection] {
+        guard tiles > 1 else { return detect(image, minScore: minScore) }
+        var raw: [FaceDetection] = []
+        let threshold = minScore ?? range.defaultMinScore
+        raw += rawDetections(image, minScore: threshold, offsetX: 0, offsetY: 0)
+        let tileW = Int((Double(image.width) / Double(tiles) * 1.25).rounded(.up))
+        let tileH = Int((Double(image.height) / Double(tiles) * 1.25).rounded(.up))
+        for ty in 0..<tiles {
+            for tx in 0..<tiles {
+                let x0 = min(max(0, tx * image.width / tiles - (tileW - image.width / tiles) / 2), max(0, image.width - tileW))
+                let y0 = min(max(0, ty * image.height / tiles - (tileH - image.height / tiles) / 2), max(0, image.height - tileH))
+                let tile = image.cropped(x: x0, y: y0, width: min(tileW, image.width - x0), height: min(tileH, image.height - y0))
+                raw += rawDetections(tile, minScore: threshold, offsetX: Double(x0), offsetY: Double(y0))
+            }
+        }
+        return Self.weightedNMS(raw, threshold: 0.3)
+    }
+
+    /// Raw (pre-NMS) detections in image pixels, shifted by an offset (for tiles).
+    private func rawDetections(_ image: RGBImage, minScore: Double, offsetX: Double, offsetY: Double) -> [FaceDetection] {
+        let letterbox = prepareInput(image)
+        let raw = runNetwork()
+        return Self.decode(regressors: raw.regressors, classificators: raw.classificators, anchors: anchors,
+                           scale: Double(range.inputSize), minScore: minScore).map { detection in
+            var d = letterbox.toImage(detection)
+            d.x += offsetX; d.y += offsetY
+            d.keypoints = d.keypoints.map { Point2($0.x + offsetX, $0.y + offsetY) }
+            return d
+        }
+    }
+
     /// The letterbox geometry: tensor coordinates (normalised 0...1) back to image pixels.
     struct Letterbox {
         let scale: Double, padX: Double, padY: Double, size: Double
