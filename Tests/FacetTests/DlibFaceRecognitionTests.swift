@@ -107,28 +107,4 @@ final class DlibFaceRecognitionTests: XCTestCase {
             XCTAssertTrue(reason.contains("149x150"), reason)
         }
     }
-
-    /// ms per face, batch 1 and 16 (`FACET_DLIB_TIMING=1 swift test -c release --filter DlibFaceRecognitionTests/testTiming`).
-    func testTiming() throws {
-        guard ProcessInfo.processInfo.environment["FACET_DLIB_TIMING"] != nil else { throw XCTSkip("set FACET_DLIB_TIMING=1 to time the ResNet") }
-        var start = DispatchTime.now().uptimeNanoseconds
-        let net = try FaceRecognitionNet(contentsOf: try DlibFixtures.modelURL(.faceRecognitionResNet))
-        print(String(format: "dlib ResNet: loaded in %.0f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
-        start = DispatchTime.now().uptimeNanoseconds
-        let predictor = try ShapePredictor(contentsOf: try DlibFixtures.modelURL(.shapePredictor5))
-        print(String(format: "shape predictor: loaded in %.0f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
-        let image = try DlibFixtures.astronaut()
-        start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<100 { _ = predictor.predict(image: image, box: DlibFixtures.astronautBox) }
-        print(String(format: "shape predictor: %.3f ms per face", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / 100))
-        let chip = try dlibChip()
-        for (batch, rounds) in [(1, 40), (16, 6)] {
-            let chips = [RGBImage](repeating: chip, count: batch)
-            _ = try net.embed(chips: chips)
-            start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<rounds { _ = try net.embed(chips: chips) }
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(rounds * batch)
-            print(String(format: "dlib ResNet: %.2f ms per face (batch %d)", ms, batch))
-        }
-    }
 }
