@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensorSettings),
         // Pretrained models: TFLite loader and interpreter, BlazeFace, FaceMesh, the model store.
         .target(name: "Models", dependencies: ["FacetCore", "Media", "Tensor"]),
+        // Face geometry and measures: landmark subsets, alignment, warping, masks, pose, expression, tracks.
+        .target(name: "Faces", dependencies: ["Media", "Models"]),
         // Versioned JSON manifests (Codable).
         .target(name: "Manifest", dependencies: ["FacetCore"]),
         // The SQLite catalog: records and migrations.
@@ -53,7 +55,7 @@ let package = Package(
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
-            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", grdb],
+            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", grdb],
             resources: []
         ),
     ]
