@@ -1,0 +1,227 @@
+import Foundation
+import Media
+import Models
+
+/// A 2-D affine map as a 2×3 matrix `[[a, b, tx], [c, d, ty]]`: `(x, y) ↦ (a·x + b·y + tx, c·x + d·y + ty)`.
+/// Units are whatever the two sides are in (for `FaceAlignment`, image pixels and crop pixels, both in the
+/// pixel-centre convention: pixel (row i, column j) covers [j, j+1) × [i, i+1)).
+public struct AffineMatrix2x3: Equatable, Sendable, Codable {
+    public var a: Double, b: Double, tx: Double
+    public var c: Double, d: Double, ty: Double
+
+    public init(a: Double, b: Double, tx: Double, c: Double, d: Double, ty: Double) {
+        self.a = a; self.b = b; self.tx = tx; self.c = c; self.d = d; self.ty = ty
+    }
+
+    /// The same map as dlib's `point_transform_affine`.
+    public init(_ t: DlibAffineTransform) {
+        self.init(a: t.m00, b: t.m01, tx: t.b.x, c: t.m10, d: t.m11, ty: t.b.y)
+    }
+
+    public static let identity = AffineMatrix2x3(a: 1, b: 0, tx: 0, c: 0, d: 1, ty: 0)
+
+    /// The two rows, `[[a, b, tx], [c, d, ty]]` (OpenCV's `warpAffine` layout).
+    public var rows: [[Double]] { [[a, b, tx], [c, d, ty]] }
+
+    /// The determinant of the linear part, `a·d − b·c`.
+    public var determinant: Double { a * d - b * c }
+
+    @inline(__always)
+    public func apply(_ p: SIMD2<Double>) -> SIMD2<Double> {
+        SIMD2(a * p.x + b * p.y + tx, c * p.x + d * p.y + ty)
+    }
+
+    /// The inverse map; nil when the linear part is singular or not finite.
+    public var inverse: AffineMatrix2x3? {
+        let det = determinant
+        guard det != 0, det.isFinite else { return nil }
+        let ia = d / det, ib = -b / det, ic = -c / det, id = a / det
+        let inv = AffineMatrix2x3(a: ia, b: ib, tx: -(ia * tx + ib * ty), c: ic, d: id, ty: -(ic * tx + id * ty))
+        return [inv.a, inv.b, inv.tx, inv.c, inv.d, inv.ty].allSatisfy(\.isFinite) ? inv : nil
+    }
+
+    /// `self ∘ other`: first `other`, then `self`.
+    public func concatenating(_ other: AffineMatrix2x3) -> AffineMatrix2x3 {
+        AffineMatrix2x3(a: a * other.a + b * other.c, b: a * other.b + b * other.d, tx: a * other.tx + b * other.ty + tx,
+                        c: c * other.a + d * other.c, d: c * other.b + d * other.d, ty: c * other.tx + d * other.ty + ty)
+    }
+}
+
+/// How much of the head an aligned crop shows. Both are squares in mean-face units (`MeanFace.points51`
+/// spans x 0…1, y 0.036…0.964: outer brow ends to bottom of the lower lip), mapped onto the whole crop.
+///
+/// * `.face`: the square of side 1.6 centred on (0.5, 0.55), i.e. x −0.3…1.3, y −0.25…1.35. The 51 stable
+///   points fill the central 62.5 % of the crop's width; the mesh's face oval (x −0.12…1.13, chin y ≈ 1.21,
+///   top of the mesh's forehead y ≈ −0.18, measured on astronaut) fits with ≥ 0.07 units (≈ 11 px at 256) to spare.
+/// * `.head`: the square of side 2.4 centred on (0.5, 0.3), i.e. x −0.7…1.7, y −0.9…1.5: shifted up to take in
+///   forehead, hair and the top of the skull, plus ears and some neck. The stable points fill 41.7 % of the width.
+public enum FaceCentering: String, Sendable, Codable, CaseIterable {
+    case face, head
+
+    /// Side of the crop square, in mean-face units.
+    public var side: Double { self == .face ? 1.6 : 2.4 }
+    /// Centre of the crop square, in mean-face units.
+    public var centre: SIMD2<Double> { self == .face ? SIMD2(0.5, 0.55) : SIMD2(0.5, 0.3) }
+}
+
+/// An aligned face crop: the similarity transform (rotation, uniform scale, translation; least squares,
+/// Umeyama) that takes a face's 51 stable landmarks onto `MeanFace.points51` placed in a `size × size` crop
+/// according to `centering`, stored as a 2×3 matrix from image pixels to crop pixels plus its inverse.
+public struct FaceAlignment: Equatable, Sendable {
+    /// The crop side faceswap-style models train on.
+    public static let defaultSize = 256
+
+    /// Crop side in pixels.
+    public let size: Int
+    public let centering: FaceCentering
+    /// Image pixels → crop pixels.
+    public let matrix: AffineMatrix2x3
+    /// Crop pixels → image pixels.
+    public let inverse: AffineMatrix2x3
+
+    /// The mean face's 51 points in crop pixels for a crop of `size` and the given centering.
+    public static func template(size: Int = defaultSize, centering: FaceCentering = .face) -> [SIMD2<Double>] {
+        let s = Double(size) / centering.side
+        return MeanFace.points51.map { ($0 - centering.centre) * s + SIMD2(repeating: Double(size) / 2) }
+    }
+
+    /// The alignment of a face given its 68 dlib-layout landmarks in image pixels (only the 51 stable points
+    /// 17..<68 are used). Nil for a wrong point count, `size` < 1, or degenerate (coincident) landmarks.
+    public init?(landmarks68: [SIMD2<Double>], size: Int = defaultSize, centering: FaceCentering = .face) {
+        guard let stable = LandmarkSubsets.stable51(landmarks68) else { return nil }
+        self.init(stable51: stable, size: size, centering: centering)
+    }
+
+    /// The alignment of a face given FaceMesh's 468 points (image pixels; see `LandmarkSubsets.dlib68`).
+    public init?(mesh: [SIMD3<Double>], size: Int = defaultSize, centering: FaceCentering = .face) {
+        guard let points = LandmarkSubsets.points68(fromMesh: mesh) else { return nil }
+        self.init(landmarks68: points, size: size, centering: centering)
+    }
+
+    /// The alignment of a face given its 51 stable landmarks (dlib 17..<68) in image pixels.
+    public init?(stable51: [SIMD2<Double>], size: Int = defaultSize, centering: FaceCentering = .face) {
+        guard stable51.count == 51, size >= 1, stable51.allSatisfy({ $0.x.isFinite && $0.y.isFinite }),
+              stable51.contains(where: { $0 != stable51[0] }) else { return nil }
+        let t = DlibAffineTransform.similarity(from: stable51, to: Self.template(size: size, centering: centering))
+        self.init(matrix: AffineMatrix2x3(t), size: size, centering: centering)
+    }
+
+    /// An alignment from an explicit image → crop matrix; nil when it is singular or `size` < 1.
+    public init?(matrix: AffineMatrix2x3, size: Int = defaultSize, centering: FaceCentering = .face) {
+        guard size >= 1, let inverse = matrix.inverse else { return nil }
+        self.size = size
+        self.centering = centering
+        self.matrix = matrix
+        self.inverse = inverse
+    }
+
+    /// Crop pixels per image pixel.
+    public var scale: Double { abs(matrix.determinant).squareRoot() }
+    /// The crop's rotation relative to the image, radians (positive turns the image content clockwise on screen).
+    public var rotation: Double { atan2(matrix.c, matrix.a) }
+
+    /// An image point (px) in crop pixels.
+    public func toCrop(_ p: SIMD2<Double>) -> SIMD2<Double> { matrix.apply(p) }
+    /// A crop point (px) in image pixels.
+    public func toImage(_ p: SIMD2<Double>) -> SIMD2<Double> { inverse.apply(p) }
+
+    /// The `size × size` aligned crop: each crop pixel centre `(j + 0.5, i + 0.5)` is mapped through `inverse`
+    /// and `image` is sampled there bilinearly (pixel-centre convention, edges replicated), rounded to UInt8.
+    public func crop(image: RGBImage) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: size * size * 3)
+        guard image.width > 0, image.height > 0 else { return RGBImage(width: size, height: size, pixels: out) }
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                guard let base = src.baseAddress else { return }
+                for i in 0..<size {
+                    for j in 0..<size {
+                        let p = inverse.apply(SIMD2(Double(j) + 0.5, Double(i) + 0.5))
+                        let v = BilinearSampler.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
+                        let o = (i * size + j) * 3
+                        dst[o] = BilinearSampler.byte(v.0); dst[o + 1] = BilinearSampler.byte(v.1); dst[o + 2] = BilinearSampler.byte(v.2)
+                    }
+                }
+            }
+        }
+        return RGBImage(width: size, height: size, pixels: out)
+    }
+
+    /// Composites `crop` back into a copy of `frame` through the inverse transform. Every frame pixel whose
+    /// centre maps inside the crop square takes `α·crop + (1 − α)·frame`, where the crop is sampled bilinearly
+    /// (edges replicated) and α is `mask` sampled bilinearly / 255, or 1 without a mask; other pixels are
+    /// unchanged. `crop` and `mask` may have any resolution: they are taken to cover the same square as this
+    /// alignment's `size × size` crop (so a 128 px model output composites like a 256 px crop).
+    public func warpBack(crop: RGBImage, into frame: RGBImage, mask: FaceMask? = nil) -> RGBImage {
+        guard crop.width > 0, crop.height > 0, frame.width > 0, frame.height > 0 else { return frame }
+        let n = Double(size)
+        // The crop square's footprint in the frame.
+        let corners = [SIMD2(0, 0), SIMD2(n, 0), SIMD2(0, n), SIMD2(n, n)].map { inverse.apply($0) }
+        let xs = corners.map(\.x), ys = corners.map(\.y)
+        guard let minX = xs.min(), let maxX = xs.max(), let minY = ys.min(), let maxY = ys.max(),
+              minX.isFinite, maxX.isFinite, minY.isFinite, maxY.isFinite else { return frame }
+        // Clamp to the frame before converting, so far-away footprints cannot trap.
+        func index(_ v: Double, _ n: Int) -> Int { Int(min(max(v, 0), Double(n - 1))) }
+        let x0 = index(minX.rounded(.down), frame.width), x1 = index(maxX.rounded(.up), frame.width)
+        let y0 = index(minY.rounded(.down), frame.height), y1 = index(maxY.rounded(.up), frame.height)
+        guard x0 <= x1, y0 <= y1 else { return frame }
+        let cropScale = SIMD2(Double(crop.width) / n, Double(crop.height) / n)
+        let maskScale = mask.map { SIMD2(Double($0.width) / n, Double($0.height) / n) } ?? .zero
+        let maskUsable = mask.map { $0.width > 0 && $0.height > 0 } ?? false
+        var out = frame.pixels
+        crop.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                guard let base = src.baseAddress else { return }
+                for y in y0...y1 {
+                    for x in x0...x1 {
+                        let q = matrix.apply(SIMD2(Double(x) + 0.5, Double(y) + 0.5))
+                        guard q.x >= 0, q.y >= 0, q.x < n, q.y < n else { continue }
+                        var alpha = 1.0
+                        if let mask {
+                            alpha = maskUsable ? mask.sample(x: q.x * maskScale.x, y: q.y * maskScale.y) / 255 : 0
+                            if alpha <= 0 { continue }
+                        }
+                        let c = q * cropScale
+                        let v = BilinearSampler.rgb(base, width: crop.width, height: crop.height, x: c.x, y: c.y)
+                        let o = (y * frame.width + x) * 3
+                        dst[o] = BilinearSampler.byte(alpha * v.0 + (1 - alpha) * Double(dst[o]))
+                        dst[o + 1] = BilinearSampler.byte(alpha * v.1 + (1 - alpha) * Double(dst[o + 1]))
+                        dst[o + 2] = BilinearSampler.byte(alpha * v.2 + (1 - alpha) * Double(dst[o + 2]))
+                    }
+                }
+            }
+        }
+        return RGBImage(width: frame.width, height: frame.height, pixels: out)
+    }
+}
+
+/// Bilinear sampling in the pixel-centre convention (pixel (i, j) covers [j, j+1) × [i, i+1), its centre is
+/// (j + 0.5, i + 0.5)), replicating the edge pixels outside the image.
+enum BilinearSampler {
+    /// The 2×2 neighbourhood of a (possibly far outside or non-finite) coordinate, clamped to the image:
+    /// left/right column, top/bottom row and the fractional weights towards right and bottom.
+    @inline(__always)
+    static func taps(x xs: Double, y ys: Double, width w: Int, height h: Int) -> (Int, Int, Int, Int, Double, Double) {
+        // Clamp before converting so NaN or huge coordinates cannot trap; outside, replication makes it exact.
+        let x = xs.isNaN ? 0 : min(max(xs - 0.5, -1), Double(w)), y = ys.isNaN ? 0 : min(max(ys - 0.5, -1), Double(h))
+        let xf = x.rounded(.down), yf = y.rounded(.down)
+        let xa = Int(xf), ya = Int(yf)
+        return (min(max(xa, 0), w - 1), min(max(xa + 1, 0), w - 1), min(max(ya, 0), h - 1), min(max(ya + 1, 0), h - 1), x - xf, y - yf)
+    }
+
+    /// R, G, B as Double 0...255 at (x, y) of an RGB buffer of `width × height`.
+    @inline(__always)
+    static func rgb(_ p: UnsafePointer<UInt8>, width w: Int, height h: Int, x: Double, y: Double) -> (Double, Double, Double) {
+        let (l, r, t, b, fx, fy) = taps(x: x, y: y, width: w, height: h)
+        let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
+        let p00 = p + (t * w + l) * 3, p01 = p + (t * w + r) * 3, p10 = p + (b * w + l) * 3, p11 = p + (b * w + r) * 3
+        return (Double(p00[0]) * w00 + Double(p01[0]) * w01 + Double(p10[0]) * w10 + Double(p11[0]) * w11,
+                Double(p00[1]) * w00 + Double(p01[1]) * w01 + Double(p10[1]) * w10 + Double(p11[1]) * w11,
+                Double(p00[2]) * w00 + Double(p01[2]) * w01 + Double(p10[2]) * w10 + Double(p11[2]) * w11)
+    }
+
+    /// A value 0...255 rounded half up and clamped to a byte.
+    @inline(__always)
+    static func byte(_ v: Double) -> UInt8 {
+        v.isNaN ? 0 : UInt8(min(max((v + 0.5).rounded(.down), 0), 255))
+    }
+}

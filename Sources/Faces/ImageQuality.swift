@@ -1,0 +1,89 @@
+import Foundation
+import Media
+
+/// Why an image-quality measure could not be taken.
+public enum ImageQualityError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The mask does not have one byte per pixel.
+    case maskSizeMismatch(expected: Int, got: Int)
+    /// The luma buffer does not have `width * height` values.
+    case lumaSizeMismatch(expected: Int, got: Int)
+    /// The image or the mask selects no pixel.
+    case emptyRegion
+
+    public var description: String {
+        switch self {
+        case .maskSizeMismatch(let expected, let got): return "mask has \(got) bytes, the image \(expected) pixels"
+        case .lumaSizeMismatch(let expected, let got): return "luma has \(got) values, expected \(expected)"
+        case .emptyRegion: return "no pixel to measure (empty image or empty mask)"
+        }
+    }
+}
+
+/// Sharpness, brightness and contrast of an image (meant for the aligned face crop), on luma with
+/// BT.601 weights (0.299 R + 0.587 G + 0.114 B, 0...255), optionally within a mask.
+///
+/// - sharpness: the variance of the 3×3 Laplacian `[0 1 0; 1 -4 1; 0 1 0]` of the luma, in luma²
+///   units, over the interior pixels (one pixel in from each edge) whose mask byte is non-zero. A
+///   constant image has 0; blurring lowers it. 0 when no interior pixel is selected (images narrower
+///   or shorter than 3 pixels).
+/// - brightness: the mean luma of the selected pixels, 0...255.
+/// - contrast: the (population) standard deviation of the selected pixels' luma, 0...127.5.
+public struct ImageQuality: Equatable, Sendable, Codable {
+    /// Variance of the Laplacian, luma² (0...; typically 10–2000 for photos).
+    public var sharpness: Double
+    /// Mean luma, 0...255.
+    public var brightness: Double
+    /// Standard deviation of luma, 0...127.5.
+    public var contrast: Double
+    /// Number of pixels brightness and contrast were taken over.
+    public var pixelCount: Int
+
+    public init(sharpness: Double, brightness: Double, contrast: Double, pixelCount: Int) {
+        self.sharpness = sharpness; self.brightness = brightness; self.contrast = contrast; self.pixelCount = pixelCount
+    }
+
+    /// Measures `image`, within `mask` when given: `width * height` bytes, 0 = outside, anything else =
+    /// inside (0/255 by convention). Throws `ImageQualityError` on a mask of the wrong size or one that
+    /// selects nothing, and on an empty image.
+    public init(image: RGBImage, mask: [UInt8]? = nil) throws {
+        try self.init(luma: image.luma(), width: image.width, height: image.height, mask: mask)
+    }
+
+    /// Measures a luma plane of `width * height` values (row-major, 0...255), within `mask` when given.
+    public init(luma: [Float], width: Int, height: Int, mask: [UInt8]? = nil) throws {
+        let count = max(0, width) * max(0, height)
+        guard luma.count == count else { throw ImageQualityError.lumaSizeMismatch(expected: count, got: luma.count) }
+        if let mask, mask.count != count { throw ImageQualityError.maskSizeMismatch(expected: count, got: mask.count) }
+        func inside(_ i: Int) -> Bool { mask.map { $0[i] != 0 } ?? true }
+
+        // Brightness and contrast: two passes over the selected pixels (mean first, for accuracy).
+        var n = 0
+        var sum = 0.0
+        for i in 0..<count where inside(i) { sum += Double(luma[i]); n += 1 }
+        guard n > 0 else { throw ImageQualityError.emptyRegion }
+        let mean = sum / Double(n)
+        var squares = 0.0
+        for i in 0..<count where inside(i) { let d = Double(luma[i]) - mean; squares += d * d }
+
+        // Laplacian variance over interior selected pixels.
+        var lapN = 0
+        var lapSum = 0.0, lapSquares = 0.0
+        if width >= 3 && height >= 3 {
+            for y in 1..<(height - 1) {
+                for x in 1..<(width - 1) {
+                    let i = y * width + x
+                    guard inside(i) else { continue }
+                    let l = Double(luma[i - width]) + Double(luma[i + width]) + Double(luma[i - 1]) + Double(luma[i + 1])
+                        - 4 * Double(luma[i])
+                    lapSum += l; lapSquares += l * l; lapN += 1
+                }
+            }
+        }
+        var sharpness = 0.0
+        if lapN > 0 {
+            let lapMean = lapSum / Double(lapN)
+            sharpness = max(0, lapSquares / Double(lapN) - lapMean * lapMean)
+        }
+        self.init(sharpness: sharpness, brightness: mean, contrast: (squares / Double(n)).squareRoot(), pixelCount: n)
+    }
+}
