@@ -95,11 +95,7 @@ public final class FaceTracker {
 
     /// Intersection over union of two boxes.
     public static func iou(_ a: Observation, _ b: Observation) -> Double {
-        let ix = max(0, min(a.x + a.width, b.x + b.width) - max(a.x, b.x))
-        let iy = max(0, min(a.y + a.height, b.y + b.height) - max(a.y, b.y))
-        let inter = ix * iy
-        let union = a.width * a.height + b.width * b.height - inter
-        return union > 0 ? inter / union : 0
+        intersectionOverUnion(x: a.x, y: a.y, width: a.width, height: a.height, x: b.x, y: b.y, width: b.width, height: b.height)
     }
 
     /// Mean distance between corresponding keypoints, in units of `a`'s face width (infinity when the

@@ -20,6 +20,16 @@ public struct FaceDetection: Equatable, Sendable, Codable {
     }
 }
 
+/// Intersection over union of two axis-aligned boxes given by corner and size (0 when both are empty).
+public func intersectionOverUnion(x ax: Double, y ay: Double, width aw: Double, height ah: Double,
+                                  x bx: Double, y by: Double, width bw: Double, height bh: Double) -> Double {
+    let ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    let iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    let inter = ix * iy
+    let union = aw * ah + bw * bh - inter
+    return union > 0 ? inter / union : 0
+}
+
 /// A 2-D point.
 public struct Point2: Equatable, Sendable, Codable {
     public var x: Double
@@ -183,11 +193,7 @@ public final class BlazeFace {
 
     /// Intersection over union of two boxes.
     public static func iou(_ a: FaceDetection, _ b: FaceDetection) -> Double {
-        let ix = max(0, min(a.x + a.width, b.x + b.width) - max(a.x, b.x))
-        let iy = max(0, min(a.y + a.height, b.y + b.height) - max(a.y, b.y))
-        let inter = ix * iy
-        let union = a.width * a.height + b.width * b.height - inter
-        return union > 0 ? inter / union : 0
+        intersectionOverUnion(x: a.x, y: a.y, width: a.width, height: a.height, x: b.x, y: b.y, width: b.width, height: b.height)
     }
 
     /// Weighted NMS: take the best remaining detection and every other one overlapping it by more than
