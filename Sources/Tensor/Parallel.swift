@@ -73,7 +73,7 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
         body(0)
-        while remaining.load(ordering: .acquiring) > 0 { spinPause() }
+        while remaining.load(ordering: .acquiring) > 0 {}   // the workers finish within microseconds
         job = nil
         busy.store(false, ordering: .releasing)
         return true
@@ -85,7 +85,7 @@ final class WorkerPool: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins < 20_000 { spinPause(); continue }
+                if spins < 20_000 { continue }   // spin briefly: the next layer usually follows at once
                 pthread_mutex_lock(&mutex)
                 while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&condition, &mutex) }
                 pthread_mutex_unlock(&mutex)
@@ -95,11 +95,4 @@ final class WorkerPool: @unchecked Sendable {
             remaining.subtract(1, ordering: .releasing)
         }
     }
-}
-
-@inline(__always)
-private func spinPause() {
-    #if arch(x86_64)
-    _ = 0   // a tight load loop; the atomic load itself is the pause point
-    #endif
 }
