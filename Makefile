@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect clean
 
 setup: apt models openblas build
 
@@ -38,8 +38,8 @@ build: apt
 test: setup
 	@core=$$(head -1 $${XDG_CACHE_HOME:-$$HOME/.cache}/facet/openblas-coretype 2>/dev/null || true); \
 	if [ -n "$$core" ] && [ -z "$${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$$core; fi; \
-	echo "$(SWIFT) test (OpenBLAS kernels: $${OPENBLAS_CORETYPE:-OpenBLAS's own choice})"; \
-	$(SWIFT) test
+	echo "$(SWIFT) test (OpenBLAS kernels: $${OPENBLAS_CORETYPE:-OpenBLAS's own choice}; CLI tests run $(BIN)/)"; \
+	FACET_BIN_DIR="$(CURDIR)/$(BIN)" $(SWIFT) test
 
 demo: setup
 	@rm -rf "$(DEMO_WORKSPACE)"
@@ -49,12 +49,21 @@ demo: setup
 	@echo "demo: running it again does no work twice:"
 	$(BIN)/fetch-frames --workspace "$(DEMO_WORKSPACE)" --fps 2 --min-change 1.5 --output "$(DEMO_WORKSPACE)/Manifests/frames-samples.json" \
 	  Datasets/samples/two_people_stage.mp4 Datasets/samples/d18.mp4
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" --mask --contact-sheet "$(DEMO_WORKSPACE)/faces-samples.png" \
+	  "$(DEMO_WORKSPACE)/Manifests/frames-samples.json"
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" --contact-sheet "$(DEMO_WORKSPACE)/tracks-two_people_stage.png" \
+	  Datasets/samples/two_people_stage.mp4
+	@echo "demo: aligned faces under $(DEMO_WORKSPACE)/Datasets/faces/, manifests $(DEMO_WORKSPACE)/Manifests/faces-*.json,"
+	@echo "demo: contact sheets $(DEMO_WORKSPACE)/faces-samples.png and $(DEMO_WORKSPACE)/tracks-two_people_stage.png (one row per track)"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
 
 bench-models: setup
 	benchmarks/models/run.sh
+
+bench-detect: setup
+	benchmarks/detect/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

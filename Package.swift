@@ -15,6 +15,7 @@ let package = Package(
     name: "Facet",
     products: [
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
+        .executable(name: "detect", targets: ["detect"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
     ],
     dependencies: [
@@ -51,11 +52,15 @@ let package = Package(
         // The work behind `fetch-frames`.
         .target(name: "FrameExtraction", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
         .executableTarget(name: "fetch-frames", dependencies: ["FrameExtraction", "ToolSupport", "FacetCore", argumentParser]),
+        // The work behind `detect`: faces, landmarks, alignment, measures, tracks, crops, contact sheets.
+        .target(name: "FaceDetect", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "FrameExtraction"]),
+        .executableTarget(name: "detect", dependencies: ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models",
+                                                         "Catalog", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
-            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", grdb],
+            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", "FaceDetect", "detect", grdb],
             resources: []
         ),
     ]

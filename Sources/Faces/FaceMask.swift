@@ -41,7 +41,12 @@ public struct FaceMask: Equatable, Sendable {
         let x0 = Self.clampedIndex(lo.x - reach - 1, w), x1 = Self.clampedIndex(hi.x + reach + 1, w)
         let y0 = Self.clampedIndex(lo.y - reach - 1, h), y1 = Self.clampedIndex(hi.y + reach + 1, h)
         for i in y0...y1 {
-            for j in x0...x1 {
+            // Pixels inside the hull (d ≤ 0 ≤ grow) are 255 whatever the dilation and feather: fill each row's
+            // inside run directly, and measure distances only outside it.
+            let inside = hull.count >= 3 ? Self.insideRun(row: i, hull: hull, from: x0, to: x1) : nil
+            if let inside { for j in inside { values[i * w + j] = 255 } }
+            if reach == 0 && hull.count >= 3 { continue }
+            for j in x0...x1 where !(inside?.contains(j) ?? false) {
                 let d = Self.signedDistance(SIMD2(Double(j) + 0.5, Double(i) + 0.5), toConvex: hull)
                 let v: Double
                 if d <= grow { v = 255 } else if ramp > 0, d < reach { v = 255 * (1 - (d - grow) / ramp) } else { v = 0 }
@@ -105,6 +110,30 @@ public struct FaceMask: Equatable, Sendable {
             upper.append(p)
         }
         return Array(lower.dropLast() + upper.dropLast())
+    }
+
+    /// The columns `from...to` of row `row` whose pixel centres lie inside or on a convex hull of 3 or more
+    /// vertices (exactly the pixels with `signedDistance ≤ 0`): the run the edges' half-planes leave, with its
+    /// ends checked pixel by pixel. Nil when the row misses the hull.
+    static func insideRun(row: Int, hull: [SIMD2<Double>], from: Int, to: Int) -> ClosedRange<Int>? {
+        let y = Double(row) + 0.5
+        var lo = Double(from) + 0.5, hi = Double(to) + 0.5
+        for k in hull.indices {
+            let a = hull[k], b = hull[(k + 1) % hull.count]
+            let e = b - a
+            // Inside: e.x·(y − a.y) − e.y·(x − a.x) ≥ 0, linear in x.
+            let c = e.x * (y - a.y) + e.y * a.x
+            if e.y > 0 { hi = min(hi, c / e.y) } else if e.y < 0 { lo = max(lo, c / e.y) } else if c < 0 { return nil }
+        }
+        guard lo.isFinite, hi.isFinite else { return nil }
+        lo = min(lo, Double(to) + 1); hi = max(hi, Double(from) - 1)
+        func isIn(_ j: Int) -> Bool { signedDistance(SIMD2(Double(j) + 0.5, y), toConvex: hull) <= 0 }
+        var first = max(from, Int((lo - 0.5).rounded(.up))), last = min(to, Int((hi - 0.5).rounded(.down)))
+        while first > from, isIn(first - 1) { first -= 1 }
+        while first <= last, !isIn(first) { first += 1 }
+        while last < to, isIn(last + 1) { last += 1 }
+        while last >= first, !isIn(last) { last -= 1 }
+        return first <= last ? first...last : nil
     }
 
     /// Signed distance from `p` to a convex polygon from `convexHull` (negative inside, 0 on the boundary);

@@ -3,8 +3,8 @@ import Foundation
 import Media
 
 /// A frame to encode and write.
-struct EncodeJob: @unchecked Sendable {
-    enum Pixels {
+public struct EncodeJob: @unchecked Sendable {
+    public enum Pixels {
         case frame(VideoFrame)
         case image(RGBImage)
         /// Already-encoded bytes to copy as they are (an imported image in the output format).
@@ -19,23 +19,28 @@ struct EncodeJob: @unchecked Sendable {
     let frameNumber: Int
     let pts: Int64
     let seconds: Double
+
+    public init(pixels: Pixels, destination: URL, relativePath: String, frameNumber: Int = 0, pts: Int64 = 0, seconds: Double = 0) {
+        self.pixels = pixels; self.destination = destination; self.relativePath = relativePath
+        self.frameNumber = frameNumber; self.pts = pts; self.seconds = seconds
+    }
 }
 
 /// A frame written to disk.
-struct EncodedFrame: Sendable {
-    let relativePath: String
-    let frameNumber: Int
-    let pts: Int64
-    let seconds: Double
-    let width: Int
-    let height: Int
-    let bytes: Int64
-    let sha256: String
+public struct EncodedFrame: Sendable {
+    public let relativePath: String
+    public let frameNumber: Int
+    public let pts: Int64
+    public let seconds: Double
+    public let width: Int
+    public let height: Int
+    public let bytes: Int64
+    public let sha256: String
 }
 
 /// Encodes, hashes and writes frames on worker threads while the caller keeps decoding. At most
 /// `maxInFlight` frames are held at once, so memory stays flat however long the video is.
-final class EncodePipeline: @unchecked Sendable {
+public final class EncodePipeline: @unchecked Sendable {
     private let format: ImageFormat
     private let quality: Int
     private let queue = DispatchQueue(label: "facet.encode", attributes: .concurrent)
@@ -45,8 +50,15 @@ final class EncodePipeline: @unchecked Sendable {
     private var idleEncoders: [(ImageEncoder, FrameConverter)] = []
     private var completed: [EncodedFrame] = []
     private var firstError: Error?
+    private var busyNanoseconds: UInt64 = 0
 
-    init(format: ImageFormat, quality: Int, workers: Int) {
+    /// Milliseconds the workers have spent encoding and writing, summed over workers.
+    public var busyMilliseconds: Double {
+        lock.lock(); defer { lock.unlock() }
+        return Double(busyNanoseconds) / 1e6
+    }
+
+    public init(format: ImageFormat, quality: Int, workers: Int) {
         self.format = format
         self.quality = quality
         let count = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
@@ -55,7 +67,7 @@ final class EncodePipeline: @unchecked Sendable {
 
     /// Queues a job; blocks while too many are in flight. Throws the first worker error, if any (after
     /// the jobs still running have finished, so no write is left half done behind the error).
-    func submit(_ job: EncodeJob) throws {
+    public func submit(_ job: EncodeJob) throws {
         if failed {
             group.wait()
             try rethrowFailure()
@@ -65,8 +77,10 @@ final class EncodePipeline: @unchecked Sendable {
         queue.async { [self] in
             defer { slots.signal(); group.leave() }
             do {
+                let start = DispatchTime.now().uptimeNanoseconds
                 let done = try perform(job)
-                lock.lock(); completed.append(done); lock.unlock()
+                let spent = DispatchTime.now().uptimeNanoseconds - start
+                lock.lock(); completed.append(done); busyNanoseconds += spent; lock.unlock()
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
             }
@@ -74,7 +88,7 @@ final class EncodePipeline: @unchecked Sendable {
     }
 
     /// Frames finished since the last call.
-    func takeCompleted() -> [EncodedFrame] {
+    public func takeCompleted() -> [EncodedFrame] {
         lock.lock(); defer { lock.unlock() }
         let out = completed
         completed.removeAll(keepingCapacity: true)
@@ -82,13 +96,13 @@ final class EncodePipeline: @unchecked Sendable {
     }
 
     /// Waits for every queued job; throws the first worker error, if any.
-    func waitAll() throws {
+    public func waitAll() throws {
         group.wait()
         try rethrowFailure()
     }
 
     /// Waits for every queued job, ignoring their errors (used when the caller is already failing).
-    func drain() {
+    public func drain() {
         group.wait()
     }
 

@@ -4,32 +4,32 @@ import Foundation
 import Media
 
 /// One unit of `fetch-frames` input: a video file, or a set of image files imported as frames.
-enum InputUnit {
+public enum InputUnit {
     case video(URL)
     /// A folder (or a single image file): `files` in name order.
     case images(root: URL, files: [URL])
 
-    var url: URL {
+    public var url: URL {
         switch self {
         case .video(let u): return u
         case .images(let root, _): return root
         }
     }
 
-    var kind: String {
+    public var kind: String {
         if case .video = self { return "video" }
         return "images"
     }
 
     /// A short name for output folders: the file or folder name without extension.
-    var stem: String {
+    public var stem: String {
         let name = url.deletingPathExtension().lastPathComponent
         let cleaned = name.replacingOccurrences(of: "/", with: "_")
         return cleaned.isEmpty ? "input" : cleaned
     }
 
     /// Classifies each path: folders become image sets, image files one-image sets, anything else video.
-    static func expand(_ inputs: [URL]) throws -> [InputUnit] {
+    public static func expand(_ inputs: [URL]) throws -> [InputUnit] {
         var units: [InputUnit] = []
         for input in inputs {
             var isDirectory: ObjCBool = false
@@ -57,8 +57,8 @@ enum InputUnit {
 
 /// Content hashing with the catalog as a cache: a video whose path, size and modification time match
 /// the catalog's record is not read again.
-enum ContentHasher {
-    static func fileFacts(_ url: URL) throws -> (bytes: Int64, modified: Double) {
+public enum ContentHasher {
+    public static func fileFacts(_ url: URL) throws -> (bytes: Int64, modified: Double) {
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
             let bytes = (attributes[.size] as? NSNumber)?.int64Value ?? 0
@@ -69,7 +69,7 @@ enum ContentHasher {
         }
     }
 
-    static func videoHash(_ url: URL, catalog: Catalog) throws -> (sha: String, bytes: Int64, modified: Double) {
+    public static func videoHash(_ url: URL, catalog: Catalog) throws -> (sha: String, bytes: Int64, modified: Double) {
         let facts = try fileFacts(url)
         if facts.bytes == 0 { throw MediaError.emptyFile(path: url.path) }
         if let cached = try catalog.cachedHash(path: url.path, bytes: facts.bytes, modifiedAt: facts.modified) {
@@ -79,7 +79,7 @@ enum ContentHasher {
     }
 
     /// Hash of an image set: SHA-256 over "name<TAB>sha256<LF>" lines of its files in order.
-    static func imageSetHash(_ files: [URL]) throws -> (sha: String, bytes: Int64, fileHashes: [String]) {
+    public static func imageSetHash(_ files: [URL]) throws -> (sha: String, bytes: Int64, fileHashes: [String]) {
         var lines = ""
         var total: Int64 = 0
         var hashes: [String] = []
@@ -94,9 +94,20 @@ enum ContentHasher {
 }
 
 /// ISO 8601 time stamp in UTC, as stored in manifests and the catalog.
-func timestamp(_ date: Date = Date()) -> String {
+public func timestamp(_ date: Date = Date()) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime]
     formatter.timeZone = TimeZone(identifier: "UTC")
     return formatter.string(from: date)
+}
+
+extension Catalog {
+    /// Records (or refreshes) a video source from its content hash and stream facts.
+    public func registerVideo(_ url: URL, info: VideoInfo, hash: (sha: String, bytes: Int64, modified: Double)) throws -> SourceRecord {
+        try upsertSource(SourceRecord(
+            sha256: hash.sha, path: url.path, kind: "video", bytes: hash.bytes, modifiedAt: hash.modified,
+            container: info.container, codec: info.codec, width: info.displayWidth, height: info.displayHeight,
+            rotation: info.rotation, frameRate: info.frameRate, durationSeconds: info.durationSeconds,
+            frameCount: info.frameCount, hasAudio: info.hasAudio, addedAt: timestamp()))
+    }
 }

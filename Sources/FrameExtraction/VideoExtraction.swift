@@ -9,11 +9,7 @@ extension FrameExtractor {
         let reader = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: options.maxPixels))
         let info = reader.info
         let hash = try ContentHasher.videoHash(url, catalog: catalog)
-        let source = try catalog.upsertSource(SourceRecord(
-            sha256: hash.sha, path: url.path, kind: "video", bytes: hash.bytes, modifiedAt: hash.modified,
-            container: info.container, codec: info.codec, width: info.displayWidth, height: info.displayHeight,
-            rotation: info.rotation, frameRate: info.frameRate, durationSeconds: info.durationSeconds,
-            frameCount: info.frameCount, hasAudio: info.hasAudio, addedAt: timestamp()))
+        let source = try catalog.registerVideo(url, info: info, hash: hash)
         guard let sourceId = source.id else { throw CatalogError.failed(path: catalog.url.path, reason: "source has no id") }
 
         let key = extractionKey(sourceSHA: hash.sha)

@@ -58,6 +58,25 @@ public final class FaceMesh {
                            width: side, height: side, rotation: rotation)
     }
 
+    /// MediaPipe's landmarks-to-ROI rule (its tracking step): turned so the eye corners 33 and 263 are level,
+    /// the points' bounding box in that turned frame, squared on its longer side and scaled by 1.5. Running
+    /// FaceMesh again on this region makes the landmarks depend less on the detector's box and keypoints.
+    public static func roi(fromLandmarks points: [SIMD3<Double>]) -> RotatedRect? {
+        guard points.count == 468 else { return nil }
+        let a = points[33], b = points[263]
+        let rotation = -Foundation.atan2(-(b.y - a.y), b.x - a.x)
+        let c = Foundation.cos(rotation), s = Foundation.sin(rotation)
+        var minU = Double.infinity, maxU = -Double.infinity, minV = Double.infinity, maxV = -Double.infinity
+        for p in points {
+            let u = c * p.x + s * p.y, v = -s * p.x + c * p.y
+            minU = min(minU, u); maxU = max(maxU, u); minV = min(minV, v); maxV = max(maxV, v)
+        }
+        let cu = (minU + maxU) / 2, cv = (minV + maxV) / 2
+        let side = max(maxU - minU, maxV - minV) * 1.5
+        guard side.isFinite, side > 0 else { return nil }
+        return RotatedRect(centerX: c * cu - s * cv, centerY: s * cu + c * cv, width: side, height: side, rotation: rotation)
+    }
+
     /// Runs FaceMesh on the region `roi` of `image`.
     public func landmarks(in image: RGBImage, roi: RotatedRect) -> FaceMeshResult {
         let n = Double(Self.inputSize)

@@ -13,24 +13,8 @@ enum FaceProbe {
         let faces = detector.detect(image)
         guard let face = faces.max(by: { $0.width * $0.height < $1.width * $1.height }) else { return nil }
         var result = mesh.landmarks(in: image, roi: FaceMesh.roi(for: face))
-        if refine && result.presence > 0.5 { result = mesh.landmarks(in: image, roi: roi(fromMesh: result.points)) }
+        if refine && result.presence > 0.5 { if let roi = FaceMesh.roi(fromLandmarks: result.points) { result = mesh.landmarks(in: image, roi: roi) } }
         return result.presence > 0.5 ? result : nil
-    }
-
-    /// MediaPipe's landmarks-to-ROI rule: turned so the eye corners 33 and 263 are level, the points'
-    /// bounding box in that turned frame, squared on its longer side and scaled by 1.5.
-    static func roi(fromMesh points: [SIMD3<Double>]) -> RotatedRect {
-        let a = points[33], b = points[263]
-        let rotation = -Foundation.atan2(-(b.y - a.y), b.x - a.x)
-        let c = Foundation.cos(rotation), s = Foundation.sin(rotation)
-        var minU = Double.infinity, maxU = -Double.infinity, minV = Double.infinity, maxV = -Double.infinity
-        for p in points {
-            let u = c * p.x + s * p.y, v = -s * p.x + c * p.y
-            minU = min(minU, u); maxU = max(maxU, u); minV = min(minV, v); maxV = max(maxV, v)
-        }
-        let cu = (minU + maxU) / 2, cv = (minV + maxV) / 2
-        let side = max(maxU - minU, maxV - minV) * 1.5
-        return RotatedRect(centerX: c * cu - s * cv, centerY: s * cu + c * cv, width: side, height: side, rotation: rotation)
     }
 
     /// Decodes `url` and calls `body` with (frame number from 0, RGB image) for every `step`-th frame.

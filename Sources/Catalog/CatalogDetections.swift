@@ -1,0 +1,120 @@
+import FacetCore
+import Foundation
+import GRDB
+
+/// The catalog's `detect` side: detections, the frames they analysed, tracks and faces.
+extension Catalog {
+    /// The detection with this key, if any.
+    public func detection(key: String) throws -> DetectionRecord? {
+        try read { db in try DetectionRecord.filter(Column("key") == key).fetchOne(db) }
+    }
+
+    /// Starts the detection with `record.key`, or returns the stored one (to resume or reuse).
+    public func beginDetection(_ record: DetectionRecord) throws -> DetectionRecord {
+        try write { db in
+            if let existing = try DetectionRecord.filter(Column("key") == record.key).fetchOne(db) { return existing }
+            var inserted = record
+            try inserted.insert(db)
+            return inserted
+        }
+    }
+
+    /// Forgets what a detection recorded (its frames, tracks and faces) and marks it running again: used
+    /// when a complete detection's crop files have gone and it must be redone.
+    public func resetDetection(id: Int64) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM faces WHERE detection_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM tracks WHERE detection_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM detection_frames WHERE detection_id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE detections SET status = 'running', frames_done = 0, faces_found = 0, finished_at = NULL WHERE id = ?",
+                           arguments: [id])
+        }
+    }
+
+    /// The frames a detection has analysed, in sequence order.
+    public func detectionFrames(detectionId: Int64) throws -> [DetectionFrameRecord] {
+        try read { db in
+            try DetectionFrameRecord.filter(Column("detection_id") == detectionId).order(Column("sequence")).fetchAll(db)
+        }
+    }
+
+    /// A detection's faces in sequence order, then face order.
+    public func faces(detectionId: Int64) throws -> [FaceRecord] {
+        try read { db in
+            try FaceRecord.filter(Column("detection_id") == detectionId).order(Column("sequence"), Column("face_index")).fetchAll(db)
+        }
+    }
+
+    /// The tracker's track numbers of a detection, by catalog track id.
+    public func trackNumbers(detectionId: Int64) throws -> [Int64: Int] {
+        try read { db in
+            let rows = try TrackRecord.filter(Column("detection_id") == detectionId).fetchAll(db)
+            return Dictionary(rows.compactMap { row in row.id.map { ($0, row.number) } }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// Records analysed frames and their faces in one transaction, creating tracks as they first appear.
+    /// `faces[i].trackId` is ignored and replaced by the catalog id of track number `trackNumbers[i]`.
+    /// Frames already recorded (same detection and sequence) are left as they are, with their faces.
+    public func recordDetectedFrames(_ frames: [DetectionFrameRecord], faces: [FaceRecord], trackNumbers: [Int],
+                                     detectionId: Int64) throws {
+        guard faces.count == trackNumbers.count else {
+            throw CatalogError.failed(path: url.path, reason: "\(faces.count) faces but \(trackNumbers.count) track numbers")
+        }
+        try write { db in
+            var known = Set<Int>()
+            for frame in frames {
+                let exists = try DetectionFrameRecord.exists(db, key: ["detection_id": frame.detectionId, "sequence": frame.sequence])
+                if exists { known.insert(frame.sequence) } else { try frame.insert(db) }
+            }
+            var trackIDs: [Int: Int64] = [:]
+            for (face, number) in zip(faces, trackNumbers) where !known.contains(face.sequence) {
+                let trackId: Int64
+                if let id = trackIDs[number] {
+                    trackId = id
+                } else if let stored = try TrackRecord.filter(Column("detection_id") == detectionId && Column("number") == number).fetchOne(db),
+                          let id = stored.id {
+                    trackId = id
+                } else {
+                    var track = TrackRecord(detectionId: detectionId, number: number)
+                    try track.insert(db)
+                    guard let id = track.id else { throw CatalogError.failed(path: url.path, reason: "track has no id") }
+                    trackId = id
+                }
+                trackIDs[number] = trackId
+                var row = face
+                row.trackId = trackId
+                if let existing = try FaceRecord.filter(Column("crop_path") == face.cropPath).fetchOne(db) {
+                    // A crop path left by an earlier, reset run of the same options: take it over.
+                    row.id = existing.id
+                    try row.update(db)
+                } else {
+                    try row.insert(db)
+                }
+            }
+            try db.execute(sql: """
+                UPDATE detections SET frames_done = (SELECT COUNT(*) FROM detection_frames WHERE detection_id = ?),
+                faces_found = (SELECT COUNT(*) FROM faces WHERE detection_id = ?) WHERE id = ?
+                """, arguments: [detectionId, detectionId, detectionId])
+        }
+    }
+
+    /// Marks a detection complete with its damage notes.
+    public func completeDetection(id: Int64, damage: [String], finishedAt: String) throws {
+        let damageJSON = String(decoding: (try? JSONEncoder().encode(damage)) ?? Data("[]".utf8), as: UTF8.self)
+        try write { db in
+            try db.execute(sql: "UPDATE detections SET status = 'complete', damage = ?, finished_at = ? WHERE id = ?",
+                           arguments: [damageJSON, finishedAt, id])
+        }
+    }
+
+    /// The id of the frame recorded at `path` (relative to the workspace), if any.
+    public func frameId(path: String) throws -> Int64? {
+        try read { db in try Int64.fetchOne(db, sql: "SELECT id FROM frames WHERE path = ?", arguments: [path]) }
+    }
+
+    /// The stored source with this content hash, if any.
+    public func source(sha256: String) throws -> SourceRecord? {
+        try read { db in try SourceRecord.filter(Column("sha256") == sha256).fetchOne(db) }
+    }
+}
