@@ -128,22 +128,3 @@ public final class FaceTracker {
         return Double(sum) / Double(previous.count) >= threshold
     }
 }
-
-/// Temporal smoothing of one track's landmarks.
-public enum TrackSmoothing {
-    /// Centred moving average over `radius` frames on each side (the window shrinks at the track's ends),
-    /// applied point by point. `sequence[t]` is the landmarks of the track's t-th observation; every entry
-    /// must have the same number of points. A straight, evenly paced motion is left unchanged.
-    public static func movingAverage(_ sequence: [[Point2]], radius: Int) -> [[Point2]] {
-        guard radius > 0, sequence.count > 1 else { return sequence }
-        let count = sequence.count
-        return (0..<count).map { t in
-            let reach = min(radius, t, count - 1 - t)
-            let window = sequence[(t - reach)...(t + reach)]
-            return sequence[t].indices.map { p in
-                let xs = window.reduce(0.0) { $0 + $1[p].x }, ys = window.reduce(0.0) { $0 + $1[p].y }
-                return Point2(xs / Double(window.count), ys / Double(window.count))
-            }
-        }
-    }
-}

@@ -76,6 +76,7 @@ public final class EncodePipeline: @unchecked Sendable {
         group.enter()
         queue.async { [self] in
             defer { slots.signal(); group.leave() }
+            Self.lowerThreadPriority()
             do {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let done = try perform(job)
@@ -85,6 +86,16 @@ public final class EncodePipeline: @unchecked Sendable {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
             }
         }
+    }
+
+    /// Encoding runs at a lower priority (nice 10) than the caller: when the caller's own work (e.g.
+    /// `detect`'s networks, which spin-wait on their worker threads) competes for the cores, it goes first,
+    /// and encoding fills the gaps.
+    private static func lowerThreadPriority() {
+        #if os(Linux)
+        // On Linux, nice values belong to threads: `who` 0 is the calling thread only.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
     }
 
     /// Frames finished since the last call.

@@ -73,7 +73,13 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_broadcast(&condition)
         pthread_mutex_unlock(&mutex)
         body(0)
-        while remaining.load(ordering: .acquiring) > 0 {}   // the workers finish within microseconds
+        // The workers usually finish within microseconds; when another thread of the process (e.g. a crop
+        // encoder) has pre-empted one of them, yield the core instead of spinning against it.
+        var spins = 0
+        while remaining.load(ordering: .acquiring) > 0 {
+            spins += 1
+            if spins > 2_000 { sched_yield() }
+        }
         job = nil
         busy.store(false, ordering: .releasing)
         return true

@@ -60,23 +60,6 @@ final class FacesTrackerTests: XCTestCase {
         XCTAssertFalse(FaceTracker.isSceneCut(previous: dark, current: moved))
     }
 
-    func testSmoothingKeepsLinesAndCutsJitter() {
-        var rng = SplitMix64(seed: 3)
-        let line = (0..<30).map { t in [Point2(Double(t) * 2, 100 - Double(t))] }
-        let smoothedLine = TrackSmoothing.movingAverage(line, radius: 3)
-        for t in 0..<30 {
-            XCTAssertEqual(smoothedLine[t][0].x, line[t][0].x, accuracy: 1e-9)
-            XCTAssertEqual(smoothedLine[t][0].y, line[t][0].y, accuracy: 1e-9)
-        }
-        let jittery = (0..<200).map { _ in [Point2(50 + Double.random(in: -2...2, using: &rng), 50)] }
-        let smooth = TrackSmoothing.movingAverage(jittery, radius: 3)
-        func variance(_ s: [[Point2]]) -> Double {
-            let xs = s.map { $0[0].x }, mean = xs.reduce(0, +) / Double(xs.count)
-            return xs.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(xs.count)
-        }
-        XCTAssertLessThan(variance(smooth), variance(jittery) / 3)
-    }
-
     /// Real footage: every track on the stage clip stays on one face (no jump to another face).
     func testTwoPeopleOnStageGiveSteadyTracks() throws {
         let reader = try VideoReader(url: TestPaths.video("two_people_stage.mp4"))
