@@ -118,3 +118,54 @@ extension Catalog {
         try read { db in try SourceRecord.filter(Column("sha256") == sha256).fetchOne(db) }
     }
 }
+
+extension Catalog {
+    /// One face with its frame's size, as a page of `facesPage` gives it.
+    public struct FaceWithFrame: Sendable {
+        public var face: FaceRecord
+        public var frameWidth: Int
+        public var frameHeight: Int
+    }
+
+    /// Up to `limit` faces of a detection after position (`sequence`, `faceIndex`), in sequence then face
+    /// order, with their frames' sizes: for walking a detection's faces without loading them all.
+    public func facesPage(detectionId: Int64, after position: (sequence: Int, faceIndex: Int)?, limit: Int) throws -> [FaceWithFrame] {
+        let start = position ?? (-1, -1)
+        return try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT faces.*, detection_frames.width AS frame_width, detection_frames.height AS frame_height
+                FROM faces JOIN detection_frames ON detection_frames.detection_id = faces.detection_id
+                    AND detection_frames.sequence = faces.sequence
+                WHERE faces.detection_id = ? AND (faces.sequence, faces.face_index) > (?, ?)
+                ORDER BY faces.sequence, faces.face_index LIMIT ?
+                """, arguments: [detectionId, start.sequence, start.faceIndex, limit])
+            return try rows.map { row in
+                FaceWithFrame(face: try FaceRecord(row: row), frameWidth: row["frame_width"], frameHeight: row["frame_height"])
+            }
+        }
+    }
+
+    /// The number of faces and of distinct tracks over some detections.
+    public func faceAndTrackCounts(detectionIds: [Int64]) throws -> (faces: Int, tracks: Int) {
+        guard !detectionIds.isEmpty else { return (0, 0) }
+        let marks = Array(repeating: "?", count: detectionIds.count).joined(separator: ",")
+        return try read { db in
+            let row = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, COUNT(DISTINCT track_id) AS t FROM faces WHERE detection_id IN (\(marks))",
+                                       arguments: StatementArguments(detectionIds))
+            return (row?["n"] ?? 0, row?["t"] ?? 0)
+        }
+    }
+
+    /// The crop and mask paths (relative to the workspace) a detection recorded.
+    public func outputPaths(detectionId: Int64) throws -> [String] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT crop_path, mask_path FROM faces WHERE detection_id = ?", arguments: [detectionId])
+            return rows.flatMap { row -> [String] in [row["crop_path"]] + ((row["mask_path"] as String?).map { [$0] } ?? []) }
+        }
+    }
+
+    /// The number of frames a detection has analysed.
+    public func detectionFrameCount(detectionId: Int64) throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM detection_frames WHERE detection_id = ?", arguments: [detectionId]) ?? 0 }
+    }
+}

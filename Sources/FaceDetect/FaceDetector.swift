@@ -34,12 +34,13 @@ public final class FaceDetector {
         finisher = FaceFinisher(size: options.size, centering: options.centering, writeMasks: options.writeMasks)
     }
 
-    /// What one unit gave, read back from the catalog.
+    /// What one unit gave; its faces stay in the catalog (the manifest is written from there page by page).
     struct UnitResult {
         let file: InputFile
-        let faces: [FaceRecord]
-        let frames: [DetectionFrameRecord]
-        /// Frame image paths (absolute) by sequence, for frames read from a frames manifest.
+        let detectionId: Int64
+        let frames: Int
+        let faces: Int
+        /// Frame image paths (absolute) by sequence, for frames read from files.
         let framePaths: [Int: URL]
         let damage: [String]
     }
@@ -56,7 +57,7 @@ public final class FaceDetector {
                 for unit in try DetectUnit.expand(input) {
                     let result = try detect(unit, manifestURL: manifestURL)
                     for note in result.damage { progress.log("warning: \(note)") }
-                    if result.faces.isEmpty {
+                    if result.faces == 0 {
                         failures.append((DetectError.noFaces(path: displayPath(unit)).description, .dataError))
                     }
                     results.append(result)
@@ -65,16 +66,13 @@ public final class FaceDetector {
                 failures.append((error.description, error.exitStatus))
             }
         }
-        let manifest = try makeManifest(results, manifestURL: manifestURL)
-        var report = DetectReport(
-            manifest: nil, inputs: options.inputs.count, frames: manifest.framesAnalysed.reduce(0, +), faces: manifest.items.count,
-            tracks: Set(manifest.items.map(\.track)).count, analysed: analysedThisRun,
+        let counts = try catalog.faceAndTrackCounts(detectionIds: results.map(\.detectionId))
+        if !results.isEmpty { try writeManifest(results, to: manifestURL) }
+        let report = DetectReport(
+            manifest: results.isEmpty ? nil : manifestURL.path, inputs: options.inputs.count, frames: results.reduce(0) { $0 + $1.frames },
+            faces: counts.faces, tracks: counts.tracks, analysed: analysedThisRun,
             seconds: milliseconds(since: started) / 1000, stages: stageTimes(), damage: results.flatMap(\.damage),
             failures: failures.map(\.0))
-        if !results.isEmpty {
-            try ManifestIO.write(manifest, to: manifestURL)
-            report.manifest = manifestURL.path
-        }
         if let first = failures.first {
             throw DetectError.inputFailed(failures: failures.map(\.0), status: first.1, report: report)
         }
@@ -162,10 +160,9 @@ public final class FaceDetector {
     }
 
     /// True when every crop (and mask) a detection recorded is still on disk.
-    func filesPresent(_ faces: [FaceRecord]) -> Bool {
-        faces.allSatisfy { face in
-            let paths = [face.cropPath] + (face.maskPath.map { [$0] } ?? [])
-            return paths.allSatisfy { FileManager.default.fileExists(atPath: options.workspace.appendingPathComponent($0).path) }
+    func filesPresent(detectionId: Int64) throws -> Bool {
+        try catalog.outputPaths(detectionId: detectionId).allSatisfy {
+            FileManager.default.fileExists(atPath: options.workspace.appendingPathComponent($0).path)
         }
     }
 
@@ -178,12 +175,12 @@ public final class FaceDetector {
             shard: "\(options.shardIndex)/\(options.shardCount)", startedAt: timestamp()))
         guard let detectionId = detection.id else { throw CatalogError.failed(path: catalog.url.path, reason: "detection has no id") }
         if detection.status == "complete" {
-            let faces = try catalog.faces(detectionId: detectionId)
-            if filesPresent(faces) {
-                progress.log("\(displayPath(unit)): already done (\(faces.count) faces), nothing to do")
+            if try filesPresent(detectionId: detectionId) {
+                let faces = try catalog.faceAndTrackCounts(detectionIds: [detectionId]).faces
+                progress.log("\(displayPath(unit)): already done (\(faces) faces), nothing to do")
                 let damage = (try? JSONDecoder().decode([String].self, from: Data(detection.damage.utf8))) ?? []
-                return UnitResult(file: file, faces: faces, frames: try catalog.detectionFrames(detectionId: detectionId),
-                                  framePaths: framePaths, damage: damage)
+                return UnitResult(file: file, detectionId: detectionId, frames: try catalog.detectionFrameCount(detectionId: detectionId),
+                                  faces: faces, framePaths: framePaths, damage: damage)
             }
             progress.log("\(displayPath(unit)): crops of an earlier run are missing; detecting again")
             try catalog.resetDetection(id: detectionId)
@@ -195,12 +192,13 @@ public final class FaceDetector {
         try run.process(&feed, name: (displayPath(unit) as NSString).lastPathComponent)
         decodeMilliseconds += feed.decodeMilliseconds
         let damage = feed.damage + run.damage
-        let frames = try catalog.detectionFrames(detectionId: detectionId)
-        if frames.isEmpty && run.framesSeen > 0 {
+        let frames = try catalog.detectionFrameCount(detectionId: detectionId)
+        if frames == 0 && run.framesSeen > 0 {
             throw MediaError.undecodable(path: displayPath(unit), reason: damage.isEmpty ? "no frame could be read" : damage.joined(separator: "; "))
         }
         try catalog.completeDetection(id: detectionId, damage: damage, finishedAt: timestamp())
-        return UnitResult(file: file, faces: try catalog.faces(detectionId: detectionId), frames: frames, framePaths: framePaths, damage: damage)
+        return UnitResult(file: file, detectionId: detectionId, frames: frames,
+                          faces: try catalog.faceAndTrackCounts(detectionIds: [detectionId]).faces, framePaths: framePaths, damage: damage)
     }
 
     /// Catalog frame ids of frame files that `fetch-frames` recorded in this workspace, by sequence.

@@ -5,27 +5,32 @@ import FrameExtraction
 import Manifest
 
 extension FaceDetector {
-    /// The faces manifest for the units' results, paths relative to `manifestURL`.
-    func makeManifest(_ results: [UnitResult], manifestURL: URL) throws -> FacesManifest {
-        var items: [FaceItem] = []
-        var damage: [DamageNote] = []
-        for (input, result) in results.enumerated() {
-            let frames = Dictionary(result.frames.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
-            for face in result.faces {
-                guard let frame = frames[face.sequence] else { continue }
-                let framePath = result.framePaths[face.sequence].map { ManifestIO.relativePath(of: $0, fromManifest: manifestURL) }
-                items.append(Self.item(face, input: input, frame: frame, framePath: framePath, workspace: options.workspace,
-                                       manifestURL: manifestURL))
+    /// Writes the faces manifest for the units' results (paths relative to `manifestURL`), reading the
+    /// faces from the catalog a page at a time so memory stays flat however many there are.
+    func writeManifest(_ results: [UnitResult], to manifestURL: URL) throws {
+        let damage = results.enumerated().flatMap { input, result in result.damage.map { DamageNote(input: input, message: $0) } }
+        let shell = FacesManifest(tool: ToolInfo(name: "detect", parameters: options.parameters), createdAt: timestamp(),
+                                  inputs: results.map(\.file), cropSize: options.size, centering: options.centering.rawValue,
+                                  framesAnalysed: results.map(\.frames), items: [], damage: damage)
+        try ManifestIO.write(shell, to: manifestURL, itemType: FaceItem.self) { emit in
+            for (input, result) in results.enumerated() {
+                var position: (sequence: Int, faceIndex: Int)?
+                while true {
+                    let page = try catalog.facesPage(detectionId: result.detectionId, after: position, limit: 256)
+                    guard let last = page.last else { break }
+                    try emit(page.map { row in
+                        let framePath = result.framePaths[row.face.sequence].map { ManifestIO.relativePath(of: $0, fromManifest: manifestURL) }
+                        return Self.item(row.face, input: input, frameWidth: row.frameWidth, frameHeight: row.frameHeight,
+                                         framePath: framePath, workspace: options.workspace, manifestURL: manifestURL)
+                    })
+                    position = (last.face.sequence, last.face.faceIndex)
+                }
             }
-            damage += result.damage.map { DamageNote(input: input, message: $0) }
         }
-        let tool = ToolInfo(name: "detect", parameters: options.parameters)
-        return FacesManifest(tool: tool, createdAt: timestamp(), inputs: results.map(\.file), cropSize: options.size,
-                             centering: options.centering.rawValue, framesAnalysed: results.map(\.frames.count), items: items, damage: damage)
     }
 
     /// One catalog face as a manifest item.
-    static func item(_ face: FaceRecord, input: Int, frame: DetectionFrameRecord, framePath: String?, workspace: URL,
+    static func item(_ face: FaceRecord, input: Int, frameWidth: Int, frameHeight: Int, framePath: String?, workspace: URL,
                      manifestURL: URL) -> FaceItem {
         func relative(_ path: String) -> String {
             ManifestIO.relativePath(of: workspace.appendingPathComponent(path), fromManifest: manifestURL)
@@ -37,7 +42,7 @@ extension FaceDetector {
         let matrix = (try? JSONDecoder().decode([Double].self, from: Data(face.matrix.utf8))) ?? []
         return FaceItem(
             id: face.id ?? 0, crop: relative(face.cropPath), mask: face.maskPath.map(relative), input: input, frame: framePath,
-            frameNumber: face.frameNumber, pts: face.pts, seconds: face.seconds, frameWidth: frame.width, frameHeight: frame.height,
+            frameNumber: face.frameNumber, pts: face.pts, seconds: face.seconds, frameWidth: frameWidth, frameHeight: frameHeight,
             faceIndex: face.faceIndex, track: face.trackId,
             box: BoxItem(x: face.boxX, y: face.boxY, width: face.boxWidth, height: face.boxHeight), score: face.score,
             presence: face.presence, faceSize: face.faceSize, rotation: face.rotation,

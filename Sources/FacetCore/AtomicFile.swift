@@ -15,6 +15,36 @@ public enum AtomicFile {
     /// bytes to disk before the rename (manifests); bulk outputs whose hash and size the catalog records
     /// (frames, crops) skip it, since a damaged file is detected and redone on the next run.
     public static func write(_ data: Data, to url: URL, durable: Bool = true) throws {
+        try write(to: url, durable: durable) { sink in try sink.append(data) }
+    }
+
+    /// Where a streamed atomic write puts its bytes.
+    public struct Sink {
+        let fd: Int32
+        let path: String
+
+        /// Appends `data` to the temporary file.
+        public func append(_ data: Data) throws {
+            var failure: FileError?
+            data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+                var offset = 0
+                while offset < buffer.count, let base = buffer.baseAddress {
+                    let n = Glibc.write(fd, base + offset, buffer.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        failure = AtomicFile.errnoError(path: path, code: errno)
+                        return
+                    }
+                    offset += n
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Writes what `produce` appends to `url` atomically (the same guarantees as `write(_:to:durable:)`),
+    /// without holding the whole content in memory. If `produce` throws, nothing is left behind.
+    public static func write(to url: URL, durable: Bool = true, _ produce: (Sink) throws -> Void) throws {
         let path = url.path
         let directory = url.deletingLastPathComponent()
         if !FileManager.default.fileExists(atPath: directory.path) {
@@ -28,18 +58,7 @@ public enum AtomicFile {
         let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw errnoError(path: path, code: errno) }
         var failure: Error?
-        data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            var offset = 0
-            while offset < buffer.count, let base = buffer.baseAddress {
-                let n = Glibc.write(fd, base + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errnoError(path: path, code: errno)
-                    return
-                }
-                offset += n
-            }
-        }
+        do { try produce(Sink(fd: fd, path: path)) } catch { failure = error }
         if failure == nil, durable, fsync(fd) != 0 { failure = errnoError(path: path, code: errno) }
         if close(fd) != 0, failure == nil { failure = errnoError(path: path, code: errno) }
         if failure == nil, rename(tempPath, path) != 0 { failure = errnoError(path: path, code: errno) }

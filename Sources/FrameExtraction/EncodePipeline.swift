@@ -52,7 +52,15 @@ public final class EncodePipeline: @unchecked Sendable {
     private var firstError: Error?
     private var busyNanoseconds: UInt64 = 0
 
-    /// Milliseconds the workers have spent encoding and writing, summed over workers.
+    /// CPU time of the calling thread, nanoseconds.
+    private static func threadCPUNanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+    }
+
+    /// CPU milliseconds the workers have spent encoding and writing, summed over workers (not wall time:
+    /// they run at a lower priority and wait while the caller's work has the cores).
     public var busyMilliseconds: Double {
         lock.lock(); defer { lock.unlock() }
         return Double(busyNanoseconds) / 1e6
@@ -78,9 +86,9 @@ public final class EncodePipeline: @unchecked Sendable {
             defer { slots.signal(); group.leave() }
             Self.lowerThreadPriority()
             do {
-                let start = DispatchTime.now().uptimeNanoseconds
+                let start = Self.threadCPUNanoseconds()
                 let done = try perform(job)
-                let spent = DispatchTime.now().uptimeNanoseconds - start
+                let spent = Self.threadCPUNanoseconds() &- start
                 lock.lock(); completed.append(done); busyNanoseconds += spent; lock.unlock()
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()

@@ -150,6 +150,35 @@ public enum ManifestIO {
         try AtomicFile.write(data + Data("\n".utf8), to: url)
     }
 
+    /// Writes a manifest atomically with its `items` produced page by page, so memory does not grow with
+    /// their number: `manifest` (whose own items should be empty) is encoded compactly with sorted keys, and
+    /// each page that `pages` hands to its callback is encoded and spliced into the `items` array in turn.
+    public static func write<M: ManifestDocument, Item: Encodable>(
+        _ manifest: M, to url: URL, itemType: Item.Type, pages: (_ emit: ([Item]) throws -> Void) throws -> Void
+    ) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let shell = String(decoding: try encoder.encode(manifest), as: UTF8.self)
+        guard let slot = shell.range(of: "\"items\":[]") else {
+            throw ManifestError.malformed(path: url.path, reason: "manifest has no empty 'items' array to stream into")
+        }
+        try AtomicFile.write(to: url) { sink in
+            try sink.append(Data(shell[..<slot.lowerBound].utf8) + Data("\"items\":[".utf8))
+            var first = true
+            try pages { items in
+                var chunk = Data()
+                for item in items {
+                    if !first { chunk.append(UInt8(ascii: ",")) }
+                    chunk.append(contentsOf: Data("\n".utf8))
+                    chunk.append(try encoder.encode(item))
+                    first = false
+                }
+                try sink.append(chunk)
+            }
+            try sink.append(Data("]".utf8) + Data(shell[slot.upperBound...].utf8) + Data("\n".utf8))
+        }
+    }
+
     /// `file` expressed relative to the folder holding `manifest` (both absolute file URLs).
     public static func relativePath(of file: URL, fromManifest manifest: URL) -> String {
         let base = manifest.deletingLastPathComponent().standardizedFileURL.pathComponents
