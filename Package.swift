@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
+        .executable(name: "train-bench", targets: ["train-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -40,6 +41,9 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensorSettings),
         // Pretrained models: TFLite loader and interpreter, BlazeFace, FaceMesh, the model store.
         .target(name: "Models", dependencies: ["FacetCore", "Media", "Tensor"]),
+        // Training core: layers with backward passes, losses, Adam, Glorot init, safetensors checkpoints,
+        // the DeepFakes autoencoder. Goes through `Tensor`'s BLAS (never OpenBLAS directly).
+        .target(name: "NN", dependencies: ["FacetCore", "Tensor"], swiftSettings: tensorSettings),
         // Face geometry and measures: landmark subsets, alignment, warping, masks, pose, expression, tracks.
         .target(name: "Faces", dependencies: ["Media", "Models"]),
         // Versioned JSON manifests (Codable).
@@ -53,9 +57,11 @@ let package = Package(
         .executableTarget(name: "fetch-frames", dependencies: ["FrameExtraction", "ToolSupport", "FacetCore", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
+        // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
+        .executableTarget(name: "train-bench", dependencies: ["NN", "Tensor", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
-            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", grdb],
+            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", "NN", grdb],
             resources: []
         ),
     ]
