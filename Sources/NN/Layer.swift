@@ -110,7 +110,10 @@ public enum NNError: FacetError, Equatable {
         case .checkpointMissing(let path): return "\(path): no such checkpoint"
         case .checkpointUnreadable(let path, let reason): return "\(path): not a readable safetensors checkpoint: \(reason)"
         case .checkpointMismatch(let path, let problems):
-            return "\(path): checkpoint does not fit the model: " + problems.joined(separator: "; ")
+            // The first problems in full, then a count: a wrong width makes every tensor mismatch.
+            let shown = problems.prefix(6).joined(separator: "; ")
+            let more = problems.count > 6 ? "; and \(problems.count - 6) more" : ""
+            return "\(path): checkpoint does not fit the model (\(problems.count) problems): \(shown)\(more)"
         }
     }
 }
