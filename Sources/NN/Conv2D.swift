@@ -27,6 +27,13 @@ public final class Conv2D: Layer {
     let workspace: Workspace
     private var input: Tensor?
     private var output: Tensor?
+    private var outputs = BufferRecycler()
+    private var gradients = BufferRecycler()
+    /// Winograd-transformed kernel `[16, cin, cout]` of the last forward pass (reused by its backward).
+    private var transformedKernel: [Float] = []
+    /// Stride-1 3×3 layers run forward and input gradient through Winograd F(2×2, 3×3) (`Winograd`);
+    /// false forces im2col (the tests compare both).
+    public var allowsWinograd = true
 
     public init(name: String, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
                 activation: Activation = .linear, workspace: Workspace = Workspace(), rng: inout SeededRandom) {
@@ -57,18 +64,39 @@ public final class Conv2D: Layer {
         return [input[0], g.outH, g.outW, outChannels]
     }
 
-    /// Images per im2col block.
-    private func blockImages(_ g: WindowGeometry, batch: Int) -> Int {
-        let perImage = g.outH * g.outW * kernelSize * kernelSize * inChannels
-        return max(1, min(batch, workspace.blockFloats / max(perImage, 1)))
+    /// Stride-1 layers with an odd window and fewer output than input channels (the decoder's 64 → 3
+    /// output) work from the input side: `z = x · W` per tap, then each output gathers its taps
+    /// (`TrainingKernels.gatherTaps`); backward unfolds the small gradient instead of the wide input. The
+    /// matrices are k²·cout wide instead of k²·cin.
+    var worksFromInputSide: Bool { stride == 1 && kernelSize % 2 == 1 && outChannels < inChannels }
+
+    var usesWinograd: Bool { allowsWinograd && stride == 1 && kernelSize == 3 && !worksFromInputSide }
+
+    /// Images per block when each image needs `floatsPerImage` of workspace.
+    private func blockImages(floatsPerImage: Int, batch: Int) -> Int {
+        max(1, min(batch, workspace.blockFloats / max(floatsPerImage, 1)))
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let g = try geometry(for: x.shape)
+        let n = x.shape[0]
+        input = nil; output = nil
+        var y = outputs.take([n, g.outH, g.outW, outChannels])
+        if usesWinograd {
+            forwardByWinograd(x, g, &y)
+        } else if worksFromInputSide {
+            forwardFromInputSide(x, g, &y)
+        } else {
+            forwardByIm2col(x, g, &y)
+        }
+        if training { input = x; output = y } else { outputs.keep(y) }   // inference: reuse once the caller drops it
+        return y
+    }
+
+    private func forwardByIm2col(_ x: Tensor, _ g: WindowGeometry, _ y: inout Tensor) {
         let n = x.shape[0], cin = inChannels, cout = outChannels
         let k = kernelSize * kernelSize * cin, perImage = g.outH * g.outW
-        var y = Tensor.uninitialized([n, g.outH, g.outW, cout])
-        let block = blockImages(g, batch: n)
+        let block = blockImages(floatsPerImage: perImage * k, batch: n)
         let activation = self.activation
         workspace.with(count: block * perImage * k) { col in
             x.withPointer { xp in kernel.value.withPointer { wp in bias.value.withPointer { bp in y.withMutablePointer { yp in
@@ -92,8 +120,47 @@ public final class Conv2D: Layer {
                 }
             } } } }
         }
-        if training { input = x; output = y } else { input = nil; output = nil }
-        return y
+    }
+
+    private func forwardByWinograd(_ x: Tensor, _ g: WindowGeometry, _ y: inout Tensor) {
+        let (cin, cout) = (inChannels, outChannels)
+        if transformedKernel.count != 16 * cin * cout { transformedKernel = [Float](repeating: 0, count: 16 * cin * cout) }
+        kernel.value.withPointer { wp in
+            transformedKernel.withUnsafeMutableBufferPointer { u in
+                if let u = u.baseAddress { Winograd.transformKernel(wp, cin: cin, cout: cout, into: u) }
+            }
+        }
+        x.withPointer { xp in bias.value.withPointer { bp in y.withMutablePointer { yp in transformedKernel.withUnsafeBufferPointer { u in
+            guard let u = u.baseAddress else { return }
+            Winograd.convolve(xp, batch: x.shape[0], h: g.inH, w: g.inW, inChannels: cin, outChannels: cout, kernel: u,
+                              rotatedKernel: false, bias: bp, activation: activation, workspace: workspace, into: yp)
+        } } } }
+    }
+
+    private func forwardFromInputSide(_ x: Tensor, _ g: WindowGeometry, _ y: inout Tensor) {
+        let n = x.shape[0], cin = inChannels, cout = outChannels
+        let taps = kernelSize * kernelSize, width = taps * cout, perImage = g.inH * g.inW
+        // W as [cin, taps·cout]: row ci holds every tap's output weights.
+        var byInput = [Float](repeating: 0, count: cin * width)
+        kernel.value.withPointer { wp in
+            for t in 0..<taps { for ci in 0..<cin { for co in 0..<cout { byInput[ci * width + t * cout + co] = wp[(t * cin + ci) * cout + co] } } }
+        }
+        let block = blockImages(floatsPerImage: perImage * width, batch: n)
+        workspace.with(count: block * perImage * width) { z in
+            x.withPointer { xp in bias.value.withPointer { bp in y.withMutablePointer { yp in byInput.withUnsafeBufferPointer { wr in
+                guard let wr = wr.baseAddress else { return }
+                var start = 0
+                while start < n {
+                    let images = min(block, n - start), rows = images * perImage
+                    BLAS.sgemm(m: rows, n: width, k: cin, a: xp + start * perImage * cin, lda: cin, b: wr, ldb: width, c: z, ldc: width)
+                    let yb = yp + start * perImage * cout
+                    TrainingKernels.broadcastRows(bp, rows: rows, channels: cout, into: yb)
+                    TrainingKernels.gatherTaps(z, images: images, h: g.inH, w: g.inW, k: kernelSize, channels: cout, into: yb)
+                    activation.apply(yb, count: rows * cout)
+                    start += images
+                }
+            } } } }
+        }
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {
@@ -101,17 +168,41 @@ public final class Conv2D: Layer {
         guard dy.shape == y.shape else { throw NNError.shapeMismatch(layer: name, expected: "gradient \(y.shape)", got: dy.shape) }
         input = nil; output = nil
         let g = try geometry(for: x.shape)
-        let n = x.shape[0], cin = inChannels, cout = outChannels
-        let k = kernelSize * kernelSize * cin, perImage = g.outH * g.outW
-        var grad = dy
-        let count = grad.count
-        y.withPointer { yp in grad.withMutablePointer { activation.multiplyDerivative(output: yp, gradient: $0, count: count) } }
+        let n = x.shape[0], cout = outChannels, count = dy.count
+        // g = dy ⊙ act'(y), into a recycled buffer; the bias gradient is its column sums.
+        var grad = gradients.take(dy.shape)
+        y.withPointer { yp in dy.withPointer { dp in
+            grad.withMutablePointer { activation.multiplyDerivative(output: yp, gradient: dp, into: $0, count: count) }
+        } }
         bias.gradient.withMutablePointer { db in
-            grad.withPointer { TrainingKernels.addColumnSums($0, rows: n * perImage, channels: cout, into: db) }
+            grad.withPointer { TrainingKernels.addColumnSums($0, rows: n * g.outH * g.outW, channels: cout, into: db) }
         }
         var dx = computesInputGradient ? Tensor.uninitialized(x.shape) : Tensor(shape: [0], data: [])
-        let block = blockImages(g, batch: n)
-        let wantsInput = computesInputGradient
+        if worksFromInputSide {
+            backwardFromInputSide(x, grad, g, &dx)
+        } else if usesWinograd {
+            // dW by im2col; dx = the same convolution of g with the rotated, transposed kernel.
+            backwardByIm2col(x, grad, g, &dx, inputGradient: false)
+            if computesInputGradient {
+                grad.withPointer { gp in dx.withMutablePointer { dxp in transformedKernel.withUnsafeBufferPointer { u in
+                    guard let u = u.baseAddress else { return }
+                    Winograd.convolve(gp, batch: n, h: g.inH, w: g.inW, inChannels: cout, outChannels: inChannels, kernel: u,
+                                      rotatedKernel: true, bias: nil, activation: .linear, workspace: workspace, into: dxp)
+                } } }
+            }
+        } else {
+            backwardByIm2col(x, grad, g, &dx, inputGradient: computesInputGradient)
+        }
+        outputs.keep(y)
+        gradients.keep(grad)
+        return dx
+    }
+
+    /// `dW += colᵀ · g`, `dx = col2im(g · Wᵀ)`, block by block.
+    private func backwardByIm2col(_ x: Tensor, _ grad: Tensor, _ g: WindowGeometry, _ dx: inout Tensor, inputGradient wantsInput: Bool) {
+        let n = x.shape[0], cin = inChannels, cout = outChannels
+        let k = kernelSize * kernelSize * cin, perImage = g.outH * g.outW
+        let block = blockImages(floatsPerImage: perImage * k, batch: n)
         workspace.with(count: block * perImage * k) { col in
             x.withPointer { xp in grad.withPointer { gp in kernel.value.withPointer { wp in
                 kernel.gradient.withMutablePointer { dw in dx.withMutablePointer { dxp in
@@ -134,6 +225,46 @@ public final class Conv2D: Layer {
                 } }
             } } }
         }
-        return dx
+    }
+
+    /// From the input side: with G = im2col(g) (taps·cout wide) and flipped taps t' = taps-1-t,
+    /// `dW[t, ci, co] += (xᵀ · G)[ci, t'·cout + co]` and `dx = G · W'` with `W'[t'·cout + co, ci] = W[t, ci, co]`.
+    private func backwardFromInputSide(_ x: Tensor, _ grad: Tensor, _ g: WindowGeometry, _ dx: inout Tensor) {
+        let n = x.shape[0], cin = inChannels, cout = outChannels
+        let taps = kernelSize * kernelSize, width = taps * cout, perImage = g.inH * g.inW
+        var flipped = [Float](repeating: 0, count: width * cin)
+        kernel.value.withPointer { wp in
+            for t in 0..<taps { for ci in 0..<cin { for co in 0..<cout {
+                flipped[((taps - 1 - t) * cout + co) * cin + ci] = wp[(t * cin + ci) * cout + co]
+            } } }
+        }
+        var product = [Float](repeating: 0, count: cin * width)
+        let block = blockImages(floatsPerImage: perImage * width, batch: n)
+        let wantsInput = computesInputGradient
+        workspace.with(count: block * perImage * width) { col in
+            x.withPointer { xp in grad.withPointer { gp in dx.withMutablePointer { dxp in
+                flipped.withUnsafeBufferPointer { wf in product.withUnsafeMutableBufferPointer { mt in
+                    guard let wf = wf.baseAddress, let mt = mt.baseAddress else { return }
+                    var start = 0
+                    while start < n {
+                        let images = min(block, n - start), rows = images * perImage
+                        TrainingKernels.im2colParallel(gp + start * perImage * cout, images: images, channels: cout,
+                                                       geometry: g, into: col)
+                        let xBlock = xp + start * perImage * cin
+                        BLAS.sgemm(transA: true, m: cin, n: width, k: rows, a: xBlock, lda: cin, b: col, ldb: width,
+                                   beta: 1, c: mt, ldc: width)
+                        if wantsInput {
+                            BLAS.sgemm(m: rows, n: cin, k: width, a: col, lda: width, b: wf, ldb: cin, c: dxp + start * perImage * cin, ldc: cin)
+                        }
+                        start += images
+                    }
+                } }
+            } } }
+        }
+        kernel.gradient.withMutablePointer { dw in
+            for t in 0..<taps { for ci in 0..<cin { for co in 0..<cout {
+                dw[(t * cin + ci) * cout + co] += product[ci * width + (taps - 1 - t) * cout + co]
+            } } }
+        }
     }
 }

@@ -49,9 +49,11 @@ public final class Dense: Layer {
         guard dy.shape == y.shape else { throw NNError.shapeMismatch(layer: name, expected: "gradient \(y.shape)", got: dy.shape) }
         input = nil; output = nil
         let n = x.shape[0], (cin, cout) = (inputs, outputs)
-        var grad = dy
+        var grad = Tensor.uninitialized(dy.shape)
         let count = grad.count
-        y.withPointer { yp in grad.withMutablePointer { activation.multiplyDerivative(output: yp, gradient: $0, count: count) } }
+        y.withPointer { yp in dy.withPointer { dp in
+            grad.withMutablePointer { activation.multiplyDerivative(output: yp, gradient: dp, into: $0, count: count) }
+        } }
         var dx = Tensor.uninitialized(x.shape)
         x.withPointer { xp in grad.withPointer { gp in kernel.value.withPointer { wp in
             bias.gradient.withMutablePointer { TrainingKernels.addColumnSums(gp, rows: n, channels: cout, into: $0) }
@@ -72,6 +74,8 @@ public final class PixelShuffle: Layer {
     public init(name: String) { self.name = name }
     public var parameters: [Parameter] { [] }
     private var inputShape: [Int]?
+    private var lastOutput: Tensor?
+    private var outputs = BufferRecycler()
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         let (n, h, w, c) = try imageShape(input, layer: name)
@@ -81,12 +85,13 @@ public final class PixelShuffle: Layer {
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: x.shape)
-        var y = Tensor.uninitialized(shape)
-        var source = x
-        source.withMutablePointer { xp in y.withMutablePointer { yp in
-            TrainingKernels.pixelShuffle(xp, n: x.shape[0], h: x.shape[1], w: x.shape[2], outChannels: shape[3], yp, inverse: false)
+        lastOutput = nil
+        var y = outputs.take(shape)
+        x.withPointer { xp in y.withMutablePointer { yp in
+            TrainingKernels.pixelShuffle(xp, into: yp, n: x.shape[0], h: x.shape[1], w: x.shape[2], outChannels: shape[3], inverse: false)
         } }
         inputShape = training ? x.shape : nil
+        if training { lastOutput = y } else { outputs.keep(y) }
         return y
     }
 
@@ -96,10 +101,11 @@ public final class PixelShuffle: Layer {
         guard dy.shape == expected else { throw NNError.shapeMismatch(layer: name, expected: "gradient \(expected)", got: dy.shape) }
         inputShape = nil
         var dx = Tensor.uninitialized(shape)
-        var g = dy
-        dx.withMutablePointer { xp in g.withMutablePointer { gp in
-            TrainingKernels.pixelShuffle(xp, n: shape[0], h: shape[1], w: shape[2], outChannels: expected[3], gp, inverse: true)
+        dy.withPointer { gp in dx.withMutablePointer { xp in
+            TrainingKernels.pixelShuffle(gp, into: xp, n: shape[0], h: shape[1], w: shape[2], outChannels: expected[3], inverse: true)
         } }
+        outputs.keep(lastOutput)   // the layer above has finished with it
+        lastOutput = nil
         return dx
     }
 }

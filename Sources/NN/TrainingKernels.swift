@@ -80,20 +80,52 @@ enum TrainingKernels {
 
     /// Depth-to-space with block 2, TensorFlow's channel order:
     /// `y[b, 2h+dy, 2w+dx, c] = x[b, h, w, (2·dy+dx)·C + c]`; x `[n, h, w, 4C]`, y `[n, 2h, 2w, C]`.
-    /// `inverse` runs the adjoint (space-to-depth) from y to x.
-    static func pixelShuffle(_ x: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int, outChannels cOut: Int,
-                             _ y: UnsafeMutablePointer<Float>, inverse: Bool) {
-        let xs = SendableMutablePointer(x), ys = SendableMutablePointer(y)
+    /// `inverse` runs the adjoint (space-to-depth), reading y from `source` and writing x to `destination`.
+    static func pixelShuffle(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int,
+                             outChannels cOut: Int, inverse: Bool) {
+        let src = SendablePointer(source), dst = SendableMutablePointer(destination)
         Parallel.ranges(n * h, work: n * h * w * 4 * cOut, threshold: 400_000) { range in
             for row in range {
                 let b = row / h, r = row % h
                 for col in 0..<w {
-                    let src = xs.pointer + ((b * h + r) * w + col) * 4 * cOut
+                    let low = ((b * h + r) * w + col) * 4 * cOut
                     for dy in 0..<2 {
                         for dx in 0..<2 {
-                            let dst = ys.pointer + ((b * 2 * h + 2 * r + dy) * 2 * w + 2 * col + dx) * cOut
-                            let block = src + (dy * 2 + dx) * cOut
-                            if inverse { copy(dst, to: block, count: cOut) } else { copy(block, to: dst, count: cOut) }
+                            let high = ((b * 2 * h + 2 * r + dy) * 2 * w + 2 * col + dx) * cOut
+                            let block = low + (dy * 2 + dx) * cOut
+                            if inverse {
+                                copy(src.pointer + high, to: dst.pointer + block, count: cOut)
+                            } else {
+                                copy(src.pointer + block, to: dst.pointer + high, count: cOut)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// For a stride-1 SAME convolution with an odd k×k window (padding (k-1)/2 on every side), sums the
+    /// tap contributions `z[n, y, x, (ky·k + kx)·c + ch]` computed at each INPUT position into the outputs
+    /// they feed: `out[n, oy, ox, ch] += Σ z[n, oy+ky-pad, ox+kx-pad, (ky·k+kx)·c + ch]` over taps inside
+    /// the image. This is the convolution done from the input side (`z = x · W` per tap), cheaper than
+    /// im2col when the layer has far fewer output than input channels. `out` must start at the bias.
+    static func gatherTaps(_ z: UnsafePointer<Float>, images: Int, h: Int, w: Int, k: Int, channels c: Int,
+                           into out: UnsafeMutablePointer<Float>) {
+        let pad = (k - 1) / 2, rowLength = k * k * c
+        let zs = SendablePointer(z), os = SendableMutablePointer(out)
+        Parallel.ranges(images * h, work: images * h * w * rowLength, threshold: 200_000) { range in
+            for row in range {
+                let image = row / h, oy = row % h
+                for ox in 0..<w {
+                    let o = os.pointer + ((image * h + oy) * w + ox) * c
+                    for ky in 0..<k {
+                        let iy = oy + ky - pad
+                        if iy < 0 || iy >= h { continue }
+                        for kx in 0..<k {
+                            let ix = ox + kx - pad
+                            if ix < 0 || ix >= w { continue }
+                            add(zs.pointer + ((image * h + iy) * w + ix) * rowLength + (ky * k + kx) * c, into: o, count: c)
                         }
                     }
                 }
@@ -173,13 +205,16 @@ public enum Activation: Equatable, Sendable, Codable {
         }
     }
 
-    /// `g *= f'(x)` with the derivative computed from the activation's output `y`, in place over `g`.
-    func multiplyDerivative(output y: UnsafePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count: Int) {
-        if self == .linear { return }
-        let ys = SendablePointer(y), gs = SendableMutablePointer(g)
+    /// `result = dy ⊙ f'(x)` with the derivative computed from the activation's output `y`. `result` may be `dy`.
+    func multiplyDerivative(output y: UnsafePointer<Float>, gradient dy: UnsafePointer<Float>,
+                            into result: UnsafeMutablePointer<Float>, count: Int) {
+        let ys = SendablePointer(y), ds = SendablePointer(dy), gs = SendableMutablePointer(result)
         Parallel.ranges(count, work: count * 4, threshold: 400_000) { range in
             let yp = ys.pointer + range.lowerBound, gp = gs.pointer + range.lowerBound
             let n = range.count
+            if UnsafePointer(gp) != ds.pointer + range.lowerBound {
+                TrainingKernels.copy(ds.pointer + range.lowerBound, to: gp, count: n)
+            }
             switch self {
             case .linear: return
             case .relu:
@@ -232,9 +267,11 @@ public final class ActivationLayer: Layer {
     public func backward(_ dy: Tensor) throws -> Tensor {
         guard let output else { throw NNError.noForwardPass(layer: name) }
         guard dy.shape == output.shape else { throw NNError.shapeMismatch(layer: name, expected: "\(output.shape)", got: dy.shape) }
-        var g = dy
+        var g = Tensor.uninitialized(dy.shape)
         let count = g.count
-        output.withPointer { y in g.withMutablePointer { activation.multiplyDerivative(output: y, gradient: $0, count: count) } }
+        output.withPointer { y in dy.withPointer { d in
+            g.withMutablePointer { activation.multiplyDerivative(output: y, gradient: d, into: $0, count: count) }
+        } }
         self.output = nil
         return g
     }

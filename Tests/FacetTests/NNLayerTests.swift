@@ -9,10 +9,11 @@ final class NNLayerTests: XCTestCase {
 
     func testConv2DForwardMatchesNaiveAndGradientsMatchFiniteDifferences() throws {
         var rng = SeededRandom(seed: 11)
-        for trial in 0..<8 {
-            let k = [1, 3, 5, 3][trial % 4], stride = 1 + (trial / 2) % 2
+        for trial in 0..<12 {
+            let k = [1, 3, 5, 3][trial % 4], stride = trial >= 8 ? 1 : 1 + (trial / 2) % 2
             let (n, h, w) = (rng.int(1...2), rng.int(3...7), rng.int(3...7))
-            let (cin, cout) = (rng.int(1...4), rng.int(1...5))
+            // Trials 8+ have fewer output than input channels at stride 1: the input-side path.
+            let (cin, cout) = trial >= 8 ? (rng.int(5...8), rng.int(1...3)) : (rng.int(1...4), rng.int(1...5))
             let activation = activations[trial % activations.count]
             // Tiny workspace on odd trials: one image per im2col block, exercising the blocked path.
             let workspace = trial % 2 == 1 ? Workspace(blockFloats: 16) : Workspace()
@@ -43,16 +44,24 @@ final class NNLayerTests: XCTestCase {
         }
     }
 
-    /// Naive-vs-BLAS for the backward kernels (im2col, the two products, col2im, bias sums) on larger
-    /// random convolutions, blocked and unblocked.
-    func testConv2DBackwardMatchesNaiveAdjoint() throws {
+    /// Naive-vs-BLAS for the forward and backward kernels (im2col, the products, col2im, bias sums, and
+    /// the input-side path's tap gathering) on larger random convolutions, blocked and unblocked.
+    func testConv2DMatchesNaiveForwardAndAdjointOnLargerShapes() throws {
         var rng = SeededRandom(seed: 12)
-        for (k, stride, blockFloats) in [(5, 2, 1 << 20), (3, 1, 500), (5, 2, 3000), (3, 2, 1 << 20)] {
-            let (n, h, w, cin, cout) = (3, rng.int(8...12), rng.int(8...12), rng.int(3...9), rng.int(4...17))
+        // (k, stride, workspace floats, input-side path: fewer output than input channels, stride 1)
+        for (k, stride, blockFloats, narrow) in [(5, 2, 1 << 20, false), (3, 1, 500, false), (5, 2, 3000, false), (3, 2, 1 << 20, false),
+                                                 (5, 1, 1 << 20, true), (5, 1, 2000, true), (3, 1, 1 << 20, true)] {
+            let (n, h, w) = (3, rng.int(8...12), rng.int(8...12))
+            let (cin, cout) = narrow ? (rng.int(10...20), rng.int(1...4)) : (rng.int(3...9), rng.int(4...17))
             let conv = Conv2D(name: "conv", inChannels: cin, outChannels: cout, kernelSize: k, stride: stride,
                               workspace: Workspace(blockFloats: blockFloats), rng: &rng)
+            conv.bias.value = rng.tensor([cout])
             let x = rng.tensor([n, h, w, cin])
             let y = try conv.forward(x, training: true)
+            let forward = NNReference.conv2d(x.doubles, shape: x.shape, kernel: conv.kernel.value.doubles, bias: conv.bias.value.doubles,
+                                             k: k, stride: stride, outChannels: cout)
+            XCTAssertEqual(y.shape, forward.shape)
+            XCTAssertLessThan(GradientCheck.maxDifference(y.data, forward.values), 1e-4)
             let dy = rng.tensor(y.shape)
             let dx = try conv.backward(dy)
             let naive = NNReference.conv2dBackward(x.doubles, shape: x.shape, kernel: conv.kernel.value.doubles, dy: dy.doubles,
@@ -60,6 +69,31 @@ final class NNLayerTests: XCTestCase {
             XCTAssertLessThan(GradientCheck.maxDifference(dx.data, naive.dx), 1e-4)
             XCTAssertLessThan(GradientCheck.maxDifference(conv.kernel.gradient.data, naive.dKernel), 1e-3)
             XCTAssertLessThan(GradientCheck.maxDifference(conv.bias.gradient.data, naive.dBias), 1e-3)
+        }
+    }
+
+    /// Winograd F(2×2, 3×3) against im2col on the same weights: odd and tiny images, blocked workspace.
+    func testWinogradMatchesIm2col() throws {
+        var rng = SeededRandom(seed: 20)
+        for trial in 0..<6 {
+            let (n, h, w) = (rng.int(1...3), rng.int(1...9), rng.int(1...9))
+            let cin = rng.int(1...12), cout = cin + rng.int(0...13)
+            let activation: Activation = trial % 2 == 0 ? .leakyReLU(alpha: 0.1) : .linear
+            let workspace = trial % 3 == 0 ? Workspace(blockFloats: 64) : Workspace()
+            let fast = Conv2D(name: "wino", inChannels: cin, outChannels: cout, kernelSize: 3, activation: activation,
+                              workspace: workspace, rng: &rng)
+            let plain = Conv2D(name: "im2col", inChannels: cin, outChannels: cout, kernelSize: 3, activation: activation, rng: &rng)
+            plain.allowsWinograd = false
+            fast.bias.value = rng.tensor([cout])
+            plain.kernel.value = fast.kernel.value
+            plain.bias.value = fast.bias.value
+            let x = rng.tensor([n, h, w, cin])
+            let (y1, y2) = (try fast.forward(x, training: true), try plain.forward(x, training: true))
+            XCTAssertLessThan(y1.maxAbsDifference(y2), 1e-5, "forward \(x.shape) → \(cout)")
+            let dy = rng.tensor(y1.shape)
+            let (dx1, dx2) = (try fast.backward(dy), try plain.backward(dy))
+            XCTAssertLessThan(dx1.maxAbsDifference(dx2), 1e-5, "dx \(x.shape) → \(cout)")
+            XCTAssertLessThan(fast.kernel.gradient.maxAbsDifference(plain.kernel.gradient), 1e-4)
         }
     }
 
@@ -157,6 +191,26 @@ final class NNLayerTests: XCTestCase {
         for (a, b) in zip(conv.kernel.gradient.data, once) { XCTAssertEqual(a, 2 * b, accuracy: 1e-5) }
         model.zeroGradients()
         XCTAssertTrue(conv.kernel.gradient.data.allSatisfy { $0 == 0 })
+    }
+
+    /// Layers reuse their output buffers from step to step; an output the caller still holds never changes.
+    func testRecycledBuffersNeverOverwriteHeldOutputs() throws {
+        var rng = SeededRandom(seed: 19)
+        let conv = Conv2D(name: "c", inChannels: 8, outChannels: 8, kernelSize: 3, activation: .leakyReLU(alpha: 0.1), rng: &rng)
+        let shuffle = PixelShuffle(name: "p")
+        let x1 = rng.tensor([1, 4, 4, 8]), x2 = rng.tensor([1, 4, 4, 8])
+        for training in [false, true] {
+            let y1 = try conv.forward(x1, training: training), s1 = try shuffle.forward(y1, training: training)
+            let (kept, keptShuffled) = (y1.data, s1.data)
+            if training {
+                _ = try conv.backward(try shuffle.backward(rng.tensor(s1.shape)))
+            }
+            let y2 = try conv.forward(x2, training: training), s2 = try shuffle.forward(y2, training: training)
+            XCTAssertEqual(y1.data, kept)
+            XCTAssertEqual(s1.data, keptShuffled)
+            XCTAssertNotEqual(y2.data, kept)
+            XCTAssertNotEqual(s2.data, keptShuffled)
+        }
     }
 
     func testShapeMismatchesThrowNamingTheLayer() throws {
