@@ -13,9 +13,10 @@ struct TrainBench: ParsableCommand {
         commandName: "train-bench",
         abstract: "Time DeepFakes autoencoder training and inference on NN (benchmark tool, not a pipeline step).")
 
-    /// Starts with the OpenBLAS kernel family setup measured as fastest.
+    /// Starts with the OpenBLAS kernel family setup measured as fastest, and freed tensors kept for reuse.
     static func main() {
         OpenBLASCoreChoice.applyRecordedChoice()
+        TrainingMemory.retainFreedMemory()
         Self.main(nil)
     }
 

@@ -81,6 +81,10 @@ final class NNLossAndOptimizerTests: XCTestCase {
         }
     }
 
+    func testAllocatorAcceptsTheTrainingSettings() {
+        XCTAssertTrue(TrainingMemory.retainFreedMemory())
+    }
+
     func testGlorotUniformIsSeededAndWithinKerasLimit() {
         var a = SeededRandom(seed: 5), b = SeededRandom(seed: 5)
         let x = Initializers.glorotUniform(shape: [5, 5, 3, 8], fanIn: 75, fanOut: 200, rng: &a)
