@@ -73,14 +73,19 @@ public enum SafeTensors {
                 throw fail("tensor \(name): entry lacks dtype, shape or data_offsets")
             }
             guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype) (only F32 is supported)") }
-            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < Int(Int32.max) else {
-                throw fail("tensor \(name): invalid shape \(shape)")
+            // Element count, refusing negative sizes and products that overflow.
+            var elements: Int? = 1
+            for size in shape {
+                guard let soFar = elements, size >= 0 else { elements = nil; break }
+                let (product, overflow) = soFar.multipliedReportingOverflow(by: size)
+                elements = overflow || product > Int(Int32.max) ? nil : product
             }
+            guard let elements else { throw fail("tensor \(name): invalid shape \(shape)") }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= bodyLength else {
                 throw fail("tensor \(name): bytes \(begin)..<\(end) lie outside the \(bodyLength) data bytes (truncated?)")
             }
-            guard end - begin == shape.reduce(1, *) * 4 else {
+            guard end - begin == elements * 4 else {
                 throw fail("tensor \(name): \(end - begin) bytes do not hold shape \(shape) of F32")
             }
             entries.append((name, begin, end, shape))

@@ -83,6 +83,14 @@ final class NNCheckpointTests: XCTestCase {
                 XCTAssertEqual((error as? FacetError)?.exitStatus, .dataError)
             }
         }
+        // A header claiming an absurd shape is refused, not trusted.
+        let header = Data(#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#.utf8)
+        var absurd = Data(count: 8)
+        absurd[0] = UInt8(header.count)
+        absurd.append(header)
+        XCTAssertThrowsError(try SafeTensors.decode(absurd, path: "absurd")) { error in
+            XCTAssertTrue("\(error)".contains("invalid shape"), "\(error)")
+        }
         var garbage = Data(count: 8)
         garbage[0] = 4
         garbage.append(contentsOf: Array("nope".utf8))
