@@ -27,8 +27,6 @@ public final class Conv2D: Layer {
     let workspace: Workspace
     private var input: Tensor?
     private var output: Tensor?
-    private var outputs = BufferRecycler()
-    private var gradients = BufferRecycler()
     /// Winograd-transformed kernel `[16, cin, cout]` of the last forward pass (reused by its backward).
     private var transformedKernel: [Float] = []
     /// Stride-1 3×3 layers run forward and input gradient through Winograd F(2×2, 3×3) (`Winograd`);
@@ -81,7 +79,7 @@ public final class Conv2D: Layer {
         let g = try geometry(for: x.shape)
         let n = x.shape[0]
         input = nil; output = nil
-        var y = outputs.take([n, g.outH, g.outW, outChannels])
+        var y = Tensor.uninitialized([n, g.outH, g.outW, outChannels])
         if usesWinograd {
             forwardByWinograd(x, g, &y)
         } else if worksFromInputSide {
@@ -89,7 +87,7 @@ public final class Conv2D: Layer {
         } else {
             forwardByIm2col(x, g, &y)
         }
-        if training { input = x; output = y } else { outputs.keep(y) }   // inference: reuse once the caller drops it
+        if training { input = x; output = y }
         return y
     }
 
@@ -169,8 +167,8 @@ public final class Conv2D: Layer {
         input = nil; output = nil
         let g = try geometry(for: x.shape)
         let n = x.shape[0], cout = outChannels, count = dy.count
-        // g = dy ⊙ act'(y), into a recycled buffer; the bias gradient is its column sums.
-        var grad = gradients.take(dy.shape)
+        // g = dy ⊙ act'(y); the bias gradient is its column sums.
+        var grad = Tensor.uninitialized(dy.shape)
         y.withPointer { yp in dy.withPointer { dp in
             grad.withMutablePointer { activation.multiplyDerivative(output: yp, gradient: dp, into: $0, count: count) }
         } }
@@ -193,8 +191,6 @@ public final class Conv2D: Layer {
         } else {
             backwardByIm2col(x, grad, g, &dx, inputGradient: computesInputGradient)
         }
-        outputs.keep(y)
-        gradients.keep(grad)
         return dx
     }
 

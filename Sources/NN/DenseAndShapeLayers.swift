@@ -74,8 +74,6 @@ public final class PixelShuffle: Layer {
     public init(name: String) { self.name = name }
     public var parameters: [Parameter] { [] }
     private var inputShape: [Int]?
-    private var lastOutput: Tensor?
-    private var outputs = BufferRecycler()
 
     public func outputShape(for input: [Int]) throws -> [Int] {
         let (n, h, w, c) = try imageShape(input, layer: name)
@@ -85,13 +83,11 @@ public final class PixelShuffle: Layer {
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let shape = try outputShape(for: x.shape)
-        lastOutput = nil
-        var y = outputs.take(shape)
+        var y = Tensor.uninitialized(shape)
         x.withPointer { xp in y.withMutablePointer { yp in
             TrainingKernels.pixelShuffle(xp, into: yp, n: x.shape[0], h: x.shape[1], w: x.shape[2], outChannels: shape[3], inverse: false)
         } }
         inputShape = training ? x.shape : nil
-        if training { lastOutput = y } else { outputs.keep(y) }
         return y
     }
 
@@ -104,8 +100,6 @@ public final class PixelShuffle: Layer {
         dy.withPointer { gp in dx.withMutablePointer { xp in
             TrainingKernels.pixelShuffle(gp, into: xp, n: shape[0], h: shape[1], w: shape[2], outChannels: expected[3], inverse: true)
         } }
-        outputs.keep(lastOutput)   // the layer above has finished with it
-        lastOutput = nil
         return dx
     }
 }

@@ -166,26 +166,3 @@ public final class Workspace {
         return try buffer.withUnsafeMutableBufferPointer { try body($0.baseAddress ?? emptyBufferAddress) }
     }
 }
-
-/// Keeps a layer's large output buffer from one step to the next. Tensors over 32 MiB come from `mmap`
-/// in glibc, so a fresh one per step costs a page fault (and a kernel zero-fill) per 4 KiB; a recycled one
-/// costs nothing. `take` hands the kept buffer back when the shape matches (if someone still holds it,
-/// copy-on-write makes the first write copy it, so reuse is always safe).
-struct BufferRecycler {
-    private var spare: Tensor?
-
-    /// A tensor of `shape` whose values the caller overwrites entirely.
-    mutating func take(_ shape: [Int]) -> Tensor {
-        if let kept = spare, kept.shape == shape {
-            spare = nil
-            return kept
-        }
-        spare = nil
-        return Tensor.uninitialized(shape)
-    }
-
-    /// Keeps `tensor` for the next `take` (call once the layer no longer needs it).
-    mutating func keep(_ tensor: Tensor?) {
-        if let tensor { spare = tensor }
-    }
-}

@@ -193,8 +193,8 @@ final class NNLayerTests: XCTestCase {
         XCTAssertTrue(conv.kernel.gradient.data.allSatisfy { $0 == 0 })
     }
 
-    /// Layers reuse their output buffers from step to step; an output the caller still holds never changes.
-    func testRecycledBuffersNeverOverwriteHeldOutputs() throws {
+    /// An output the caller still holds never changes when the layers run again.
+    func testHeldOutputsAreNeverOverwritten() throws {
         var rng = SeededRandom(seed: 19)
         let conv = Conv2D(name: "c", inChannels: 8, outChannels: 8, kernelSize: 3, activation: .leakyReLU(alpha: 0.1), rng: &rng)
         let shuffle = PixelShuffle(name: "p")
