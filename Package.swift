@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
         .executable(name: "detect", targets: ["detect"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
+        .executable(name: "train-bench", targets: ["train-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,6 +42,9 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensorSettings),
         // Pretrained models: TFLite loader and interpreter, BlazeFace, FaceMesh, the model store.
         .target(name: "Models", dependencies: ["FacetCore", "Media", "Tensor"]),
+        // Training core: layers with backward passes, losses, Adam, Glorot init, safetensors checkpoints,
+        // the DeepFakes autoencoder. Goes through `Tensor`'s BLAS (never OpenBLAS directly).
+        .target(name: "NN", dependencies: ["FacetCore", "Tensor"], swiftSettings: tensorSettings),
         // Face geometry and measures: landmark subsets, alignment, warping, masks, pose, expression, tracks.
         .target(name: "Faces", dependencies: ["Media", "Models"]),
         // Versioned JSON manifests (Codable).
@@ -58,9 +62,12 @@ let package = Package(
                                                          "Catalog", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
+        // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
+        .executableTarget(name: "train-bench", dependencies: ["NN", "Tensor", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
-            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models", "Faces", "FaceDetect", "detect", grdb],
+            dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
+                           "Faces", "FaceDetect", "detect", "NN", grdb],
             resources: []
         ),
     ]

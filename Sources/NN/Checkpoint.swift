@@ -1,0 +1,121 @@
+import FacetCore
+import Foundation
+import Tensor
+
+/// Training checkpoints in safetensors: the weights under their parameter names, each optimizer's moments
+/// as `optimizer.<label>.m.<parameter>` and `optimizer.<label>.v.<parameter>`, and `__metadata__` with
+/// `format` (`facet-nn-checkpoint/1`), `architecture`, `configuration` (the architecture's configuration
+/// as JSON), `iteration`, and per optimizer `optimizer.<label>.iterations` and `.configuration` (JSON).
+/// Other frameworks read the weights by name; loading checks every name and shape and lists every problem.
+public enum Checkpoint {
+    public static let format = "facet-nn-checkpoint/1"
+
+    /// Writes weights, optimizer state and iteration atomically.
+    public static func save(to url: URL, architecture: String, configurationJSON: String, iteration: Int,
+                            parameters: [Parameter], optimizers: [Adam]) throws {
+        var metadata = ["format": format, "architecture": architecture, "configuration": configurationJSON,
+                        "iteration": String(iteration)]
+        var tensors = parameters.map { (name: $0.name, tensor: $0.value) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for adam in optimizers {
+            metadata["optimizer.\(adam.label).iterations"] = String(adam.iterations)
+            metadata["optimizer.\(adam.label).configuration"] = String(decoding: try encoder.encode(adam.configuration), as: UTF8.self)
+            for (index, p) in adam.parameters.enumerated() {
+                tensors.append((name: "optimizer.\(adam.label).m.\(p.name)", tensor: adam.firstMoments[index]))
+                tensors.append((name: "optimizer.\(adam.label).v.\(p.name)", tensor: adam.secondMoments[index]))
+            }
+        }
+        try SafeTensors.write(SafeTensors.Contents(tensors: tensors, metadata: metadata), to: url)
+    }
+
+    /// Reads a checkpoint into `parameters` and `optimizers` (moments, step counts, configurations) and
+    /// returns its iteration. Nothing is changed unless everything fits: a wrong format or architecture,
+    /// a different configuration, missing, unexpected or wrongly shaped tensors all throw
+    /// `NNError.checkpointMismatch` listing each problem (or `checkpointUnreadable` / `checkpointMissing`).
+    @discardableResult
+    /// Keys of the configuration in `ignoringConfigurationKeys` (e.g. the initialisation seed) may differ.
+    public static func load(from url: URL, architecture: String, configurationJSON: String,
+                            ignoringConfigurationKeys: Set<String> = [],
+                            parameters: [Parameter], optimizers: [Adam]) throws -> Int {
+        let contents = try SafeTensors.read(url)
+        var problems: [String] = []
+        let meta = contents.metadata
+        if meta["format"] != format { problems.append("format \(meta["format"] ?? "missing"), expected \(format)") }
+        if meta["architecture"] != architecture {
+            problems.append("architecture \(meta["architecture"] ?? "missing"), expected \(architecture)")
+        }
+        if let stored = meta["configuration"], !sameJSON(stored, configurationJSON, ignoring: ignoringConfigurationKeys) {
+            problems.append("configuration \(stored), model has \(configurationJSON)")
+        }
+        let iteration = Int(meta["iteration"] ?? "")
+        if iteration == nil { problems.append("iteration missing or not a number") }
+
+        var expected: [(name: String, shape: [Int])] = parameters.map { ($0.name, $0.value.shape) }
+        var optimizerSettings: [(Adam, Int, Adam.Configuration)] = []
+        for adam in optimizers {
+            for p in adam.parameters {
+                expected.append(("optimizer.\(adam.label).m.\(p.name)", p.value.shape))
+                expected.append(("optimizer.\(adam.label).v.\(p.name)", p.value.shape))
+            }
+            let steps = Int(meta["optimizer.\(adam.label).iterations"] ?? "")
+            let config = meta["optimizer.\(adam.label).configuration"].flatMap {
+                try? JSONDecoder().decode(Adam.Configuration.self, from: Data($0.utf8))
+            }
+            if let steps, let config { optimizerSettings.append((adam, steps, config)) } else {
+                problems.append("optimizer \(adam.label): iterations or configuration missing")
+            }
+        }
+        var stored: [String: Tensor] = [:]
+        for (name, tensor) in contents.tensors { stored[name] = tensor }
+        for (name, shape) in expected {
+            guard let tensor = stored[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
+            if tensor.shape != shape { problems.append("\(name): shape \(tensor.shape) in the file, the model has \(shape)") }
+        }
+        let expectedNames = Set(expected.map(\.name))
+        for (name, _) in contents.tensors where !expectedNames.contains(name) { problems.append("unexpected tensor \(name)") }
+        guard problems.isEmpty, let iteration else { throw NNError.checkpointMismatch(path: url.path, problems: problems) }
+
+        for p in parameters { if let value = stored[p.name] { p.value = value } }
+        for (adam, steps, config) in optimizerSettings {
+            for (index, p) in adam.parameters.enumerated() {
+                if let m = stored["optimizer.\(adam.label).m.\(p.name)"] { adam.firstMoments[index] = m }
+                if let v = stored["optimizer.\(adam.label).v.\(p.name)"] { adam.secondMoments[index] = v }
+            }
+            adam.iterations = steps
+            adam.configuration = config
+        }
+        return iteration
+    }
+
+    /// Equal JSON objects apart from the `ignoring` keys, whatever the key order and spacing.
+    static func sameJSON(_ a: String, _ b: String, ignoring: Set<String>) -> Bool {
+        guard var x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
+              var y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else { return a == b }
+        for key in ignoring { x[key] = nil; y[key] = nil }
+        return NSDictionary(dictionary: x).isEqual(to: y)
+    }
+}
+
+extension DeepFakesTrainer {
+    var configurationJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(model.configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Saves the model's weights, both optimizers and the iteration, atomically.
+    public func saveCheckpoint(to url: URL) throws {
+        try Checkpoint.save(to: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
+                            iteration: iteration, parameters: model.allParameters, optimizers: [optimizerA, optimizerB])
+    }
+
+    /// Restores weights, both optimizers and the iteration; throws (changing nothing) when the file does not
+    /// fit. The stored initialisation seed may differ from the model's (the weights replace it anyway).
+    public func loadCheckpoint(from url: URL) throws {
+        iteration = try Checkpoint.load(from: url, architecture: DeepFakesAutoencoder.architecture,
+                                        configurationJSON: configurationJSON, ignoringConfigurationKeys: ["seed"],
+                                        parameters: model.allParameters,
+                                        optimizers: [optimizerA, optimizerB])
+    }
+}

@@ -1,0 +1,122 @@
+import FacetCore
+import Foundation
+import Tensor
+
+/// The safetensors format (readable by PyTorch, JAX, TensorFlow and others): an 8-byte little-endian
+/// header length N, N bytes of JSON `{name: {"dtype", "shape", "data_offsets": [begin, end]}, …,
+/// "__metadata__": {string: string}}` padded with spaces to a multiple of 8, then the raw little-endian
+/// tensor bytes, offsets relative to the end of the header. Facet writes and reads F32 only.
+public enum SafeTensors {
+    /// A decoded file: tensors in file order and the free-form string metadata.
+    public struct Contents: Equatable {
+        public var tensors: [(name: String, tensor: Tensor)]
+        public var metadata: [String: String]
+
+        public init(tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+            self.tensors = tensors
+            self.metadata = metadata
+        }
+
+        public subscript(name: String) -> Tensor? { tensors.first { $0.name == name }?.tensor }
+
+        public static func == (l: Contents, r: Contents) -> Bool {
+            l.metadata == r.metadata && l.tensors.map(\.name) == r.tensors.map(\.name) && l.tensors.map(\.tensor) == r.tensors.map(\.tensor)
+        }
+    }
+
+    /// The file's bytes. Throws on duplicate names.
+    public static func encode(_ contents: Contents) throws -> Data {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, tensor) in contents.tensors {
+            guard header[name] == nil, name != "__metadata__" else {
+                throw NNError.invalidConfiguration("safetensors: duplicate or reserved tensor name \(name)")
+            }
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + tensor.count * 4]] as [String: Any]
+            offset += tensor.count * 4
+        }
+        if !contents.metadata.isEmpty { header["__metadata__"] = contents.metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var data = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(json)
+        for (_, tensor) in contents.tensors {
+            tensor.data.withUnsafeBytes { data.append(contentsOf: $0) }   // x86-64 and arm64 are little-endian
+        }
+        return data
+    }
+
+    /// Decodes a file's bytes; `path` names the file in errors. Every offset and shape is checked.
+    public static func decode(_ data: Data, path: String) throws -> Contents {
+        func fail(_ reason: String) -> NNError { .checkpointUnreadable(path: path, reason: reason) }
+        guard data.count >= 8 else { throw fail("\(data.count) bytes, shorter than the 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw fail("header of \(headerLength) bytes runs past the end of the \(data.count)-byte file (truncated?)")
+        }
+        let bodyStart = 8 + Int(headerLength)
+        let headerBytes = data.subdata(in: data.startIndex + 8 ..< data.startIndex + bodyStart)
+        guard let header = (try? JSONSerialization.jsonObject(with: headerBytes)) as? [String: Any] else {
+            throw fail("header is not a JSON object")
+        }
+        var metadata: [String: String] = [:]
+        if let raw = header["__metadata__"] {
+            guard let dictionary = raw as? [String: String] else { throw fail("__metadata__ is not a map of strings") }
+            metadata = dictionary
+        }
+        let bodyLength = data.count - bodyStart
+        var entries: [(name: String, begin: Int, end: Int, shape: [Int])] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw fail("tensor \(name): entry lacks dtype, shape or data_offsets")
+            }
+            guard dtype == "F32" else { throw fail("tensor \(name): dtype \(dtype) (only F32 is supported)") }
+            // Element count, refusing negative sizes and products that overflow.
+            var elements: Int? = 1
+            for size in shape {
+                guard let soFar = elements, size >= 0 else { elements = nil; break }
+                let (product, overflow) = soFar.multipliedReportingOverflow(by: size)
+                elements = overflow || product > Int(Int32.max) ? nil : product
+            }
+            guard let elements else { throw fail("tensor \(name): invalid shape \(shape)") }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end, end <= bodyLength else {
+                throw fail("tensor \(name): bytes \(begin)..<\(end) lie outside the \(bodyLength) data bytes (truncated?)")
+            }
+            guard end - begin == elements * 4 else {
+                throw fail("tensor \(name): \(end - begin) bytes do not hold shape \(shape) of F32")
+            }
+            entries.append((name, begin, end, shape))
+        }
+        entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        let tensors: [(name: String, tensor: Tensor)] = entries.map { entry in
+            let count = (entry.end - entry.begin) / 4
+            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                data.withUnsafeBytes { raw in
+                    let source = UnsafeRawBufferPointer(rebasing: raw[(bodyStart + entry.begin)..<(bodyStart + entry.end)])
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+                }
+                initialized = count
+            }
+            return (entry.name, Tensor(shape: entry.shape, data: values))
+        }
+        return Contents(tensors: tensors, metadata: metadata)
+    }
+
+    /// Reads and decodes a file.
+    public static func read(_ url: URL) throws -> Contents {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw NNError.checkpointMissing(path: url.path) }
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+            throw NNError.checkpointUnreadable(path: url.path, reason: error.localizedDescription)
+        }
+        return try decode(data, path: url.path)
+    }
+
+    /// Encodes and writes atomically (temporary file, fsync, rename): a reader never sees half a file.
+    public static func write(_ contents: Contents, to url: URL) throws {
+        try AtomicFile.write(try encode(contents), to: url, durable: true)
+    }
+}

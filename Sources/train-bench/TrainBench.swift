@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import NN
+import Tensor
+import ToolSupport
+
+/// `train-bench`: images per second of DeepFakes autoencoder training (a step of side A then of side B,
+/// as `../shared/bench/peer_train_keras.py` does) and inference, printed in the peer's form so
+/// `benchmarks/train/run.sh` can put them side by side, plus effective GFLOP/s and the sgemm peak.
+@main
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-bench",
+        abstract: "Time DeepFakes autoencoder training and inference on NN (benchmark tool, not a pipeline step).")
+
+    /// Starts with the OpenBLAS kernel family setup measured as fastest, and freed tensors kept for reuse.
+    static func main() {
+        OpenBLASCoreChoice.applyRecordedChoice()
+        TrainingMemory.retainFreedMemory()
+        Self.main(nil)
+    }
+
+    @Option(help: "Images per side per step.")
+    var batch: Int = 64
+
+    @Option(help: "Timed iterations (each a step of A and a step of B), after one warm-up iteration.")
+    var steps: Int = 5
+
+    @Option(help: "Every filter and dense size divided by this (1 = the original architecture).")
+    var widthDivisor: Int = 1
+
+    @Flag(help: "Print milliseconds per layer (forward and backward) for one training step of side A.")
+    var profile = false
+
+    @Flag(help: "Also measure the two-core sgemm peak (2048³).")
+    var peak = false
+
+    @Flag(help: "Time sgemm alone at the shapes of the convolutions' products (diagnostics).")
+    var shapes = false
+
+    func run() throws {
+        print("openblas kernels: \(BLAS.coreName), threads: \(Parallel.cores)")
+        let model = try DeepFakesAutoencoder(configuration: .init(inputSize: 64, widthDivisor: widthDivisor, seed: 0))
+        let trainer = DeepFakesTrainer(model: model)
+        print("params: encoder \(model.encoder.parameterCount) decoder \(model.decoderA.parameterCount)")
+        var rng = SeededRandom(seed: 0)
+        let shape = [batch, 64, 64, 3]
+        let (wa, ta, wb, tb) = (Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng))
+        if profile { try Self.profile(trainer, wa, ta); return }
+        if shapes {
+            for (m, n, k) in [(batch * 64, 1024, 4608), (batch * 32, 1024, 4608), (batch * 256, 256, 3200), (4608, 1024, batch * 64)] {
+                Self.sgemmRate(m: m, n: n, k: k, transA: false)
+            }
+            Self.sgemmRate(m: 4608, n: 1024, k: batch * 64, transA: true)
+            return
+        }
+
+        try trainer.iterate(inputA: wa, targetA: ta, inputB: wb, targetB: tb)   // warm-up: buffers, page faults
+        var start = Self.now()
+        var losses: (Float, Float) = (0, 0)
+        for _ in 0..<steps { losses = try trainer.iterate(inputA: wa, targetA: ta, inputB: wb, targetB: tb) }
+        var seconds = Self.now() - start
+        let trainRate = Double(2 * batch * steps) / seconds
+        // Forward, backward (input and weight gradients; the first layer has no input gradient).
+        let forwardFlops = 2 * Double(model.forwardMultiplyAdds)
+        let firstLayer = 2.0 * 32 * 32 * 128 * 75
+        let trainFlops = 3 * forwardFlops - firstLayer
+        print(String(format: "train: batch %d per side, %d iterations, %.3f s/iteration, %.1f images/s, %.1f GFLOP/s (loss %.4f %.4f)",
+                     batch, steps, seconds / Double(steps), trainRate, trainRate * trainFlops / 1e9, losses.0, losses.1))
+
+        _ = try model.forward(wa, side: .b, training: false)
+        start = Self.now()
+        for _ in 0..<steps { _ = try model.forward(wa, side: .b, training: false) }
+        seconds = Self.now() - start
+        let inferRate = Double(batch * steps) / seconds
+        print(String(format: "infer: batch %d, %.1f images/s, %.1f GFLOP/s", batch, inferRate, inferRate * forwardFlops / 1e9))
+        if peak { Self.sgemmPeak() }
+    }
+
+    static func random(_ shape: [Int], _ rng: inout SeededRandom) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in rng.nextUnitFloat() })
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// GFLOP/s of one product shape through `BLAS.sgemm` (split over the cores), best of 3.
+    static func sgemmRate(m: Int, n: Int, k: Int, transA: Bool) {
+        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.5, count: k * n)
+        var c = [Float](repeating: 0, count: m * n)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = now()
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                guard let a = ap.baseAddress, let b = bp.baseAddress, let c = cp.baseAddress else { return }
+                BLAS.sgemm(transA: transA, m: m, n: n, k: k, a: a, lda: transA ? m : k, b: b, ldb: n, c: c, ldc: n)
+            } } }
+            best = min(best, now() - start)
+        }
+        print((transA ? "TN" : "NN") + String(format: " sgemm m %d n %d k %d: %.1f GFLOP/s", m, n, k, 2 * Double(m * n * k) / best / 1e9))
+    }
+
+    /// GFLOP/s of a 2048×2048×2048 product split over the cores, best of 5.
+    static func sgemmPeak() {
+        let n = 2048
+        let a = [Float](repeating: 0.5, count: n * n), b = a
+        var c = [Float](repeating: 0, count: n * n)
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = now()
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                guard let a = ap.baseAddress, let b = bp.baseAddress, let c = cp.baseAddress else { return }
+                BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: n)
+            } } }
+            best = min(best, now() - start)
+        }
+        print(String(format: "sgemm peak: %.1f GFLOP/s (%d threads, 2048^3)", 2 * pow(Double(n), 3) / best / 1e9, Parallel.cores))
+    }
+
+    /// Milliseconds per layer for one training step of side A (after a warm-up step).
+    static func profile(_ trainer: DeepFakesTrainer, _ x: Tensor, _ t: Tensor) throws {
+        try trainer.step(.a, input: x, target: t)
+        let layers = trainer.model.encoder.layers + trainer.model.decoderA.layers
+        for p in trainer.optimizerA.parameters { p.zeroGradient() }
+        var y = x
+        var rows: [(String, Double, Double)] = []
+        for layer in layers {
+            let start = now()
+            y = try layer.forward(y, training: true)
+            rows.append((layer.name, now() - start, 0))
+        }
+        var start = now()
+        var (_, g) = try trainer.loss.evaluate(prediction: y, target: t)
+        let lossTime = now() - start
+        for (i, layer) in layers.enumerated().reversed() {
+            start = now()
+            g = try layer.backward(g)
+            rows[i].2 = now() - start
+        }
+        start = now()
+        trainer.optimizerA.step()
+        let adamTime = now() - start
+        for (name, f, b) in rows { print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " forward %8.1f ms  backward %8.1f ms", f * 1e3, b * 1e3)) }
+        print(String(format: "loss %.1f ms, adam %.1f ms, total forward %.1f ms, backward %.1f ms", lossTime * 1e3, adamTime * 1e3,
+                     rows.reduce(0) { $0 + $1.1 } * 1e3, rows.reduce(0) { $0 + $1.2 } * 1e3))
+    }
+}

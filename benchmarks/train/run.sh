@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark: NN's DeepFakes autoencoder (the original 64x64 architecture) beside Keras 3 on TensorFlow
+# CPU (../shared/bench/peer_train_keras.py), training (a step of side A then of side B) and inference,
+# batch 64 and 16, all in one run on this machine, with each side's peak RSS.
+# Usage: benchmarks/train/run.sh [iterations]   (after `swift build -c release --product train-bench`)
+# Installs its peer on the fly: tensorflow-cpu into a throwaway virtualenv ($FACET_TF_VENV reuses one).
+# Prints the figures; benchmarks/train/RESULTS.md records a run.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+shared="$repo/../shared"
+steps="${1:-5}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+venv="${FACET_TF_VENV:-$work/venv}"
+if ! "$venv/bin/python" -c "import tensorflow" 2>/dev/null; then
+  echo "bench: installing tensorflow-cpu into a throwaway virtualenv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check tensorflow-cpu
+fi
+bench="$repo/.build/release/train-bench"
+[ -x "$bench" ] || { echo "bench: build it first: swift build -c release --product train-bench" >&2; exit 66; }
+# The OpenBLAS kernel family `make setup` measured fastest (train-bench would restart itself with it).
+core="$(head -n 1 "${XDG_CACHE_HOME:-$HOME/.cache}/facet/openblas-coretype" 2>/dev/null || true)"
+export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-${core:-Haswell}}"
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; OpenBLAS core $OPENBLAS_CORETYPE"
+echo "peer: $("$venv/bin/python" -c 'import tensorflow as tf, keras; print("tensorflow", tf.__version__, "keras", keras.__version__)' 2>/dev/null)"
+for batch in 64 16; do
+  echo "== batch $batch, $steps iterations"
+  echo "-- facet NN"
+  extra=""; [ "$batch" = 64 ] && extra="--peak"
+  /usr/bin/time -f "peak RSS: %M KB" "$bench" --batch "$batch" --steps "$steps" $extra 2>&1
+  echo "-- keras / tensorflow-cpu"
+  (cd "$work" && /usr/bin/time -f "peak RSS: %M KB" "$venv/bin/python" "$shared/bench/peer_train_keras.py" "$batch" "$steps" 2>&1) \
+    | grep -E "^(params|train|infer|peak RSS)"
+done
