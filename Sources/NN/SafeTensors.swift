@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import FacetCore
 import Foundation
 import Tensor
@@ -26,6 +29,15 @@ public enum SafeTensors {
 
     /// The file's bytes. Throws on duplicate names.
     public static func encode(_ contents: Contents) throws -> Data {
+        var data = try header(contents)
+        for (_, tensor) in contents.tensors {
+            tensor.data.withUnsafeBytes { data.append(contentsOf: $0) }   // x86-64 and arm64 are little-endian
+        }
+        return data
+    }
+
+    /// The 8-byte length and the padded JSON header.
+    static func header(_ contents: Contents) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, tensor) in contents.tensors {
@@ -38,12 +50,9 @@ public enum SafeTensors {
         if !contents.metadata.isEmpty { header["__metadata__"] = contents.metadata }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
-        var data = Data(capacity: 8 + json.count + offset)
+        var data = Data(capacity: 8 + json.count)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
-        for (_, tensor) in contents.tensors {
-            tensor.data.withUnsafeBytes { data.append(contentsOf: $0) }   // x86-64 and arm64 are little-endian
-        }
         return data
     }
 
@@ -115,8 +124,46 @@ public enum SafeTensors {
         return try decode(data, path: url.path)
     }
 
-    /// Encodes and writes atomically (temporary file, fsync, rename): a reader never sees half a file.
+    /// Writes atomically, as `AtomicFile` does (temporary file in the same folder, fsync, rename; on any
+    /// failure the temporary file is removed and the destination left as it was), but streams the tensors
+    /// straight from memory: a 1.5 GB checkpoint needs no 1.5 GB copy.
     public static func write(_ contents: Contents, to url: URL) throws {
-        try AtomicFile.write(try encode(contents), to: url, durable: true)
+        let head = try header(contents)
+        let directory = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw FileError.writeFailed(path: directory.path, reason: "cannot create folder: \(error.localizedDescription)")
+        }
+        let path = url.path
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw writeError(path, errno) }
+        var failure: Error?
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            var offset = 0
+            while failure == nil, offset < bytes.count, let base = bytes.baseAddress {
+                let written = Glibc.write(fd, base + offset, min(bytes.count - offset, 1 << 26))
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = writeError(path, errno)
+                } else {
+                    offset += written
+                }
+            }
+        }
+        head.withUnsafeBytes { put($0) }
+        for (_, tensor) in contents.tensors where failure == nil { tensor.data.withUnsafeBytes { put($0) } }
+        if failure == nil, fsync(fd) != 0 { failure = writeError(path, errno) }
+        if close(fd) != 0, failure == nil { failure = writeError(path, errno) }
+        if failure == nil, rename(temporary, path) != 0 { failure = writeError(path, errno) }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    private static func writeError(_ path: String, _ code: Int32) -> FileError {
+        code == ENOSPC || code == EDQUOT ? .diskFull(path: path) : .writeFailed(path: path, reason: String(cString: strerror(code)))
     }
 }
