@@ -50,6 +50,8 @@ public final class Conv2D: Layer {
     public var parameters: [Parameter] { [kernel, bias] }
 
     func geometry(for input: [Int]) throws -> WindowGeometry {
+        try kernel.check([kernelSize, kernelSize, inChannels, outChannels])
+        try bias.check([outChannels])
         let (_, h, w, c) = try imageShape(input, layer: name)
         guard c == inChannels else {
             throw NNError.shapeMismatch(layer: name, expected: "[batch, height, width, \(inChannels)]", got: input)

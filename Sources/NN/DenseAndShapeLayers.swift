@@ -25,6 +25,8 @@ public final class Dense: Layer {
     public var parameters: [Parameter] { [kernel, bias] }
 
     public func outputShape(for input: [Int]) throws -> [Int] {
+        try kernel.check([inputs, outputs])
+        try bias.check([outputs])
         guard input.count == 2, input[0] > 0, input[1] == inputs else {
             throw NNError.shapeMismatch(layer: name, expected: "[batch, \(inputs)]", got: input)
         }

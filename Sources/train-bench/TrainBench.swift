@@ -151,7 +151,7 @@ struct TrainBench: ParsableCommand {
             rows[i].2 = now() - start
         }
         start = now()
-        trainer.optimizerA.step()
+        try trainer.optimizerA.step()
         let adamTime = now() - start
         for (name, f, b) in rows { print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " forward %8.1f ms  backward %8.1f ms", f * 1e3, b * 1e3)) }
         print(String(format: "loss %.1f ms, adam %.1f ms, total forward %.1f ms, backward %.1f ms", lossTime * 1e3, adamTime * 1e3,

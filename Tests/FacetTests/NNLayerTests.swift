@@ -223,5 +223,13 @@ final class NNLayerTests: XCTestCase {
         let dense = Dense(name: "d", inputs: 5, outputs: 2, rng: &rng)
         XCTAssertThrowsError(try dense.forward(Tensor(zeros: [1, 6]), training: false))
         XCTAssertThrowsError(try PixelShuffle(name: "p").forward(Tensor(zeros: [1, 2, 2, 6]), training: false))
+        // A wrongly shaped assignment is caught before any kernel reads it.
+        conv.kernel.value = Tensor(zeros: [5, 5, 3, 3])
+        XCTAssertThrowsError(try conv.forward(Tensor(zeros: [1, 8, 8, 3]), training: false)) { error in
+            XCTAssertTrue("\(error)".contains("encoder.conv1.kernel"), "\(error)")
+        }
+        dense.bias.gradient = Tensor(zeros: [3])
+        XCTAssertThrowsError(try dense.forward(Tensor(zeros: [1, 5]), training: false))
+        XCTAssertThrowsError(try Adam(label: "A", parameters: dense.parameters).step())
     }
 }
