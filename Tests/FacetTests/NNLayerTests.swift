@@ -231,5 +231,7 @@ final class NNLayerTests: XCTestCase {
         dense.bias.gradient = Tensor(zeros: [3])
         XCTAssertThrowsError(try dense.forward(Tensor(zeros: [1, 5]), training: false))
         XCTAssertThrowsError(try Adam(label: "A", parameters: dense.parameters).step())
+        let zeroStride = Conv2D(name: "z", inChannels: 1, outChannels: 1, kernelSize: 3, stride: 0, rng: &rng)
+        XCTAssertThrowsError(try zeroStride.outputShape(for: [1, 4, 4, 1]))
     }
 }
