@@ -167,8 +167,10 @@ final class NNLayerTests: XCTestCase {
         let flat = try flatten.forward(x, training: true)
         XCTAssertEqual(flat.shape, [2, 60])
         XCTAssertEqual(flat.data, x.data)
-        let back = try flatten.backward(flat)
+        let r = rng.tensor(flat.shape)
+        let back = try flatten.backward(r)
         XCTAssertEqual(back.shape, x.shape)
+        GradientCheck.compare(back.data, at: x.doubles, rng: &rng, label: "flatten dx") { GradientCheck.project($0, r.data) }
         let reshape = Reshape(name: "r", to: [4, 15])
         XCTAssertEqual(try reshape.outputShape(for: [2, 60]), [2, 4, 15])
         XCTAssertThrowsError(try reshape.outputShape(for: [2, 61]))
