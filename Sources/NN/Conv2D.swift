@@ -186,8 +186,11 @@ public final class Conv2D: Layer {
         if worksFromInputSide {
             backwardFromInputSide(x, grad, g, &dx)
         } else if usesWinograd {
-            // dW by im2col; dx = the same convolution of g with the rotated, transposed kernel.
-            backwardByIm2col(x, grad, g, &dx, inputGradient: false)
+            // dW by F(3×3, 2×2); dx = the same convolution of g with the rotated, transposed kernel.
+            x.withPointer { xp in grad.withPointer { gp in kernel.gradient.withMutablePointer { dw in
+                Winograd.kernelGradient(input: xp, gradient: gp, batch: n, h: g.inH, w: g.inW, inChannels: inChannels,
+                                        outChannels: cout, workspace: workspace, into: dw)
+            } } }
             if computesInputGradient {
                 grad.withPointer { gp in dx.withMutablePointer { dxp in transformedKernel.withUnsafeBufferPointer { u in
                     guard let u = u.baseAddress else { return }
