@@ -45,8 +45,15 @@ public final class Adam {
         secondMoments = firstMoments
     }
 
-    /// One update of every parameter from its accumulated gradient.
-    public func step() {
+    /// One update of every parameter from its accumulated gradient. Throws (updating nothing) when a
+    /// parameter's value, gradient or moments no longer have one shape.
+    public func step() throws {
+        for (index, p) in parameters.enumerated() {
+            try p.check(firstMoments[index].shape)
+            if secondMoments[index].shape != p.value.shape {
+                throw NNError.shapeMismatch(layer: "optimizer \(label) \(p.name)", expected: "\(p.value.shape)", got: secondMoments[index].shape)
+            }
+        }
         let cfg = configuration
         let t = Float(iterations + 1)
         let alpha = cfg.learningRate * (1 - Foundation.pow(cfg.beta2, t)).squareRoot() / (1 - Foundation.pow(cfg.beta1, t))

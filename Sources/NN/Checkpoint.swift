@@ -32,15 +32,17 @@ public enum Checkpoint {
     /// Reads a checkpoint into `parameters` and `optimizers` (moments, step counts, configurations) and
     /// returns its iteration. Nothing is changed unless everything fits: a wrong format or architecture,
     /// a different configuration, missing, unexpected or wrongly shaped tensors all throw
-    /// `NNError.checkpointMismatch` listing each problem (or `checkpointUnreadable` / `checkpointMissing`).
+    /// `NNError.checkpointMismatch` listing each problem (or `checkpointUnreadable` / `checkpointMissing`),
+    /// all checked from the header before any tensor is read. Tensors are then read straight into place;
+    /// only an I/O error during that read (reported as `checkpointUnreadable`) can leave a partial load.
     @discardableResult
     /// Keys of the configuration in `ignoringConfigurationKeys` (e.g. the initialisation seed) may differ.
     public static func load(from url: URL, architecture: String, configurationJSON: String,
                             ignoringConfigurationKeys: Set<String> = [],
                             parameters: [Parameter], optimizers: [Adam]) throws -> Int {
-        let contents = try SafeTensors.read(url)
+        let reader = try SafeTensors.Reader(url)
         var problems: [String] = []
-        let meta = contents.metadata
+        let meta = reader.header.metadata
         if meta["format"] != format { problems.append("format \(meta["format"] ?? "missing"), expected \(format)") }
         if meta["architecture"] != architecture {
             problems.append("architecture \(meta["architecture"] ?? "missing"), expected \(architecture)")
@@ -66,21 +68,25 @@ public enum Checkpoint {
                 problems.append("optimizer \(adam.label): iterations or configuration missing")
             }
         }
-        var stored: [String: Tensor] = [:]
-        for (name, tensor) in contents.tensors { stored[name] = tensor }
+        var stored: [String: SafeTensors.Entry] = [:]
+        for entry in reader.header.entries { stored[entry.name] = entry }
         for (name, shape) in expected {
-            guard let tensor = stored[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
-            if tensor.shape != shape { problems.append("\(name): shape \(tensor.shape) in the file, the model has \(shape)") }
+            guard let entry = stored[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
+            if entry.shape != shape { problems.append("\(name): shape \(entry.shape) in the file, the model has \(shape)") }
         }
         let expectedNames = Set(expected.map(\.name))
-        for (name, _) in contents.tensors where !expectedNames.contains(name) { problems.append("unexpected tensor \(name)") }
+        for entry in reader.header.entries where !expectedNames.contains(entry.name) { problems.append("unexpected tensor \(entry.name)") }
         guard problems.isEmpty, let iteration else { throw NNError.checkpointMismatch(path: url.path, problems: problems) }
 
-        for p in parameters { if let value = stored[p.name] { p.value = value } }
+        // Everything fits: read each tensor straight into the model and optimizer memory.
+        func load(_ name: String, into tensor: inout Tensor) throws {
+            if let entry = stored[name] { try tensor.withMutablePointer { try reader.read(entry, into: $0) } }
+        }
+        for p in parameters { try load(p.name, into: &p.value) }
         for (adam, steps, config) in optimizerSettings {
             for (index, p) in adam.parameters.enumerated() {
-                if let m = stored["optimizer.\(adam.label).m.\(p.name)"] { adam.firstMoments[index] = m }
-                if let v = stored["optimizer.\(adam.label).v.\(p.name)"] { adam.secondMoments[index] = v }
+                try load("optimizer.\(adam.label).m.\(p.name)", into: &adam.firstMoments[index])
+                try load("optimizer.\(adam.label).v.\(p.name)", into: &adam.secondMoments[index])
             }
             adam.iterations = steps
             adam.configuration = config

@@ -13,6 +13,8 @@ import Tensor
 /// - forward: `y = act(col · W + b)`, each core unfolding, multiplying and activating its own rows;
 /// - backward: `g = dy ⊙ act'(y)`, `dW += colᵀ · g`, `db += Σ g`, `dx = col2im(g · Wᵀ)`.
 /// The im2col matrix is recomputed in backward rather than kept (it is ~k²/stride² times the input).
+/// Two special cases: stride-1 3×3 layers run forward and `dx` through Winograd F(2×2, 3×3), and
+/// stride-1 layers with fewer output than input channels work from the input side (see below).
 public final class Conv2D: Layer {
     public let name: String
     public let inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int
@@ -50,6 +52,11 @@ public final class Conv2D: Layer {
     public var parameters: [Parameter] { [kernel, bias] }
 
     func geometry(for input: [Int]) throws -> WindowGeometry {
+        guard kernelSize >= 1, stride >= 1, inChannels >= 1, outChannels >= 1 else {
+            throw NNError.invalidConfiguration("\(name): kernel \(kernelSize), stride \(stride), channels \(inChannels) → \(outChannels)")
+        }
+        try kernel.check([kernelSize, kernelSize, inChannels, outChannels])
+        try bias.check([outChannels])
         let (_, h, w, c) = try imageShape(input, layer: name)
         guard c == inChannels else {
             throw NNError.shapeMismatch(layer: name, expected: "[batch, height, width, \(inChannels)]", got: input)
@@ -179,8 +186,11 @@ public final class Conv2D: Layer {
         if worksFromInputSide {
             backwardFromInputSide(x, grad, g, &dx)
         } else if usesWinograd {
-            // dW by im2col; dx = the same convolution of g with the rotated, transposed kernel.
-            backwardByIm2col(x, grad, g, &dx, inputGradient: false)
+            // dW by F(3×3, 2×2); dx = the same convolution of g with the rotated, transposed kernel.
+            x.withPointer { xp in grad.withPointer { gp in kernel.gradient.withMutablePointer { dw in
+                Winograd.kernelGradient(input: xp, gradient: gp, batch: n, h: g.inH, w: g.inW, inChannels: inChannels,
+                                        outChannels: cout, workspace: workspace, into: dw)
+            } } }
             if computesInputGradient {
                 grad.withPointer { gp in dx.withMutablePointer { dxp in transformedKernel.withUnsafeBufferPointer { u in
                     guard let u = u.baseAddress else { return }

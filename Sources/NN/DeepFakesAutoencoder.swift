@@ -164,7 +164,7 @@ public final class DeepFakesTrainer {
         let prediction = try model.forward(input, side: side, training: true)
         let (value, gradient) = try loss.evaluate(prediction: prediction, target: target, weights: weights)
         try model.backward(gradient, side: side)
-        adam.step()
+        try adam.step()
         return value
     }
 

@@ -25,6 +25,9 @@ public final class Dense: Layer {
     public var parameters: [Parameter] { [kernel, bias] }
 
     public func outputShape(for input: [Int]) throws -> [Int] {
+        guard inputs >= 1, outputs >= 1 else { throw NNError.invalidConfiguration("\(name): \(inputs) → \(outputs) units") }
+        try kernel.check([inputs, outputs])
+        try bias.check([outputs])
         guard input.count == 2, input[0] > 0, input[1] == inputs else {
             throw NNError.shapeMismatch(layer: name, expected: "[batch, \(inputs)]", got: input)
         }

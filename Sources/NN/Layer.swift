@@ -22,6 +22,13 @@ public final class Parameter {
     public func zeroGradient() {
         gradient.data.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
+
+    /// Throws unless value and gradient have `shape` (kernels read them through raw pointers, so a
+    /// wrongly shaped assignment must stop here).
+    func check(_ shape: [Int]) throws {
+        if value.shape != shape { throw NNError.shapeMismatch(layer: name, expected: "\(shape)", got: value.shape) }
+        if gradient.shape != shape { throw NNError.shapeMismatch(layer: name + " gradient", expected: "\(shape)", got: gradient.shape) }
+    }
 }
 
 /// One step of a network. `forward` caches what `backward` needs; `backward` takes the loss gradient with

@@ -69,39 +69,68 @@ enum SSIM {
         guard weightSum > 0 else { return (0, Tensor(zeros: prediction.shape)) }
         let scale = 1 / (Double(c) * weightSum)
         var gradient = Tensor(zeros: prediction.shape)
-        var total = 0.0
-        var xs = [Double](repeating: 0, count: h * w), ys = xs
-        for b in 0..<n {
-            for ch in 0..<c {
-                for i in 0..<(h * w) {
-                    xs[i] = Double(prediction.data[(b * h * w + i) * c + ch])
-                    ys[i] = Double(target.data[(b * h * w + i) * c + ch])
-                }
-                let mx = filter(xs, h: h, w: w, taps: g), my = filter(ys, h: h, w: w, taps: g)
-                let exx = filter(xs.map { $0 * $0 }, h: h, w: w, taps: g)
-                let eyy = filter(ys.map { $0 * $0 }, h: h, w: w, taps: g)
-                let exy = filter(zip(xs, ys).map { $0 * $1 }, h: h, w: w, taps: g)
-                var dmx = [Double](repeating: 0, count: oh * ow), dexx = dmx, dexy = dmx
-                for q in 0..<(oh * ow) {
-                    let a1 = 2 * mx[q] * my[q] + c1, a2 = 2 * (exy[q] - mx[q] * my[q]) + c2
-                    let b1 = mx[q] * mx[q] + my[q] * my[q] + c1
-                    let b2 = exx[q] - mx[q] * mx[q] + eyy[q] - my[q] * my[q] + c2
-                    let s = a1 * a2 / (b1 * b2)
-                    let wq = centreWeights[b * oh * ow + q]
-                    total += wq * (1 - s) / 2
-                    let dS = -0.5 * wq * scale   // d loss / d S_q
-                    dmx[q] = dS * s * (2 * my[q] / a1 - 2 * my[q] / a2 - 2 * mx[q] / b1 + 2 * mx[q] / b2)
-                    dexx[q] = dS * (-s / b2)
-                    dexy[q] = dS * (2 * s / a2)
-                }
-                let gm = filterAdjoint(dmx, h: h, w: w, taps: g)
-                let gxx = filterAdjoint(dexx, h: h, w: w, taps: g)
-                let gxy = filterAdjoint(dexy, h: h, w: w, taps: g)
-                for i in 0..<(h * w) {
-                    gradient.data[(b * h * w + i) * c + ch] = Float(gm[i] + 2 * xs[i] * gxx[i] + ys[i] * gxy[i])
+        // One plane (image, channel) per task, split across cores; each writes its own gradient entries and
+        // its own partial sum, added up in a fixed order afterwards (so the value is deterministic).
+        var partials = [Double](repeating: 0, count: n * c)
+        let planes = n * c
+        prediction.withPointer { pp in target.withPointer { tp in gradient.withMutablePointer { gp in
+            partials.withUnsafeMutableBufferPointer { parts in
+                guard let parts = parts.baseAddress else { return }
+                let p = SendablePointer(pp), t = SendablePointer(tp), out = SendableMutablePointer(gp)
+                let sums = SendableDoubles(parts)
+                Parallel.ranges(planes, work: planes * h * w * window * 16, threshold: 100_000) { range in
+                    for plane in range {
+                        let b = plane / c, ch = plane % c
+                        sums.pointer[plane] = ssimPlane(p.pointer, t.pointer, out.pointer, image: b, channel: ch, h: h, w: w, c: c,
+                                                        taps: g, weights: centreWeights, scale: scale)
+                    }
                 }
             }
-        }
+        } } }
+        let total = partials.reduce(0, +)
         return (Float(total * scale), gradient)
     }
+
+    /// One image channel: writes its gradient entries, returns Σ_q w_q (1 - S_q) / 2.
+    private static func ssimPlane(_ prediction: UnsafePointer<Float>, _ target: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
+                                  image b: Int, channel ch: Int, h: Int, w: Int, c: Int, taps g: [Double],
+                                  weights centreWeights: [Double], scale: Double) -> Double {
+        let oh = h - g.count + 1, ow = w - g.count + 1
+        var xs = [Double](repeating: 0, count: h * w), ys = xs
+        for i in 0..<(h * w) {
+            xs[i] = Double(prediction[(b * h * w + i) * c + ch])
+            ys[i] = Double(target[(b * h * w + i) * c + ch])
+        }
+        let mx = filter(xs, h: h, w: w, taps: g), my = filter(ys, h: h, w: w, taps: g)
+        let exx = filter(xs.map { $0 * $0 }, h: h, w: w, taps: g)
+        let eyy = filter(ys.map { $0 * $0 }, h: h, w: w, taps: g)
+        let exy = filter(zip(xs, ys).map { $0 * $1 }, h: h, w: w, taps: g)
+        var dmx = [Double](repeating: 0, count: oh * ow), dexx = dmx, dexy = dmx
+        var total = 0.0
+        for q in 0..<(oh * ow) {
+            let a1 = 2 * mx[q] * my[q] + c1, a2 = 2 * (exy[q] - mx[q] * my[q]) + c2
+            let b1 = mx[q] * mx[q] + my[q] * my[q] + c1
+            let b2 = exx[q] - mx[q] * mx[q] + eyy[q] - my[q] * my[q] + c2
+            let s = a1 * a2 / (b1 * b2)
+            let wq = centreWeights[b * oh * ow + q]
+            total += wq * (1 - s) / 2
+            let dS = -0.5 * wq * scale   // d loss / d S_q
+            dmx[q] = dS * s * (2 * my[q] / a1 - 2 * my[q] / a2 - 2 * mx[q] / b1 + 2 * mx[q] / b2)
+            dexx[q] = dS * (-s / b2)
+            dexy[q] = dS * (2 * s / a2)
+        }
+        let gm = filterAdjoint(dmx, h: h, w: w, taps: g)
+        let gxx = filterAdjoint(dexx, h: h, w: w, taps: g)
+        let gxy = filterAdjoint(dexy, h: h, w: w, taps: g)
+        for i in 0..<(h * w) {
+            gradient[(b * h * w + i) * c + ch] = Float(gm[i] + 2 * xs[i] * gxx[i] + ys[i] * gxy[i])
+        }
+        return total
+    }
+}
+
+/// Per-task Double results written by worker threads (each its own index).
+struct SendableDoubles: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Double>
+    init(_ pointer: UnsafeMutablePointer<Double>) { self.pointer = pointer }
 }

@@ -10,6 +10,8 @@ import Tensor
 /// - outputs `Y = Aᵀ M A` per tile, then bias and activation.
 /// The input gradient is the same convolution of the output gradient with the kernel rotated 180° and
 /// transposed, which in this transform is `U[p(a)][p(b)]ᵀ` with p = (3, 1, 2, 0): no second kernel transform.
+/// The kernel gradient is the transposed algorithm F(3×3, 2×2): `dW = Gᵀ (Σ_tiles (A δ Aᵀ) ⊙ (Bᵀ d B)) G`,
+/// i.e. 16 products `P[ξ] += V[ξ]ᵀ · E[ξ]` over the tiles, with E the output-gradient tiles transformed.
 enum Winograd {
     /// ξ index of the rotated kernel: (a, b) → (p(a), p(b)).
     static let rotated: [Int] = {
@@ -191,6 +193,109 @@ enum Winograd {
                                 into: y + start * h * w * cout)
                 start += images
             }
+        }
+    }
+
+    /// `E` `[16, tiles, c]`: each output-gradient 2×2 tile δ (zeros past the image) as `A δ Aᵀ`, with
+    /// `A δ = (δ0, δ0 + δ1, δ0 − δ1, −δ1)` along each axis.
+    static func transformGradient(_ g: UnsafePointer<Float>, images: Int, h: Int, w: Int, channels c: Int,
+                                  into e: UnsafeMutablePointer<Float>) {
+        let th = (h + 1) / 2, tw = (w + 1) / 2, tiles = images * th * tw
+        let gs = SendablePointer(g), es = SendableMutablePointer(e)
+        Parallel.ranges(tiles, work: tiles * c * 24, threshold: 200_000) { range in
+            for tile in range {
+                let image = tile / (th * tw), ty = (tile / tw) % th, tx = tile % tw
+                var ch = 0
+                while ch < c {
+                    let lanes = min(8, c - ch)
+                    @inline(__always) func at(_ dy: Int, _ dx: Int) -> SIMD8<Float> {
+                        let y = 2 * ty + dy, x = 2 * tx + dx
+                        if y >= h || x >= w { return .zero }
+                        return loadPartial(gs.pointer + ((image * h + y) * w + x) * c + ch, lanes)
+                    }
+                    let (d00, d01, d10, d11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1))
+                    // Along y: rows (δ0, δ0 + δ1, δ0 − δ1, −δ1) of 2-vectors along x; then the same along x.
+                    @inline(__always) func emit(_ i: Int, _ r0: SIMD8<Float>, _ r1: SIMD8<Float>) {
+                        let base = es.pointer + (i * 4) * tiles * c + tile * c + ch
+                        storePartial(r0, base, lanes)
+                        storePartial(r0 + r1, base + tiles * c, lanes)
+                        storePartial(r0 - r1, base + 2 * tiles * c, lanes)
+                        storePartial(-r1, base + 3 * tiles * c, lanes)
+                    }
+                    emit(0, d00, d01)
+                    emit(1, d00 + d10, d01 + d11)
+                    emit(2, d00 - d10, d01 - d11)
+                    emit(3, -d10, -d11)
+                    ch += 8
+                }
+            }
+        }
+    }
+
+    /// `dW[ky, kx, ci, co] += (Gᵀ P G)[ky][kx]` from `P` `[16, cin, cout]`, with
+    /// `Gᵀ p = (p0 + p1/2 + p2/2, p1/2 − p2/2, p1/2 + p2/2 + p3)` along each axis; vectorised along cout.
+    static func accumulateKernelGradient(_ p: UnsafePointer<Float>, cin: Int, cout: Int, into dw: UnsafeMutablePointer<Float>) {
+        let ps = SendablePointer(p), ds = SendableMutablePointer(dw)
+        let plane = cin * cout
+        Parallel.ranges(cin, work: cin * cout * 48, threshold: 200_000) { range in
+            for ci in range {
+                var co = 0
+                while co < cout {
+                    let lanes = min(8, cout - co)
+                    @inline(__always) func at(_ a: Int, _ b: Int) -> SIMD8<Float> {
+                        loadPartial(ps.pointer + (a * 4 + b) * plane + ci * cout + co, lanes)
+                    }
+                    // Gᵀ along a for column b, then along b.
+                    @inline(__always) func column(_ b: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                        let (p0, p1, p2, p3) = (at(0, b), at(1, b), at(2, b), at(3, b))
+                        return (p0 + (p1 + p2) * 0.5, (p1 - p2) * 0.5, (p1 + p2) * 0.5 + p3)
+                    }
+                    let k0 = column(0), k1 = column(1), k2 = column(2), k3 = column(3)
+                    @inline(__always) func add(_ ky: Int, _ q0: SIMD8<Float>, _ q1: SIMD8<Float>, _ q2: SIMD8<Float>, _ q3: SIMD8<Float>) {
+                        let target = ds.pointer + (ky * 3 * cin + ci) * cout + co, step = cin * cout
+                        storePartial(loadPartial(target, lanes) + q0 + (q1 + q2) * 0.5, target, lanes)
+                        storePartial(loadPartial(target + step, lanes) + (q1 - q2) * 0.5, target + step, lanes)
+                        storePartial(loadPartial(target + 2 * step, lanes) + (q1 + q2) * 0.5 + q3, target + 2 * step, lanes)
+                    }
+                    add(0, k0.0, k1.0, k2.0, k3.0)
+                    add(1, k0.1, k1.1, k2.1, k3.1)
+                    add(2, k0.2, k1.2, k2.2, k3.2)
+                    co += 8
+                }
+            }
+        }
+    }
+
+    /// `dW += ` the kernel gradient of a stride-1 SAME 3×3 convolution with input `x` `[n, h, w, cin]` and
+    /// output gradient `g` `[n, h, w, cout]` (after the activation's derivative), block by block.
+    static func kernelGradient(input x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>, batch n: Int, h: Int, w: Int,
+                               inChannels cin: Int, outChannels cout: Int, workspace: Workspace, into dw: UnsafeMutablePointer<Float>) {
+        let tilesPerImage = ((h + 1) / 2) * ((w + 1) / 2)
+        let perImage = 16 * tilesPerImage * (cin + cout)
+        let block = max(1, min(n, workspace.blockFloats / perImage))
+        var products = [Float](repeating: 0, count: 16 * cin * cout)
+        products.withUnsafeMutableBufferPointer { pb in
+            guard let pp = pb.baseAddress else { return }
+            let ps = SendableMutablePointer(pp)
+            workspace.with(count: block * perImage) { scratch in
+                var start = 0
+                while start < n {
+                    let images = min(block, n - start), tiles = images * tilesPerImage
+                    let v = scratch, e = scratch + 16 * tiles * cin
+                    transformInput(x + start * h * w * cin, images: images, h: h, w: w, channels: cin, into: v)
+                    transformGradient(g + start * h * w * cout, images: images, h: h, w: w, channels: cout, into: e)
+                    let vs = SendablePointer(UnsafePointer(v)), es = SendablePointer(UnsafePointer(e))
+                    Parallel.ranges(16, work: 16 * tiles * cin * cout, threshold: 1) { range in
+                        for xi in range {
+                            BLAS.sgemmSerial(transA: true, m: cin, n: cout, k: tiles, a: vs.pointer + xi * tiles * cin, lda: cin,
+                                             b: es.pointer + xi * tiles * cout, ldb: cout, beta: 1,
+                                             c: ps.pointer + xi * cin * cout, ldc: cout)
+                        }
+                    }
+                    start += images
+                }
+            }
+            accumulateKernelGradient(pp, cin: cin, cout: cout, into: dw)
         }
     }
 }

@@ -35,6 +35,9 @@ struct TrainBench: ParsableCommand {
     @Flag(help: "Also measure the two-core sgemm peak (2048³).")
     var peak = false
 
+    @Option(help: "After the timed run, save a checkpoint here and load it back (times both).")
+    var checkpoint: String?
+
     @Flag(help: "Time sgemm alone at the shapes of the convolutions' products (diagnostics).")
     var shapes = false
 
@@ -75,6 +78,17 @@ struct TrainBench: ParsableCommand {
         let inferRate = Double(batch * steps) / seconds
         print(String(format: "infer: batch %d, %.1f images/s, %.1f GFLOP/s", batch, inferRate, inferRate * forwardFlops / 1e9))
         if peak { Self.sgemmPeak() }
+        if let checkpoint {
+            let url = URL(fileURLWithPath: checkpoint)
+            start = Self.now()
+            try trainer.saveCheckpoint(to: url)
+            let saved = Self.now() - start
+            start = Self.now()
+            try DeepFakesTrainer(model: try DeepFakesAutoencoder(configuration: model.configuration)).loadCheckpoint(from: url)
+            let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+            print(String(format: "checkpoint: %.1f MB, saved in %.2f s, loaded (into a fresh model) in %.2f s", Double(size) / 1e6, saved,
+                         Self.now() - start))
+        }
     }
 
     static func random(_ shape: [Int], _ rng: inout SeededRandom) -> Tensor {
@@ -137,7 +151,7 @@ struct TrainBench: ParsableCommand {
             rows[i].2 = now() - start
         }
         start = now()
-        trainer.optimizerA.step()
+        try trainer.optimizerA.step()
         let adamTime = now() - start
         for (name, f, b) in rows { print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: " forward %8.1f ms  backward %8.1f ms", f * 1e3, b * 1e3)) }
         print(String(format: "loss %.1f ms, adam %.1f ms, total forward %.1f ms, backward %.1f ms", lossTime * 1e3, adamTime * 1e3,

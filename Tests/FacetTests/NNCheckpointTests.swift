@@ -40,6 +40,18 @@ final class NNCheckpointTests: XCTestCase {
         for (p, q) in zip(resumed.model.allParameters, original.model.allParameters) { XCTAssertEqual(p.value, q.value, p.name) }
     }
 
+    /// A full disk: the save fails with a disk-full error and the previous checkpoint survives untouched.
+    func testFullDiskLeavesThePreviousCheckpointIntact() throws {
+        let dir = try mountTmpfs(size: "64k")
+        let url = dir.appendingPathComponent("model.safetensors")
+        try Data("previous".utf8).write(to: url)
+        XCTAssertThrowsError(try smallTrainer().saveCheckpoint(to: url)) { error in
+            XCTAssertEqual(error as? FileError, .diskFull(path: url.path))
+        }
+        XCTAssertEqual(try Data(contentsOf: url), Data("previous".utf8))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["model.safetensors"])
+    }
+
     /// The header is plain safetensors JSON: names, F32, shapes, offsets, and the metadata map.
     func testHeaderIsStandardSafetensorsWithArchitectureMetadata() throws {
         let url = try makeTemporaryDirectory().appendingPathComponent("m.safetensors")

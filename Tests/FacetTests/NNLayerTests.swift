@@ -167,8 +167,10 @@ final class NNLayerTests: XCTestCase {
         let flat = try flatten.forward(x, training: true)
         XCTAssertEqual(flat.shape, [2, 60])
         XCTAssertEqual(flat.data, x.data)
-        let back = try flatten.backward(flat)
+        let r = rng.tensor(flat.shape)
+        let back = try flatten.backward(r)
         XCTAssertEqual(back.shape, x.shape)
+        GradientCheck.compare(back.data, at: x.doubles, rng: &rng, label: "flatten dx") { GradientCheck.project($0, r.data) }
         let reshape = Reshape(name: "r", to: [4, 15])
         XCTAssertEqual(try reshape.outputShape(for: [2, 60]), [2, 4, 15])
         XCTAssertThrowsError(try reshape.outputShape(for: [2, 61]))
@@ -223,5 +225,15 @@ final class NNLayerTests: XCTestCase {
         let dense = Dense(name: "d", inputs: 5, outputs: 2, rng: &rng)
         XCTAssertThrowsError(try dense.forward(Tensor(zeros: [1, 6]), training: false))
         XCTAssertThrowsError(try PixelShuffle(name: "p").forward(Tensor(zeros: [1, 2, 2, 6]), training: false))
+        // A wrongly shaped assignment is caught before any kernel reads it.
+        conv.kernel.value = Tensor(zeros: [5, 5, 3, 3])
+        XCTAssertThrowsError(try conv.forward(Tensor(zeros: [1, 8, 8, 3]), training: false)) { error in
+            XCTAssertTrue("\(error)".contains("encoder.conv1.kernel"), "\(error)")
+        }
+        dense.bias.gradient = Tensor(zeros: [3])
+        XCTAssertThrowsError(try dense.forward(Tensor(zeros: [1, 5]), training: false))
+        XCTAssertThrowsError(try Adam(label: "A", parameters: dense.parameters).step())
+        let zeroStride = Conv2D(name: "z", inChannels: 1, outChannels: 1, kernelSize: 3, stride: 0, rng: &rng)
+        XCTAssertThrowsError(try zeroStride.outputShape(for: [1, 4, 4, 1]))
     }
 }

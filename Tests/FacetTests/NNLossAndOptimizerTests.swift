@@ -61,7 +61,7 @@ final class NNLossAndOptimizerTests: XCTestCase {
             for step in 1...3 {
                 let g = rng.tensor([19])
                 p.gradient = g
-                adam.step()
+                try adam.step()
                 var gd = g.doubles
                 if let c = clipValue { gd = gd.map { min(max($0, -Double(c)), Double(c)) } }
                 if let c = clipNorm {
