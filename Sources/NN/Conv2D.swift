@@ -13,7 +13,7 @@ import Tensor
 /// - forward: `y = act(col · W + b)`, each core unfolding, multiplying and activating its own rows;
 /// - backward: `g = dy ⊙ act'(y)`, `dW += colᵀ · g`, `db += Σ g`, `dx = col2im(g · Wᵀ)`.
 /// The im2col matrix is recomputed in backward rather than kept (it is ~k²/stride² times the input).
-/// Two special cases: stride-1 3×3 layers run forward and `dx` through Winograd F(2×2, 3×3), and
+/// Two special cases: stride-1 3×3 layers run forward, `dx` and `dW` through Winograd (`Winograd`), and
 /// stride-1 layers with fewer output than input channels work from the input side (see below).
 public final class Conv2D: Layer {
     public let name: String
@@ -31,7 +31,7 @@ public final class Conv2D: Layer {
     private var output: Tensor?
     /// Winograd-transformed kernel `[16, cin, cout]` of the last forward pass (reused by its backward).
     private var transformedKernel: [Float] = []
-    /// Stride-1 3×3 layers run forward and input gradient through Winograd F(2×2, 3×3) (`Winograd`);
+    /// Stride-1 3×3 layers run forward, input and kernel gradients through Winograd (`Winograd`);
     /// false forces im2col (the tests compare both).
     public var allowsWinograd = true
 
