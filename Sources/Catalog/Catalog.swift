@@ -123,11 +123,16 @@ public final class Catalog: @unchecked Sendable {
 
     /// Marks an extraction complete with its damage notes.
     public func completeExtraction(id: Int64, damage: [String], finishedAt: String) throws {
-        let damageJSON = String(decoding: (try? JSONEncoder().encode(damage)) ?? Data("[]".utf8), as: UTF8.self)
+        let damageJSON = Self.damageJSON(damage)
         try write { db in
             try db.execute(sql: "UPDATE extractions SET status = 'complete', damage = ?, finished_at = ? WHERE id = ?",
                            arguments: [damageJSON, finishedAt, id])
         }
+    }
+
+    /// Damage notes as the JSON array of strings the `damage` columns hold.
+    static func damageJSON(_ damage: [String]) -> String {
+        String(decoding: (try? JSONEncoder().encode(damage)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
     /// The frames linked to an extraction, in time order.

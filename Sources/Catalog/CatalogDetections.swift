@@ -101,7 +101,7 @@ extension Catalog {
 
     /// Marks a detection complete with its damage notes.
     public func completeDetection(id: Int64, damage: [String], finishedAt: String) throws {
-        let damageJSON = String(decoding: (try? JSONEncoder().encode(damage)) ?? Data("[]".utf8), as: UTF8.self)
+        let damageJSON = Self.damageJSON(damage)
         try write { db in
             try db.execute(sql: "UPDATE detections SET status = 'complete', damage = ?, finished_at = ? WHERE id = ?",
                            arguments: [damageJSON, finishedAt, id])

@@ -41,8 +41,9 @@ public enum ContactSheet {
         return sheet
     }
 
-    /// Renders and writes the sheet as PNG (atomically).
-    public static func write(_ manifest: FacesManifest, manifestURL: URL, to url: URL) throws {
+    /// Renders the sheet of the faces manifest at `manifestURL` and writes it as PNG (atomically).
+    public static func write(manifestAt manifestURL: URL, to url: URL) throws {
+        let manifest = try ManifestIO.read(FacesManifest.self, from: manifestURL)
         let image = render(manifest, manifestURL: manifestURL)
         let data = try ImageEncoder(format: .png).encode(image)
         try AtomicFile.write(data, to: url)

@@ -68,11 +68,7 @@ public struct DetectOptions: Sendable {
     }
 
     /// `parameters` as canonical JSON (sorted keys).
-    public var canonicalParameters: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(parameters)) ?? Data(), as: UTF8.self)
-    }
+    public var canonicalParameters: String { ToolRunNaming.canonicalJSON(parameters) }
 
     /// Checks the values a caller could get wrong.
     func validate() throws {

@@ -90,15 +90,8 @@ public final class FaceDetector {
     /// `Manifests/faces-<name>[.shard-K-of-N].json`: `<name>` is the input's name (a frames manifest's
     /// `frames-` prefix dropped), or a hash of all input paths when there are several.
     func defaultManifestURL() -> URL {
-        var name: String
-        if options.inputs.count == 1 {
-            name = options.inputs[0].deletingPathExtension().lastPathComponent
-            if name.hasPrefix("frames-") { name.removeFirst("frames-".count) }
-        } else {
-            name = "multi-" + String(SHA256.hex(Data(options.inputs.map(\.path).joined(separator: "\n").utf8)).prefix(8))
-        }
-        if options.shardCount > 1 { name += ".shard-\(options.shardIndex)-of-\(options.shardCount)" }
-        return options.workspace.appendingPathComponent("Manifests").appendingPathComponent("faces-\(name).json")
+        ToolRunNaming.defaultManifestURL(kind: "faces", inputs: options.inputs, workspace: options.workspace,
+                                         shardIndex: options.shardIndex, shardCount: options.shardCount, dropPrefix: "frames-")
     }
 
     func displayPath(_ unit: DetectUnit) -> String {

@@ -37,8 +37,7 @@ extension FaceDetector {
         }
         func rounded(_ values: [Double]) -> [Float] { values.map { Float(($0 * 100).rounded() / 100) } }
         let mesh = Float32Blob.unpack(face.mesh)
-        let points = stride(from: 0, to: mesh.count - 2, by: 3).map { SIMD3(mesh[$0], mesh[$0 + 1], mesh[$0 + 2]) }
-        let landmarks68 = (LandmarkSubsets.points68(fromMesh: points) ?? []).flatMap { [$0.x, $0.y] }
+        let landmarks68 = (LandmarkSubsets.points68(fromMesh: face.meshPoints) ?? []).flatMap { [$0.x, $0.y] }
         let matrix = (try? JSONDecoder().decode([Double].self, from: Data(face.matrix.utf8))) ?? []
         return FaceItem(
             id: face.id ?? 0, crop: relative(face.cropPath), mask: face.maskPath.map(relative), input: input, frame: framePath,

@@ -106,15 +106,11 @@ final class UnitRun {
     /// Feeds a frame recorded by an earlier run to the tracker and the smoothing window, without analysing it.
     func replay(_ record: DetectionFrameRecord, faces: [FaceRecord], numbers: [Int64: Int]) {
         let located = faces.map { face -> LocatedFace in
-            let k = Float32Blob.unpack(face.keypoints)
-            let keypoints = stride(from: 0, to: k.count - 1, by: 2).map { Point2(k[$0], k[$0 + 1]) }
-            let m = Float32Blob.unpack(face.mesh)
-            let mesh = stride(from: 0, to: m.count - 2, by: 3).map { SIMD3(m[$0], m[$0 + 1], m[$0 + 2]) }
-            let p = Float32Blob.unpack(face.points5)
-            let points5 = stride(from: 0, to: p.count - 1, by: 2).map { SIMD2(p[$0], p[$0 + 1]) }
+            let keypoints = face.keypointPairs.map { Point2($0.x, $0.y) }
             let detection = FaceDetection(x: face.boxX, y: face.boxY, width: face.boxWidth, height: face.boxHeight, score: face.score,
                                           keypoints: keypoints)
-            return LocatedFace(detection: detection, rotation: face.rotation, mesh: mesh, presence: face.presence, points5: points5)
+            return LocatedFace(detection: detection, rotation: face.rotation, mesh: face.meshPoints, presence: face.presence,
+                               points5: face.points5Pairs)
         }
         let tracks = tracker.update(frame: record.sequence, faces: located.map { FaceTracker.Observation($0.detection) }, isCut: record.sceneCut)
         let storedTracks = faces.map { numbers[$0.trackId] ?? -1 }
@@ -213,5 +209,23 @@ final class UnitRun {
         }
         try catalog.recordDetectedFrames(frames, faces: faces, trackNumbers: tracks, detectionId: detectionId)
         pending.removeAll()
+    }
+}
+
+extension FaceRecord {
+    /// The 468 mesh points from the `mesh` blob.
+    var meshPoints: [SIMD3<Double>] {
+        let m = Float32Blob.unpack(mesh)
+        return stride(from: 0, to: m.count - 2, by: 3).map { SIMD3(m[$0], m[$0 + 1], m[$0 + 2]) }
+    }
+
+    /// The detector's keypoints from the `keypoints` blob.
+    var keypointPairs: [SIMD2<Double>] { Self.pairs(Float32Blob.unpack(keypoints)) }
+
+    /// dlib's 5 points from the `points5` blob.
+    var points5Pairs: [SIMD2<Double>] { Self.pairs(Float32Blob.unpack(points5)) }
+
+    private static func pairs(_ v: [Double]) -> [SIMD2<Double>] {
+        stride(from: 0, to: v.count - 1, by: 2).map { SIMD2(v[$0], v[$0 + 1]) }
     }
 }

@@ -73,11 +73,7 @@ public struct FrameExtractionOptions: Sendable {
     }
 
     /// `parameters` as canonical JSON (sorted keys), the form stored in the catalog.
-    var canonicalParameters: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(parameters)) ?? Data(), as: UTF8.self)
-    }
+    var canonicalParameters: String { ToolRunNaming.canonicalJSON(parameters) }
 }
 
 /// Errors about the request itself.

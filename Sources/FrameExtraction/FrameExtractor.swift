@@ -110,17 +110,10 @@ public final class FrameExtractor {
         if options.shardIndex < 1 || options.shardIndex > options.shardCount { throw FrameExtractionError.badOption("--shard must be K/N with 1 <= K <= N") }
     }
 
-    /// `Manifests/frames-<name>[.shard-K-of-N].json` in the workspace; `<name>` is the input's name, or a
-    /// hash of all input paths when there are several.
+    /// `Manifests/frames-<name>[.shard-K-of-N].json` in the workspace (see `ToolRunNaming`).
     func defaultManifestURL() -> URL {
-        var name: String
-        if options.inputs.count == 1 {
-            name = options.inputs[0].deletingPathExtension().lastPathComponent
-        } else {
-            name = "multi-" + String(SHA256.hex(Data(options.inputs.map(\.path).joined(separator: "\n").utf8)).prefix(8))
-        }
-        if options.shardCount > 1 { name += ".shard-\(options.shardIndex)-of-\(options.shardCount)" }
-        return options.workspace.appendingPathComponent("Manifests").appendingPathComponent("frames-\(name).json")
+        ToolRunNaming.defaultManifestURL(kind: "frames", inputs: options.inputs, workspace: options.workspace,
+                                         shardIndex: options.shardIndex, shardCount: options.shardCount)
     }
 
     /// Folder (relative to the workspace) that a source's frames go to.

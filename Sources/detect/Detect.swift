@@ -132,9 +132,7 @@ struct Detect: ParsableCommand {
                 status = failedStatus
             }
             if let contactSheet, let path = report.manifest {
-                let manifestURL = URL(fileURLWithPath: path)
-                try ContactSheet.write(try ManifestIO.read(FacesManifest.self, from: manifestURL), manifestURL: manifestURL,
-                                       to: URL(fileURLWithPath: contactSheet))
+                try ContactSheet.write(manifestAt: URL(fileURLWithPath: path), to: URL(fileURLWithPath: contactSheet))
             }
             if common.json { try ToolRunner.printJSON(report) }
             progress.log("detect: \(report.faces) faces in \(report.tracks) tracks from \(report.frames) frames "
