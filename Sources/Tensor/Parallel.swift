@@ -78,7 +78,7 @@ final class WorkerPool: @unchecked Sendable {
         var spins = 0
         while remaining.load(ordering: .acquiring) > 0 {
             spins += 1
-            if spins > 2_000 { sched_yield() }
+            if spins > 50_000 { sched_yield() }
         }
         job = nil
         busy.store(false, ordering: .releasing)
