@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
         .executable(name: "detect", targets: ["detect"]),
+        .executable(name: "identify", targets: ["identify"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
         .executable(name: "train-bench", targets: ["train-bench"]),
     ],
@@ -60,6 +61,9 @@ let package = Package(
         .target(name: "FaceDetect", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "FrameExtraction"]),
         .executableTarget(name: "detect", dependencies: ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models",
                                                          "Catalog", argumentParser]),
+        // The work behind `identify`: face descriptors, enrolment, labelling, target filtering, clustering.
+        .target(name: "Identity", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "FaceDetect", "FrameExtraction"]),
+        .executableTarget(name: "identify", dependencies: ["Identity", "ToolSupport", "FacetCore", "Models", "Catalog", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
@@ -67,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
-                           "Faces", "FaceDetect", "detect", "NN", grdb],
+                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", grdb],
             resources: []
         ),
     ]

@@ -49,6 +49,28 @@ public enum ContactSheet {
         try AtomicFile.write(data, to: url)
     }
 
+    /// A grid of crops (e.g. one cluster's faces) under a header band showing `number` and the crop count:
+    /// `columns` crops per row, at most `maxCrops` spread evenly over `crops`. Unreadable crops are grey cells.
+    public static func grid(crops: [URL], number: Int, columns: Int = 8, cell: Int = 96, maxCrops: Int = 48) -> RGBImage {
+        let columns = max(1, columns), cell = max(16, cell)
+        let picks = crops.count <= maxCrops ? Array(crops.indices) : (0..<maxCrops).map { $0 * (crops.count - 1) / max(1, maxCrops - 1) }
+        let rows = max(1, (picks.count + columns - 1) / columns)
+        let header = cell / 2
+        var sheet = RGBImage(width: columns * cell, height: header + rows * cell, fill: (24, 24, 24))
+        fill(&sheet, x: 0, y: 0, width: columns * cell, height: header, colour: palette(number))
+        drawNumber(&sheet, String(number), x: 8, y: 8, scale: max(2, header / 12))
+        drawNumber(&sheet, String(crops.count), x: columns * cell / 2, y: 8, scale: max(2, header / 12))
+        for (k, index) in picks.enumerated() {
+            let x = (k % columns) * cell, y = header + (k / columns) * cell
+            if let crop = try? ImageDecoder.decode(fileAt: crops[index]) {
+                blit(&sheet, resized(crop, to: cell - 4), x: x + 2, y: y + 2)
+            } else {
+                fill(&sheet, x: x + 2, y: y + 2, width: cell - 4, height: cell - 4, colour: (90, 90, 90))
+            }
+        }
+        return sheet
+    }
+
     static func palette(_ i: Int) -> (UInt8, UInt8, UInt8) {
         let colours: [(UInt8, UInt8, UInt8)] = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
                                                 (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212)]

@@ -1,0 +1,190 @@
+import Catalog
+import FaceDetect
+import FacetCore
+import Foundation
+import FrameExtraction
+import Manifest
+import Media
+import Models
+
+/// Chinese whispers (Biemann 2006, as in dlib's `chinese_whispers`) on the graph that links two descriptors
+/// at most `threshold` apart (every node also links to itself). Each pass visits the nodes in a seeded random
+/// order and gives each the label with the largest edge count among its neighbours (ties: the smallest
+/// label); it stops after `passes` passes or a pass that changes nothing.
+///
+/// Memory is O(edges); time is O(n²·d) for the distances (n nodes of d dimensions) plus O(passes·edges).
+public enum ChineseWhispers {
+    /// Cluster labels `0..<k` for each node, numbered by first appearance.
+    public static func cluster(_ vectors: [[Float]], threshold: Double, passes: Int = 100, seed: UInt64 = 1) -> [Int] {
+        let n = vectors.count
+        guard n > 0 else { return [] }
+        var neighbours = [[Int]](repeating: [], count: n)
+        let limit = Float(threshold * threshold)
+        for i in 0..<n {
+            neighbours[i].append(i)
+            for j in (i + 1)..<max(i + 1, n) where squaredDistance(vectors[i], vectors[j]) <= limit {
+                neighbours[i].append(j)
+                neighbours[j].append(i)
+            }
+        }
+        var labels = Array(0..<n)
+        var rng = SplitMix64(seed: seed)
+        var order = Array(0..<n)
+        var counts: [Int: Int] = [:]
+        for _ in 0..<max(1, passes) {
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            var changed = false
+            for node in order {
+                counts.removeAll(keepingCapacity: true)
+                for other in neighbours[node] { counts[labels[other], default: 0] += 1 }
+                var best = labels[node], bestCount = -1
+                for (label, count) in counts where count > bestCount || (count == bestCount && label < best) {
+                    best = label; bestCount = count
+                }
+                if best != labels[node] { labels[node] = best; changed = true }
+            }
+            if !changed { break }
+        }
+        var renumber: [Int: Int] = [:]
+        return labels.map { label in
+            if let k = renumber[label] { return k }
+            let k = renumber.count
+            renumber[label] = k
+            return k
+        }
+    }
+
+    static func squaredDistance(_ a: [Float], _ b: [Float]) -> Float {
+        var s: Float = 0
+        for k in 0..<min(a.count, b.count) { let d = a[k] - b[k]; s += d * d }
+        return s
+    }
+}
+
+/// A seeded 64-bit generator (SplitMix64): the same seed gives the same sequence on every machine.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Settings of `identify cluster`.
+public struct ClusterOptions: Sendable {
+    /// Descriptors at most this far apart are linked (dlib's 0.6).
+    public var threshold: Double
+    /// Clusters smaller than this are not reported (their faces count as unclustered).
+    public var minSize: Int
+    public var seed: UInt64
+    /// Cluster faces of video tracks as one node per track (their mean descriptor).
+    public var byTrack: Bool
+    /// The clusters manifest (default `<workspace>/Manifests/clusters-<input name>.json`).
+    public var output: URL?
+    public var workspace: URL
+    public var models: ModelStore
+
+    public init(threshold: Double = 0.6, minSize: Int = 2, seed: UInt64 = 1, byTrack: Bool = true, output: URL? = nil, workspace: URL,
+                models: ModelStore = ModelStore()) {
+        self.threshold = threshold; self.minSize = minSize; self.seed = seed; self.byTrack = byTrack; self.output = output
+        self.workspace = workspace; self.models = models
+    }
+}
+
+/// What `identify cluster` did; printed with `--json`.
+public struct ClusterReport: Codable, Sendable {
+    public var manifest: String
+    public var faces: Int
+    public var known: Int
+    public var unclustered: Int
+    /// Per cluster: catalog id, number, size and contact sheet.
+    public var clusters: [Summary]
+    public struct Summary: Codable, Sendable {
+        public var id: Int64
+        public var number: Int
+        public var size: Int
+        public var sheet: String?
+    }
+}
+
+/// `identify cluster`: faces of no enrolled identity grouped into people, with a contact sheet per group.
+public enum Clusterer {
+    public static func run(facesManifests urls: [URL], options: ClusterOptions, catalog: Catalog, progress: ProgressSink) throws -> ClusterReport {
+        guard !urls.isEmpty else { throw IdentifyError.badOption("give one or more faces manifests") }
+        guard options.threshold > 0, options.threshold.isFinite else { throw IdentifyError.badOption("--threshold must be a positive distance") }
+        guard options.minSize >= 1 else { throw IdentifyError.badOption("--min-size must be 1 or more") }
+        let gallery = try IdentityGallery(catalog: catalog)
+        let embedder = try FaceEmbedder(store: options.models)
+        let out = options.output ?? ToolRunNaming.defaultManifestURL(kind: "clusters", inputs: urls, workspace: options.workspace,
+                                                                      shardIndex: 1, shardCount: 1, dropPrefix: "faces-")
+        // Every face with its descriptor and the node (track or single face) it belongs to.
+        struct Face { var item: FaceItem; var source: Int; var hash: String; var url: URL; var vector: [Float]; var node: String }
+        var faces: [Face] = []
+        var sources: [ManifestReference] = []
+        for (s, url) in urls.enumerated() {
+            let manifest = try ManifestIO.read(FacesManifest.self, from: url)
+            guard !manifest.items.isEmpty else { throw IdentifyError.emptyManifest(path: url.path) }
+            let (vectors, hashes, _) = try embedder.embed(manifest.items, manifestURL: url, catalog: catalog, progress: progress)
+            sources.append(ManifestReference(path: ManifestIO.relativePath(of: url, fromManifest: out), sha256: try SHA256.hex(fileAt: url)))
+            for (i, item) in manifest.items.enumerated() {
+                let isVideo = manifest.inputs.indices.contains(item.input) && manifest.inputs[item.input].kind == "video"
+                let node = options.byTrack && isVideo ? "\(s)/track/\(item.track)" : "face/\(faces.count)"
+                faces.append(Face(item: item, source: s, hash: hashes[i], url: ManifestIO.resolve(item.crop, relativeToManifest: url),
+                                  vector: vectors[i], node: node))
+            }
+        }
+        var nodeOf: [String: Int] = [:]
+        var nodes: [[Int]] = []
+        for (i, face) in faces.enumerated() {
+            if let node = nodeOf[face.node] { nodes[node].append(i) } else { nodeOf[face.node] = nodes.count; nodes.append([i]) }
+        }
+        let means = nodes.map { IdentityGallery.mean($0.map { faces[$0].vector }) }
+        // Leave out nodes that match an enrolled identity.
+        let unknownNodes = nodes.indices.filter { node in
+            gallery.isEmpty || (gallery.distances(means[node], rule: .nearest).min() ?? .infinity) > options.threshold
+        }
+        let known = faces.count - unknownNodes.reduce(0) { $0 + nodes[$1].count }
+        let labels = ChineseWhispers.cluster(unknownNodes.map { means[$0] }, threshold: options.threshold, seed: options.seed)
+        var groups: [[Int]] = Array(repeating: [], count: (labels.max() ?? -1) + 1)
+        for (k, node) in unknownNodes.enumerated() { groups[labels[k]] += nodes[node] }
+        groups = groups.filter { $0.count >= options.minSize }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : ($0.min() ?? 0) < ($1.min() ?? 0) }
+        let clustered = groups.reduce(0) { $0 + $1.count }
+
+        // Sheets, then catalog rows, then the manifest.
+        let folder = options.workspace.appendingPathComponent("Datasets/clusters")
+            .appendingPathComponent(out.deletingPathExtension().lastPathComponent)
+        var stored: [(number: Int, sheetPath: String?, members: [ClusterMemberRecord])] = []
+        for (g, group) in groups.enumerated() {
+            let sheet = folder.appendingPathComponent("cluster-\(g + 1).png")
+            let image = ContactSheet.grid(crops: group.map { faces[$0].url }, number: g + 1)
+            try AtomicFile.write(try ImageEncoder(format: .png).encode(image), to: sheet)
+            stored.append((g + 1, sheet.path, group.map { ClusterMemberRecord(clusterId: 0, faceId: faces[$0].item.id, cropPath: faces[$0].url.path,
+                                                                              cropSha256: faces[$0].hash) }))
+        }
+        var parameters: [String: JSONValue] = ["threshold": .number(options.threshold), "min-size": .number(Double(options.minSize)),
+                                               "seed": .number(Double(options.seed)), "by-track": .bool(options.byTrack)]
+        let rows = try catalog.recordClustering(parameters: ToolRunNaming.canonicalJSON(parameters),
+                                                manifests: ToolRunNaming.canonicalJSON(["paths": .array(urls.map { .string($0.path) })]),
+                                                faces: faces.count - known, at: timestamp(), clusters: stored)
+        parameters["command"] = .string("cluster")
+        let entries = zip(groups, rows).map { group, row in
+            ClusterEntry(id: row.id ?? 0, number: row.number,
+                         sheet: row.sheetPath.map { ManifestIO.relativePath(of: URL(fileURLWithPath: $0), fromManifest: out) },
+                         members: group.map { i in
+                             ClusterMember(faceId: faces[i].item.id, crop: ManifestIO.relativePath(of: faces[i].url, fromManifest: out),
+                                           source: faces[i].source, track: faces[i].item.track)
+                         })
+        }
+        let manifest = ClustersManifest(tool: ToolInfo(name: "identify", parameters: parameters), createdAt: timestamp(), sources: sources,
+                                        threshold: options.threshold, faces: faces.count - known, known: known, clusters: entries,
+                                        unclustered: faces.count - known - clustered)
+        try ManifestIO.write(manifest, to: out)
+        return ClusterReport(manifest: out.path, faces: faces.count - known, known: known, unclustered: faces.count - known - clustered,
+                             clusters: rows.map { .init(id: $0.id ?? 0, number: $0.number, size: $0.size, sheet: $0.sheetPath) })
+    }
+}
