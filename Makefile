@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify clean
 
 setup: apt models openblas build
 
@@ -55,6 +55,12 @@ demo: setup
 	  Datasets/samples/two_people_stage.mp4
 	@echo "demo: aligned faces under $(DEMO_WORKSPACE)/Datasets/faces/, manifests $(DEMO_WORKSPACE)/Manifests/faces-*.json,"
 	@echo "demo: contact sheets $(DEMO_WORKSPACE)/faces-samples.png and $(DEMO_WORKSPACE)/tracks-two_people_stage.png (one row per track)"
+	$(BIN)/identify enroll --workspace "$(DEMO_WORKSPACE)" --name "Lin-Manuel Miranda" --consent "public White House footage; demo only" \
+	  Datasets/samples/lin-manuel-miranda.jpg
+	$(BIN)/identify label --workspace "$(DEMO_WORKSPACE)" --target "Lin-Manuel Miranda" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
+	$(BIN)/identify cluster --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
+	@echo "demo: labels in $(DEMO_WORKSPACE)/Manifests/labels-faces-two_people_stage.json, Miranda's faces only in"
+	@echo "demo: $(DEMO_WORKSPACE)/Manifests/faces-two_people_stage-Lin-Manuel_Miranda.json, the other people's clusters in $(DEMO_WORKSPACE)/Datasets/clusters/"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -64,6 +70,9 @@ bench-models: setup
 
 bench-detect: setup
 	benchmarks/detect/run.sh
+
+bench-identify: setup
+	benchmarks/identify/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -7,22 +7,27 @@ import Manifest
 import Media
 import Models
 
-/// Chinese whispers (Biemann 2006, as in dlib's `chinese_whispers`) on the graph that links two descriptors
-/// at most `threshold` apart (every node also links to itself). Each pass visits the nodes in a seeded random
+/// Chinese whispers (Biemann 2006, as in dlib's `chinese_whispers`) on a graph, by default the one that links
+/// two descriptors at most `threshold` apart (every node also links to itself). Each pass visits the nodes in a seeded random
 /// order and gives each the label with the largest edge count among its neighbours (ties: the smallest
 /// label); it stops after `passes` passes or a pass that changes nothing.
 ///
 /// Memory is O(edges); time is O(n²·d) for the distances (n nodes of d dimensions) plus O(passes·edges).
 public enum ChineseWhispers {
-    /// Cluster labels `0..<k` for each node, numbered by first appearance.
+    /// Cluster labels `0..<k` for each vector, numbered by first appearance.
     public static func cluster(_ vectors: [[Float]], threshold: Double, passes: Int = 100, seed: UInt64 = 1) -> [Int] {
-        let n = vectors.count
+        let limit = Float(threshold * threshold)
+        return cluster(count: vectors.count, passes: passes, seed: seed) { squaredDistance(vectors[$0], vectors[$1]) <= limit }
+    }
+
+    /// Cluster labels `0..<k` for `count` nodes, where `linked(i, j)` (asked once per pair, `i < j`) says
+    /// whether an edge joins them.
+    public static func cluster(count n: Int, passes: Int = 100, seed: UInt64 = 1, linked: (Int, Int) -> Bool) -> [Int] {
         guard n > 0 else { return [] }
         var neighbours = [[Int]](repeating: [], count: n)
-        let limit = Float(threshold * threshold)
         for i in 0..<n {
             neighbours[i].append(i)
-            for j in (i + 1)..<max(i + 1, n) where squaredDistance(vectors[i], vectors[j]) <= limit {
+            for j in (i + 1)..<max(i + 1, n) where linked(i, j) {
                 neighbours[i].append(j)
                 neighbours[j].append(i)
             }
@@ -47,6 +52,49 @@ public enum ChineseWhispers {
         }
         var renumber: [Int: Int] = [:]
         return labels.map { label in
+            if let k = renumber[label] { return k }
+            let k = renumber.count
+            renumber[label] = k
+            return k
+        }
+    }
+
+    /// Splits each cluster of `labels` (up to `maxRefine` nodes) by average linkage (UPGMA): within the
+    /// cluster, the two groups with the smallest mean node distance merge while that mean is at most
+    /// `threshold`. Chinese whispers follows chains (A near B near C joins A and C however far apart they are);
+    /// this undoes chains whose ends are, on average, more than the threshold apart. Returns labels renumbered by
+    /// first appearance. `distance(i, j)` is asked for pairs of nodes in one cluster.
+    public static func refine(_ labels: [Int], threshold: Double, maxRefine: Int = 500, distance: (Int, Int) -> Double) -> [Int] {
+        var groups: [Int: [Int]] = [:]
+        for (node, label) in labels.enumerated() { groups[label, default: []].append(node) }
+        var out = labels
+        var next = (labels.max() ?? -1) + 1
+        for label in groups.keys.sorted() {
+            guard let members = groups[label], members.count > 1, members.count <= maxRefine else { continue }
+            let m = members.count
+            var d = [Double](repeating: 0, count: m * m)
+            for i in 0..<m { for j in (i + 1)..<m { let v = distance(members[i], members[j]); d[i * m + j] = v; d[j * m + i] = v } }
+            var size = [Int](repeating: 1, count: m)
+            var alive = [Bool](repeating: true, count: m)
+            var parts = (0..<m).map { [$0] }
+            while true {
+                var best = (i: -1, j: -1, v: Double.infinity)
+                for i in 0..<m where alive[i] { for j in (i + 1)..<m where alive[j] && d[i * m + j] < best.v { best = (i, j, d[i * m + j]) } }
+                guard best.i >= 0, best.v <= threshold else { break }
+                let (a, b) = (best.i, best.j)
+                for k in 0..<m where alive[k] && k != a && k != b {
+                    let v = (d[a * m + k] * Double(size[a]) + d[b * m + k] * Double(size[b])) / Double(size[a] + size[b])
+                    d[a * m + k] = v; d[k * m + a] = v
+                }
+                size[a] += size[b]; alive[b] = false; parts[a] += parts[b]; parts[b] = []
+            }
+            for (k, part) in parts.enumerated() where alive[k] && k != parts.indices.first(where: { alive[$0] }) {
+                for i in part { out[members[i]] = next }
+                next += 1
+            }
+        }
+        var renumber: [Int: Int] = [:]
+        return out.map { label in
             if let k = renumber[label] { return k }
             let k = renumber.count
             renumber[label] = k
@@ -142,13 +190,29 @@ public enum Clusterer {
         for (i, face) in faces.enumerated() {
             if let node = nodeOf[face.node] { nodes[node].append(i) } else { nodeOf[face.node] = nodes.count; nodes.append([i]) }
         }
-        let means = nodes.map { IdentityGallery.mean($0.map { faces[$0].vector }) }
-        // Leave out nodes that match an enrolled identity.
+        // Up to 16 faces spread over each node stand for it. Averaging a track's descriptors would shrink its
+        // distances to other tracks (0.14–0.35 less on the demo clip) and chain different people together, so
+        // two nodes are linked, and a node is known, by the *median* distance between their faces.
+        let samples = nodes.map { members -> [[Float]] in
+            let picks = members.count <= 16 ? Array(members.indices) : (0..<16).map { $0 * (members.count - 1) / 15 }
+            return picks.map { faces[members[$0]].vector }
+        }
         let unknownNodes = nodes.indices.filter { node in
-            gallery.isEmpty || (gallery.distances(means[node], rule: .nearest).min() ?? .infinity) > options.threshold
+            guard !gallery.isEmpty else { return true }
+            let perIdentity = samples[node].map { gallery.distances($0, rule: .nearest) }
+            let best = (0..<gallery.entries.count).map { k in LabelDecider.median(perIdentity.map { $0[k] }) }.min() ?? .infinity
+            return best > options.threshold
         }
         let known = faces.count - unknownNodes.reduce(0) { $0 + nodes[$1].count }
-        let labels = ChineseWhispers.cluster(unknownNodes.map { means[$0] }, threshold: options.threshold, seed: options.seed)
+        func nodeDistance(_ i: Int, _ j: Int) -> Double {
+            let a = samples[unknownNodes[i]], b = samples[unknownNodes[j]]
+            var d: [Double] = []
+            d.reserveCapacity(a.count * b.count)
+            for x in a { for y in b { d.append(IdentityGallery.distance(x, y)) } }
+            return LabelDecider.median(d)
+        }
+        let whispers = ChineseWhispers.cluster(count: unknownNodes.count, seed: options.seed) { nodeDistance($0, $1) <= options.threshold }
+        let labels = ChineseWhispers.refine(whispers, threshold: options.threshold, distance: nodeDistance)
         var groups: [[Int]] = Array(repeating: [], count: (labels.max() ?? -1) + 1)
         for (k, node) in unknownNodes.enumerated() { groups[labels[k]] += nodes[node] }
         groups = groups.filter { $0.count >= options.minSize }

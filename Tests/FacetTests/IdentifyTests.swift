@@ -71,6 +71,19 @@ final class IdentifyTests: XCTestCase {
         XCTAssertEqual(ChineseWhispers.cluster([[0, 0]], threshold: 0.6), [0])
     }
 
+    func testAverageLinkageSplitsAChainThatChineseWhispersJoins() {
+        // Points on a line 0.5 apart, each linked to its neighbours at 0.6: a chain Chinese whispers may join
+        // (here: all in one cluster); average linkage keeps only groups whose mean inner distance stays within 0.6.
+        let vectors: [[Float]] = (0..<6).map { [Float($0) * 0.5, 0] }
+        let refined = ChineseWhispers.refine([0, 0, 0, 0, 0, 0], threshold: 0.6) { i, j in IdentityGallery.distance(vectors[i], vectors[j]) }
+        XCTAssertGreaterThanOrEqual(Set(refined).count, 3)
+        for a in 0..<6 { for b in 0..<6 where refined[a] == refined[b] { XCTAssertLessThanOrEqual(abs(a - b), 1, "\(refined)") } }
+        // Tight groups are left alone.
+        let tight: [[Float]] = [[0, 0], [0.1, 0], [0.2, 0], [5, 5], [5.1, 5]]
+        let labels = ChineseWhispers.cluster(tight, threshold: 0.6)
+        XCTAssertEqual(ChineseWhispers.refine(labels, threshold: 0.6) { IdentityGallery.distance(tight[$0], tight[$1]) }, [0, 0, 0, 1, 1])
+    }
+
     // MARK: Descriptors from crops
 
     /// Chips cut from detect's aligned crops give nearly the descriptors of chips cut from the frame (as dlib
