@@ -197,3 +197,47 @@ final class IdentifyTests: XCTestCase {
         XCTAssertEqual(try runIdentify("label", ["--rule", "median", facesURL.path], workspace: workspace).status, 64)
     }
 }
+
+/// An interrupted labelling run keeps the descriptors it finished.
+final class IdentifyResumeTests: XCTestCase {
+    func testKilledLabellingKeepsItsDescriptorsAndTheRerunGivesTheSameLabels() throws {
+        try requireSharedMedia(TestPaths.video("d3.mp4"), TestPaths.image("obama.jpg"))
+        let workspace = try makeTemporaryDirectory()
+        let run = try runDetect([TestPaths.video("d3.mp4").path], workspace: workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let (facesURL, faces) = try run.manifest()
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Obama", TestPaths.image("obama.jpg").path], workspace: workspace).status, 0)
+
+        let binary = try TestPaths.executable("identify")
+        let (process, outURL, errURL) = try startProcess(binary, ["label", "--workspace", workspace.path, "--json", "-q", facesURL.path])
+        let deadline = Date().addingTimeInterval(120)
+        var stored = 0
+        while process.isRunning && Date() < deadline {
+            usleep(20_000)
+            stored = (try? readCatalog(workspace) { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM face_embeddings") ?? 0 }) ?? 0
+            if stored >= 32 { break }
+        }
+        let killedMidway = process.isRunning
+        if killedMidway { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        _ = collect(process, outURL, errURL)
+        XCTAssertTrue(killedMidway, "the run finished before it could be killed")
+
+        let resumed = try runIdentify("label", [facesURL.path], workspace: workspace)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let report = try JSONDecoder().decode(LabelReport.self, from: resumed.stdoutData)
+        XCTAssertEqual(report.faces, faces.items.count)
+        XCTAssertLessThanOrEqual(report.embedded, faces.items.count - stored, "descriptors stored before the kill were computed again")
+
+        // The same labels as a run from an empty cache in another workspace.
+        let clean = try makeTemporaryDirectory()
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Obama", TestPaths.image("obama.jpg").path], workspace: clean).status, 0)
+        let reference = try runIdentify("label", ["--labels", clean.appendingPathComponent("labels.json").path, facesURL.path], workspace: clean)
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let a = try ManifestIO.read(LabelsManifest.self, from: URL(fileURLWithPath: report.labels)).items
+        let b = try ManifestIO.read(LabelsManifest.self, from: clean.appendingPathComponent("labels.json")).items
+        XCTAssertEqual(a.map(\.identity), b.map(\.identity))
+        XCTAssertEqual(a.map(\.nearestDistance), b.map(\.nearestDistance))
+        XCTAssertTrue(a.allSatisfy { $0.identity == nil }, "d3.mp4 is not Obama")
+    }
+}
