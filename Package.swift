@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
         .executable(name: "detect", targets: ["detect"]),
+        .executable(name: "dedupe", targets: ["dedupe"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
         .executable(name: "train-bench", targets: ["train-bench"]),
     ],
@@ -60,6 +61,10 @@ let package = Package(
         .target(name: "FaceDetect", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "FrameExtraction"]),
         .executableTarget(name: "detect", dependencies: ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models",
                                                          "Catalog", argumentParser]),
+        // The work behind `dedupe`: quality filters, near-duplicate grouping, coverage selection, dataset folders,
+        // the coverage audit (JSON, PNG plots, HTML).
+        .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
+        .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
@@ -67,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
-                           "Faces", "FaceDetect", "detect", "NN", grdb],
+                           "Faces", "FaceDetect", "detect", "NN", "Datasets", "dedupe", grdb],
             resources: []
         ),
     ]

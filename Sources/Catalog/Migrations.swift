@@ -128,6 +128,8 @@ enum CatalogMigrations {
                 CREATE INDEX faces_by_track ON faces(track_id);
                 """)
         }
+        // Added by `dedupe`: dataset versions, their sources, faces and drops (Sources/Catalog/CatalogDatasets.swift).
+        migrator.registerMigration("v3-datasets") { db in try DatasetTables.create(db) }
         return migrator
     }
 }
