@@ -51,8 +51,8 @@ public struct DuplicateMatch: Sendable, Equatable, Codable {
     public var mirrored: Bool
 }
 
-/// Greedy leader grouping: faces are visited best first (the pose extremes first when asked, then by
-/// `keepScore`, ties by a seeded hash); a face that is a near-duplicate of an already kept face joins the
+/// Greedy leader grouping: faces are visited best first (by `keepScore`, ties by a seeded hash; the faces at
+/// the ends of the yaw and pitch ranges are kept unconditionally first when asked); a face that is a near-duplicate of an already kept face joins the
 /// closest such face's group, otherwise it is kept. Groups therefore never chain: every member is within the
 /// thresholds of its group's kept face, so a slow head turn keeps one face every few degrees instead of
 /// collapsing into one group.
@@ -71,7 +71,7 @@ public enum NearDuplicateGrouper {
         precondition(signatures.count == n && tieBreaks.count == n, "NearDuplicateGrouper: inputs differ in length")
         var result = [DuplicateMatch?](repeating: nil, count: n)
         guard n > 0 else { return result }
-        let order = visitOrder(traits: traits, tieBreaks: tieBreaks, keepExtremes: settings.keepPoseExtremes)
+        let (order, protected) = visitOrder(traits: traits, tieBreaks: tieBreaks, keepExtremes: settings.keepPoseExtremes)
         let radius = min(3, max(0, settings.maxHashDistance) / 4)
         var index = BandIndex(capacity: n, radius: radius)
         var seenStamp = [Int32](repeating: -1, count: n)
@@ -81,6 +81,10 @@ public enum NearDuplicateGrouper {
             guard let base = descriptors.baseAddress else { return }
             let length = FaceSignature.descriptorLength
             for (step, face) in order.enumerated() {
+                if step < protected {
+                    index.insert(face, hash: signatures.hashes[face])
+                    continue
+                }
                 var best: DuplicateMatch?
                 let mine = base + face * length
                 let mirroredTraits = traits[face].mirrored
@@ -116,9 +120,10 @@ public enum NearDuplicateGrouper {
         return result
     }
 
-    /// Visit order: the faces with the smallest and largest yaw and pitch first (when `keepExtremes`), then
-    /// by `keepScore` (highest first), ties by `tieBreaks` then index.
-    static func visitOrder(traits: [FaceTraits], tieBreaks: [UInt64], keepExtremes: Bool) -> [Int] {
+    /// Visit order: the faces with the smallest and largest yaw and pitch first (when `keepExtremes`; they are
+    /// kept without a query, `protected` of them), then by `keepScore` (highest first), ties by `tieBreaks`
+    /// then index.
+    static func visitOrder(traits: [FaceTraits], tieBreaks: [UInt64], keepExtremes: Bool) -> (order: [Int], protected: Int) {
         let n = traits.count
         let scores = traits.map(\.keepScore)
         var order = Array(0..<n).sorted { a, b in
@@ -138,9 +143,9 @@ public enum NearDuplicateGrouper {
                 for i in [low, high] where !first.contains(i) { first.append(i) }
             }
             let set = Set(first)
-            order = first + order.filter { !set.contains($0) }
+            return (first + order.filter { !set.contains($0) }, first.count)
         }
-        return order
+        return (order, 0)
     }
 }
 
