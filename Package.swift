@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "dedupe", targets: ["dedupe"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
         .executable(name: "train-bench", targets: ["train-bench"]),
+        .executable(name: "dedupe-bench", targets: ["dedupe-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,6 +66,8 @@ let package = Package(
         // the coverage audit (JSON, PNG plots, HTML).
         .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
         .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
+        // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
+        .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).

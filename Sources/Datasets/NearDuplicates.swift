@@ -52,16 +52,19 @@ public struct DuplicateMatch: Sendable, Equatable, Codable {
 }
 
 /// Greedy leader grouping: faces are visited best first (by `keepScore`, ties by a seeded hash; the faces at
-/// the ends of the yaw and pitch ranges are kept unconditionally first when asked); a face that is a near-duplicate of an already kept face joins the
-/// closest such face's group, otherwise it is kept. Groups therefore never chain: every member is within the
-/// thresholds of its group's kept face, so a slow head turn keeps one face every few degrees instead of
-/// collapsing into one group.
+/// the ends of the yaw and pitch ranges are kept unconditionally first when asked); a face that is a
+/// near-duplicate of an already kept face joins the closest such face's group, otherwise it is kept. Groups
+/// therefore never chain: every member is within the thresholds of its group's kept face, so a slow head turn
+/// keeps one face every few degrees instead of collapsing into one group.
 ///
-/// Kept faces are indexed by multi-index hashing: the 64-bit hash is cut into four 16-bit bands with a bucket
-/// table each; if two hashes differ in at most H bits, one band differs in at most ⌊H/4⌋, so probing every
-/// bucket within ⌊H/4⌋ bits of each band finds every kept face within H exactly (137 probes a band for
-/// H = 10). A query touches only kept faces whose hash is close, so the work grows with the number of faces
-/// times the number of similar kept faces, not with the square of the number of faces.
+/// Kept faces are indexed by a pose grid whose cells are `maxPoseGap` degrees of yaw by `maxPoseGap` of pitch:
+/// a near-duplicate is within the gap in both, so it lies in the face's cell or one of the eight around it
+/// (around the mirrored yaw for mirrored matches). Each cell keeps its faces' hashes in one contiguous array,
+/// scanned with XOR and popcount (8 bytes a face); only faces within the Hamming distance get the descriptor,
+/// pose and expression checks. The work is the number of faces times the number of kept faces of similar
+/// pose, which stays bounded as a video gets longer (a pose only has so many distinct looks), instead of the
+/// square of the number of faces. (A multi-index table over 16-bit hash bands, tried first, degrades on real
+/// faces: aligned crops share most low-frequency structure, so their hashes crowd into a few bands.)
 public enum NearDuplicateGrouper {
     /// Groups `traits.count` faces. `signatures` hold each face's hash, mirror hash and descriptor;
     /// `tieBreaks` order faces of equal score. Returns, per face, nil when kept, else its match.
@@ -72,9 +75,7 @@ public enum NearDuplicateGrouper {
         var result = [DuplicateMatch?](repeating: nil, count: n)
         guard n > 0 else { return result }
         let (order, protected) = visitOrder(traits: traits, tieBreaks: tieBreaks, keepExtremes: settings.keepPoseExtremes)
-        let radius = min(3, max(0, settings.maxHashDistance) / 4)
-        var index = BandIndex(capacity: n, radius: radius)
-        var seenStamp = [Int32](repeating: -1, count: n)
+        var index = PoseGridIndex(cellDegrees: max(0.5, settings.maxPoseGap))
         let maxHash = settings.maxHashDistance
         let maxDescriptor = Float(settings.maxDescriptorDistance)
         signatures.descriptors.withUnsafeBufferPointer { descriptors in
@@ -82,25 +83,18 @@ public enum NearDuplicateGrouper {
             let length = FaceSignature.descriptorLength
             for (step, face) in order.enumerated() {
                 if step < protected {
-                    index.insert(face, hash: signatures.hashes[face])
+                    index.insert(face, yaw: traits[face].yaw, pitch: traits[face].pitch, hash: signatures.hashes[face])
                     continue
                 }
                 var best: DuplicateMatch?
                 let mine = base + face * length
-                let mirroredTraits = traits[face].mirrored
                 for mirrored in [false, true] {
                     let query = mirrored ? signatures.mirrorHashes[face] : signatures.hashes[face]
-                    let stamp = Int32(truncatingIfNeeded: 2 * step + (mirrored ? 1 : 0))
-                    index.forEachCandidate(of: query) { kept in
-                        // A kept face can share several bands with the query: look at it once per pass.
-                        if seenStamp[kept] == stamp { return }
-                        seenStamp[kept] = stamp
-                        let distance = FaceSignature.hammingDistance(query, signatures.hashes[kept])
-                        guard distance <= maxHash else { return }
+                    let seen = mirrored ? traits[face].mirrored : traits[face]
+                    index.forEachCandidate(yaw: seen.yaw, pitch: seen.pitch, hash: query, maxDistance: maxHash) { kept, distance in
                         let theirs = base + kept * length
                         let descriptorDistance = mirrored ? FaceSignature.mirroredDistance(theirs, mine) : FaceSignature.distance(mine, theirs)
-                        guard descriptorDistance <= maxDescriptor,
-                              settings.traitsClose(mirrored ? mirroredTraits : traits[face], traits[kept]) else { return }
+                        guard descriptorDistance <= maxDescriptor, settings.traitsClose(seen, traits[kept]) else { return }
                         let candidate = DuplicateMatch(keeper: kept, hashDistance: distance, descriptorDistance: Double(descriptorDistance),
                                                        mirrored: mirrored)
                         if let current = best {
@@ -113,7 +107,7 @@ public enum NearDuplicateGrouper {
                 if let best {
                     result[face] = best
                 } else {
-                    index.insert(face, hash: signatures.hashes[face])
+                    index.insert(face, yaw: traits[face].yaw, pitch: traits[face].pitch, hash: signatures.hashes[face])
                 }
             }
         }
@@ -126,26 +120,24 @@ public enum NearDuplicateGrouper {
     static func visitOrder(traits: [FaceTraits], tieBreaks: [UInt64], keepExtremes: Bool) -> (order: [Int], protected: Int) {
         let n = traits.count
         let scores = traits.map(\.keepScore)
-        var order = Array(0..<n).sorted { a, b in
+        let order = Array(0..<n).sorted { a, b in
             if scores[a] != scores[b] { return scores[a] > scores[b] }
             if tieBreaks[a] != tieBreaks[b] { return tieBreaks[a] < tieBreaks[b] }
             return a < b
         }
-        if keepExtremes {
-            var first: [Int] = []
-            for key in [\FaceTraits.yaw, \FaceTraits.pitch] {
-                // Among equal values the earliest in the quality order wins.
-                var low = order[0], high = order[0]
-                for i in order {
-                    if traits[i][keyPath: key] < traits[low][keyPath: key] { low = i }
-                    if traits[i][keyPath: key] > traits[high][keyPath: key] { high = i }
-                }
-                for i in [low, high] where !first.contains(i) { first.append(i) }
+        guard keepExtremes else { return (order, 0) }
+        var first: [Int] = []
+        for key in [\FaceTraits.yaw, \FaceTraits.pitch] {
+            // Among equal values the earliest in the quality order wins.
+            var low = order[0], high = order[0]
+            for i in order {
+                if traits[i][keyPath: key] < traits[low][keyPath: key] { low = i }
+                if traits[i][keyPath: key] > traits[high][keyPath: key] { high = i }
             }
-            let set = Set(first)
-            return (first + order.filter { !set.contains($0) }, first.count)
+            for i in [low, high] where !first.contains(i) { first.append(i) }
         }
-        return (order, 0)
+        let set = Set(first)
+        return (first + order.filter { !set.contains($0) }, first.count)
     }
 }
 
@@ -178,44 +170,45 @@ public struct SignatureTable: Sendable {
     }
 }
 
-/// Multi-index hash table over four 16-bit bands: `heads[band][bucket]` starts a linked list through `next`.
-struct BandIndex {
-    private var heads: [Int32]
-    private var next: [Int32]
-    /// Every 16-bit mask with at most `radius` bits set, smallest popcount first.
-    private let probes: [UInt16]
+/// Kept faces by pose cell (`cellDegrees` of yaw × `cellDegrees` of pitch), each cell's hashes contiguous.
+struct PoseGridIndex {
+    let cellDegrees: Double
+    private var slotOfCell: [Int: Int] = [:]
+    private var hashes: [[UInt64]] = []
+    private var members: [[Int32]] = []
 
-    init(capacity: Int, radius: Int) {
-        heads = [Int32](repeating: -1, count: 4 << 16)
-        next = [Int32](repeating: -1, count: 4 * max(1, capacity))
-        var masks: [UInt16] = []
-        for value in 0...Int(UInt16.max) where value.nonzeroBitCount <= radius { masks.append(UInt16(value)) }
-        probes = masks.sorted { ($0.nonzeroBitCount, $0) < ($1.nonzeroBitCount, $1) }
+    init(cellDegrees: Double) { self.cellDegrees = cellDegrees }
+
+    @inline(__always) private func cell(_ degrees: Double) -> Int {
+        guard degrees.isFinite else { return 0 }
+        return Int((degrees / cellDegrees).rounded(.down)).clamped(-100_000, 100_000)
     }
 
-    @inline(__always) private static func band(_ hash: UInt64, _ b: Int) -> Int { Int((hash >> UInt64(16 * b)) & 0xFFFF) }
+    @inline(__always) private static func key(_ y: Int, _ p: Int) -> Int { (y + 200_000) * 400_001 + (p + 200_000) }
 
-    mutating func insert(_ face: Int, hash: UInt64) {
-        for b in 0..<4 {
-            let slot = b << 16 | Self.band(hash, b)
-            next[4 * face + b] = heads[slot]
-            heads[slot] = Int32(face)
+    mutating func insert(_ face: Int, yaw: Double, pitch: Double, hash: UInt64) {
+        let k = Self.key(cell(yaw), cell(pitch))
+        if let slot = slotOfCell[k] {
+            hashes[slot].append(hash)
+            members[slot].append(Int32(face))
+        } else {
+            slotOfCell[k] = hashes.count
+            hashes.append([hash])
+            members.append([Int32(face)])
         }
     }
 
-    /// Calls `body` with every kept face sharing a band within the probe radius of `hash` (a face can come
-    /// more than once, once per matching band).
-    func forEachCandidate(of hash: UInt64, _ body: (Int) -> Void) {
-        heads.withUnsafeBufferPointer { heads in
-            next.withUnsafeBufferPointer { next in
-                for b in 0..<4 {
-                    let value = Self.band(hash, b)
-                    for mask in probes {
-                        var face = heads[b << 16 | (value ^ Int(mask))]
-                        while face >= 0 {
-                            body(Int(face))
-                            face = next[4 * Int(face) + b]
-                        }
+    /// Calls `body(face, distance)` for every kept face in the 3×3 cells around (`yaw`, `pitch`) whose hash is
+    /// within `maxDistance` bits of `hash`.
+    func forEachCandidate(yaw: Double, pitch: Double, hash: UInt64, maxDistance: Int, _ body: (Int, Int) -> Void) {
+        let y = cell(yaw), p = cell(pitch)
+        for dy in -1...1 {
+            for dp in -1...1 {
+                guard let slot = slotOfCell[Self.key(y + dy, p + dp)] else { continue }
+                hashes[slot].withUnsafeBufferPointer { cellHashes in
+                    for (i, other) in cellHashes.enumerated() {
+                        let distance = (other ^ hash).nonzeroBitCount
+                        if distance <= maxDistance { body(Int(members[slot][i]), distance) }
                     }
                 }
             }
