@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-dedupe clean
 
 setup: apt models openblas build
 
@@ -55,6 +55,11 @@ demo: setup
 	  Datasets/samples/two_people_stage.mp4
 	@echo "demo: aligned faces under $(DEMO_WORKSPACE)/Datasets/faces/, manifests $(DEMO_WORKSPACE)/Manifests/faces-*.json,"
 	@echo "demo: contact sheets $(DEMO_WORKSPACE)/faces-samples.png and $(DEMO_WORKSPACE)/tracks-two_people_stage.png (one row per track)"
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" Datasets/samples/d18.mp4
+	$(BIN)/dedupe --workspace "$(DEMO_WORKSPACE)" --identity d18-sample --force "$(DEMO_WORKSPACE)/Manifests/faces-d18.json"
+	$(BIN)/dedupe audit "$(DEMO_WORKSPACE)/Datasets/d18-sample/dataset.json" --against "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
+	@echo "demo: a (deliberately small: one short clip, --force) dataset of d18.mp4's face in $(DEMO_WORKSPACE)/Datasets/d18-sample/,"
+	@echo "demo: its coverage audit against two_people_stage.mp4's faces in $(DEMO_WORKSPACE)/Datasets/d18-sample/audit/audit.html"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -64,6 +69,9 @@ bench-models: setup
 
 bench-detect: setup
 	benchmarks/detect/run.sh
+
+bench-dedupe: setup
+	benchmarks/dedupe/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"
