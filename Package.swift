@@ -64,7 +64,8 @@ let package = Package(
                                                          "Catalog", argumentParser]),
         // The work behind `dedupe`: quality filters, near-duplicate grouping, coverage selection, dataset folders,
         // the coverage audit (JSON, PNG plots, HTML).
-        .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
+        // Compiled for Haswell-level x86-64 like `Tensor`, so hash comparisons use the POPCNT instruction.
+        .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"], swiftSettings: tensorSettings),
         .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
         // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
         .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),

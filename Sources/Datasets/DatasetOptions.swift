@@ -57,7 +57,9 @@ public struct DatasetOptions: Sendable {
             "max-descriptor-distance": .number(duplicates.maxDescriptorDistance), "max-pose-gap": .number(duplicates.maxPoseGap),
             "max-expression-gap": .number(duplicates.maxExpressionGap), "keep-pose-extremes": .bool(duplicates.keepPoseExtremes),
             "max-faces": .number(Double(maxFaces)), "reference-weight": .number(referenceWeight),
-            "pose-bin": .number(bins.poseBinDegrees), "seed": .number(Double(seed)),
+            "pose-bin": .number(bins.poseBinDegrees),
+            // A JSON number holds integers exactly up to 2^53; larger seeds are written as text.
+            "seed": seed < 1 << 53 ? .number(Double(seed)) : .string(String(seed)),
         ]
     }
 

@@ -92,9 +92,11 @@ public enum NearDuplicateGrouper {
                     let query = mirrored ? signatures.mirrorHashes[face] : signatures.hashes[face]
                     let seen = mirrored ? traits[face].mirrored : traits[face]
                     index.forEachCandidate(yaw: seen.yaw, pitch: seen.pitch, hash: query, maxDistance: maxHash) { kept, distance in
+                        // Pose and expression first: they reject most candidates for a few comparisons.
+                        guard settings.traitsClose(seen, traits[kept]) else { return }
                         let theirs = base + kept * length
                         let descriptorDistance = mirrored ? FaceSignature.mirroredDistance(theirs, mine) : FaceSignature.distance(mine, theirs)
-                        guard descriptorDistance <= maxDescriptor, settings.traitsClose(seen, traits[kept]) else { return }
+                        guard descriptorDistance <= maxDescriptor else { return }
                         let candidate = DuplicateMatch(keeper: kept, hashDistance: distance, descriptorDistance: Double(descriptorDistance),
                                                        mirrored: mirrored)
                         if let current = best {
@@ -206,9 +208,13 @@ struct PoseGridIndex {
             for dp in -1...1 {
                 guard let slot = slotOfCell[Self.key(y + dy, p + dp)] else { continue }
                 hashes[slot].withUnsafeBufferPointer { cellHashes in
-                    for (i, other) in cellHashes.enumerated() {
-                        let distance = (other ^ hash).nonzeroBitCount
-                        if distance <= maxDistance { body(Int(members[slot][i]), distance) }
+                    members[slot].withUnsafeBufferPointer { cellMembers in
+                        var i = 0
+                        while i < cellHashes.count {
+                            let distance = (cellHashes[i] ^ hash).nonzeroBitCount
+                            if distance <= maxDistance { body(Int(cellMembers[i]), distance) }
+                            i += 1
+                        }
                     }
                 }
             }
