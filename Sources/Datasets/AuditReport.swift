@@ -26,13 +26,16 @@ public enum CoverageAuditRun {
         if !options.against.isEmpty {
             var traits: [FaceTraits] = []
             var tracks = 0
+            var kinds = Set<String>()
             for url in options.against {
                 let set = try FaceSetReader.read(url)
                 traits += set.traits
                 tracks += set.tracks
+                kinds.insert(set.kind)
             }
             target = traits
-            targetSide = AuditDocument.Side(manifests: options.against.map(\.path), kind: "faces", identity: nil, faces: traits.count,
+            targetSide = AuditDocument.Side(manifests: options.against.map(\.path), kind: kinds.count == 1 ? kinds.first ?? "faces" : "faces",
+                                            identity: nil, faces: traits.count,
                                             tracks: tracks, yawRange: range(traits.map(\.yaw)), pitchRange: range(traits.map(\.pitch)))
         }
         var audit = CoverageAuditor.audit(dataset: subject.traits, datasetSide: CoverageAuditor.side(subject, manifests: [options.subject]),
