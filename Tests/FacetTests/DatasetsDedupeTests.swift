@@ -4,7 +4,7 @@ import Manifest
 import Media
 import XCTest
 
-/// Near-duplicate grouping: signatures of synthetic and real crops, the hash index against brute force.
+/// Near-duplicate grouping: signatures of synthetic and real crops, the pose-grid index against brute force.
 final class DatasetsDedupeTests: XCTestCase {
     /// A 256×256 picture of random soft blobs (seeded): smooth like a face crop, and not mirror-symmetric.
     static func blobImage(seed: UInt64, side: Int = 256) -> RGBImage {
@@ -123,46 +123,51 @@ final class DatasetsDedupeTests: XCTestCase {
         }
     }
 
-    /// The multi-index hash table finds exactly what a brute-force scan finds, direct and mirrored.
-    func testHashIndexMatchesBruteForce() {
+    /// The pose-grid index finds exactly what a brute-force scan of the kept faces finds, direct and mirrored,
+    /// across cell borders.
+    func testGroupingIndexMatchesBruteForce() {
         var rng = SplitMix64(seed: 42)
-        for hashDistance in [0, 3, 7, 10, 13, 15] {
+        for (hashDistance, poseGap) in [(0, 4.0), (3, 4), (7, 2), (10, 4), (13, 6), (15, 0.5)] {
             let n = 600
-            var hashes: [UInt64] = [], mirrors: [UInt64] = []
+            var hashes: [UInt64] = [], mirrors: [UInt64] = [], yaws: [Double] = [], pitches: [Double] = []
             for i in 0..<n {
-                // Every third hash is planted near an earlier one (direct or through its mirror hash).
+                // Every third face is planted near an earlier one (hash direct or through its mirror hash, and pose).
                 if i > 0, i % 3 == 0 {
                     let base = Int.random(in: 0..<i, using: &rng)
                     var h = Bool.random(using: &rng) ? hashes[base] : mirrors[base]
                     for _ in 0..<Int.random(in: 0...(hashDistance + 3), using: &rng) { h ^= 1 << UInt64.random(in: 0..<63, using: &rng) }
                     hashes.append(h)
+                    yaws.append((Bool.random(using: &rng) ? yaws[base] : -yaws[base]) + Double.random(in: -1.5...1.5, using: &rng) * poseGap)
+                    pitches.append(pitches[base] + Double.random(in: -1.5...1.5, using: &rng) * poseGap)
                 } else {
                     hashes.append(rng.next() & (UInt64.max >> 1))
+                    yaws.append(Double.random(in: -15...15, using: &rng))
+                    pitches.append(Double.random(in: -10...10, using: &rng))
                 }
                 mirrors.append(rng.next() & (UInt64.max >> 1))
             }
-            // Descriptors with only even horizontal frequencies are their own mirror image, so only hashes decide.
+            // Descriptors with only even horizontal frequencies are their own mirror image: hashes and poses decide.
             var descriptor = [Float](repeating: 0, count: FaceSignature.descriptorLength)
             descriptor[1] = 1
             var table = SignatureTable()
             for i in 0..<n { table.append(FaceSignature(hash: hashes[i], mirrorHash: mirrors[i], descriptor: descriptor)) }
-            let traits = [FaceTraits](repeating: FaceTraits(yaw: 0, pitch: 0, roll: 0, mouthOpenness: 0.1, leftEyeOpenness: 0.3, rightEyeOpenness: 0.3,
-                                                            smileWidth: 0.8, browRaise: 0.4, sharpness: 10, brightness: 100, faceSize: 100, presence: 1), count: n)
-            var settings = DuplicateSettings(maxHashDistance: hashDistance)
-            settings.keepPoseExtremes = false
+            let traits = (0..<n).map { i in
+                FaceTraits(yaw: yaws[i], pitch: pitches[i], roll: 0, mouthOpenness: 0.1, leftEyeOpenness: 0.3, rightEyeOpenness: 0.3,
+                           smileWidth: 0.8, browRaise: 0.4, sharpness: 10, brightness: 100, faceSize: 100, presence: 1)
+            }
+            let settings = DuplicateSettings(maxHashDistance: hashDistance, maxPoseGap: poseGap, keepPoseExtremes: false)
             let matches = NearDuplicateGrouper.group(traits: traits, signatures: table, tieBreaks: (0..<n).map { UInt64($0) }, settings: settings)
-            // Brute force: visit in index order, match the lowest-index kept face within the distance.
+            // Brute force: visit in index order, match the lowest-index kept face within both limits.
             var kept: [Int] = []
             var expected = [Int?](repeating: nil, count: n)
             for i in 0..<n {
-                if let k = kept.first(where: { FaceSignature.hammingDistance(hashes[i], hashes[$0]) <= hashDistance
-                        || FaceSignature.hammingDistance(mirrors[i], hashes[$0]) <= hashDistance }) {
-                    expected[i] = k
-                } else {
-                    kept.append(i)
-                }
+                let direct = { (k: Int) in FaceSignature.hammingDistance(hashes[i], hashes[k]) <= hashDistance
+                    && abs(yaws[i] - yaws[k]) <= poseGap && abs(pitches[i] - pitches[k]) <= poseGap }
+                let mirrored = { (k: Int) in FaceSignature.hammingDistance(mirrors[i], hashes[k]) <= hashDistance
+                    && abs(-yaws[i] - yaws[k]) <= poseGap && abs(pitches[i] - pitches[k]) <= poseGap }
+                if let k = kept.first(where: { direct($0) || mirrored($0) }) { expected[i] = k } else { kept.append(i) }
             }
-            XCTAssertEqual(matches.map { $0?.keeper }, expected, "hash distance \(hashDistance)")
+            XCTAssertEqual(matches.map { $0?.keeper }, expected, "hash distance \(hashDistance), pose gap \(poseGap)")
             XCTAssertGreaterThan(expected.compactMap { $0 }.count, 0, "hash distance \(hashDistance): some planted neighbours match")
         }
     }

@@ -125,6 +125,33 @@ final class DedupeCLITests: XCTestCase {
         XCTAssertTrue(html.contains("yaw 10..20 pitch -20..-10"))
     }
 
+    /// Above --max-faces, the selection keeps the rarest poses whole; with --reference it follows the target.
+    func testSelectionAboveTheCapFollowsTheReference() throws {
+        try requireSharedMedia(TestPaths.video("d6.mp4"), TestPaths.video("d3.mp4"))
+        let (d6URL, _, _) = try DedupeFixtures.d6.get()
+        let (d3URL, _, _) = try DetectFixtures.d3.get()
+        let workspace = try makeTemporaryDirectory()
+        let even = try runDedupe(["--identity", "even", "--max-faces", "60", "--hard-min", "10", d6URL.path], workspace: workspace)
+        let followed = try runDedupe(["--identity", "followed", "--max-faces", "60", "--hard-min", "10", "--reference", d3URL.path,
+                                      "--reference-weight", "1", d6URL.path], workspace: workspace)
+        XCTAssertEqual(try even.report().kept, 60, even.stderr)
+        XCTAssertEqual(try followed.report().kept, 60, followed.stderr)
+        XCTAssertGreaterThan(try even.report().dropped["over-cap"] ?? 0, 0)
+        let evenReport = try ManifestIO.read(DedupeReportDocument.self, from: URL(fileURLWithPath: try even.report().report))
+        let followedReport = try ManifestIO.read(DedupeReportDocument.self, from: URL(fileURLWithPath: try followed.report().report))
+        XCTAssertEqual(evenReport.quotas.reduce(0) { $0 + $1.quota }, 60)
+        XCTAssertTrue(evenReport.quotas.allSatisfy { $0.referenceShare == nil })
+        XCTAssertTrue(followedReport.quotas.allSatisfy { $0.referenceShare != nil })
+        // The cell d3 uses most among d6's gets more with the reference than without.
+        let top = try XCTUnwrap(followedReport.quotas.max { ($0.referenceShare ?? 0) < ($1.referenceShare ?? 0) })
+        let before = try XCTUnwrap(evenReport.quotas.first { $0.cell == top.cell })
+        print("selection to 60 faces: cell \(top.cell) (d3 share \(String(format: "%.2f", top.referenceShare ?? 0))): "
+            + "\(before.quota) of \(before.available) evenly, \(top.quota) following d3")
+        XCTAssertGreaterThan(top.quota, before.quota)
+        // Rare poses are kept whole when even.
+        for cell in evenReport.quotas where cell.available <= 3 { XCTAssertEqual(cell.quota, cell.available, cell.cell) }
+    }
+
     func testTooFewFacesAreRefusedUnlessForcedAndNothingIsWritten() throws {
         try requireSharedMedia(TestPaths.video("d3.mp4"))
         let (d3URL, _, _) = try DetectFixtures.d3.get()
