@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe clean
 
 setup: apt models openblas build
 
@@ -61,6 +61,11 @@ demo: setup
 	$(BIN)/identify cluster --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
 	@echo "demo: labels in $(DEMO_WORKSPACE)/Manifests/labels-faces-two_people_stage.json, Miranda's faces only in"
 	@echo "demo: $(DEMO_WORKSPACE)/Manifests/faces-two_people_stage-Lin-Manuel_Miranda.json, the other people's clusters in $(DEMO_WORKSPACE)/Datasets/clusters/"
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" Datasets/samples/d18.mp4
+	$(BIN)/dedupe --workspace "$(DEMO_WORKSPACE)" --identity d18-sample --force "$(DEMO_WORKSPACE)/Manifests/faces-d18.json"
+	$(BIN)/dedupe audit "$(DEMO_WORKSPACE)/Datasets/d18-sample/dataset.json" --against "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
+	@echo "demo: a (deliberately small: one short clip, --force) dataset of d18.mp4's face in $(DEMO_WORKSPACE)/Datasets/d18-sample/,"
+	@echo "demo: its coverage audit against two_people_stage.mp4's faces in $(DEMO_WORKSPACE)/Datasets/d18-sample/audit/audit.html"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -73,6 +78,9 @@ bench-detect: setup
 
 bench-identify: setup
 	benchmarks/identify/run.sh
+
+bench-dedupe: setup
+	benchmarks/dedupe/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -17,8 +17,10 @@ let package = Package(
         .executable(name: "fetch-frames", targets: ["fetch-frames"]),
         .executable(name: "detect", targets: ["detect"]),
         .executable(name: "identify", targets: ["identify"]),
+        .executable(name: "dedupe", targets: ["dedupe"]),
         .executable(name: "model-bench", targets: ["model-bench"]),
         .executable(name: "train-bench", targets: ["train-bench"]),
+        .executable(name: "dedupe-bench", targets: ["dedupe-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,6 +66,13 @@ let package = Package(
         // The work behind `identify`: face descriptors, enrolment, labelling, target filtering, clustering.
         .target(name: "Identity", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "FaceDetect", "FrameExtraction"]),
         .executableTarget(name: "identify", dependencies: ["Identity", "ToolSupport", "FacetCore", "Models", "Catalog", argumentParser]),
+        // The work behind `dedupe`: quality filters, near-duplicate grouping, coverage selection, dataset folders,
+        // the coverage audit (JSON, PNG plots, HTML).
+        // Compiled for Haswell-level x86-64 like `Tensor`, so hash comparisons use the POPCNT instruction.
+        .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"], swiftSettings: tensorSettings),
+        .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
+        // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
+        .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
@@ -71,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
-                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", grdb],
+                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", grdb],
             resources: []
         ),
     ]

@@ -67,19 +67,27 @@ public final class FaceEmbedder {
         }
         var done = items.count - pending.count
         progress.update(done: done)
-        var start = 0
-        while start < pending.count {
-            let batch = Array(pending[start..<min(pending.count, start + batchSize)])
-            var chips: [RGBImage] = []
-            for i in batch {
-                let (data, _) = try Self.read(urls[i])
-                do {
-                    let crop = try ImageDecoder.decode(data, path: urls[i].path)
-                    chips.append(try Self.chip(fromCrop: crop, points5: items[i].points5, matrix: items[i].matrix))
-                } catch {
-                    throw IdentifyError.badCrop(path: urls[i].path, reason: "\(error)")
+        // Batch k+1's crops are read, decoded and cut into chips on a second thread while the network runs
+        // on batch k (the network's own threads do the heavy lifting; chip preparation is light but serial).
+        let batches = stride(from: 0, to: pending.count, by: batchSize).map { Array(pending[$0..<min(pending.count, $0 + batchSize)]) }
+        let prepare: @Sendable ([Int]) -> Result<[RGBImage], Error> = { batch in
+            Result {
+                try batch.map { i in
+                    let (data, _) = try Self.read(urls[i])
+                    do {
+                        let crop = try ImageDecoder.decode(data, path: urls[i].path)
+                        return try Self.chip(fromCrop: crop, points5: items[i].points5, matrix: items[i].matrix)
+                    } catch {
+                        throw IdentifyError.badCrop(path: urls[i].path, reason: "\(error)")
+                    }
                 }
             }
+        }
+        let ahead = ChipPrefetch()
+        if let first = batches.first { ahead.start { prepare(first) } }
+        for (k, batch) in batches.enumerated() {
+            let chips = try ahead.take().get()
+            if k + 1 < batches.count { let next = batches[k + 1]; ahead.start { prepare(next) } }
             let vectors = try net.embed(chips: chips)
             var rows: [(cropSha256: String, embedding: Data)] = []
             for (k, i) in batch.enumerated() {
@@ -89,7 +97,6 @@ public final class FaceEmbedder {
             try catalog.storeFaceEmbeddings(rows, at: timestamp())
             done += batch.count
             progress.update(done: done)
-            start += batchSize
         }
         progress.finish()
         return (embeddings, hashes, pending.count)
@@ -103,5 +110,23 @@ public final class FaceEmbedder {
         } catch {
             throw FileError.unreadable(path: url.path, reason: error.localizedDescription)
         }
+    }
+}
+
+/// One chip batch prepared on a background thread: `start` begins it, `take` waits for it.
+private final class ChipPrefetch: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<[RGBImage], Error> = .success([])
+
+    func start(_ work: @escaping @Sendable () -> Result<[RGBImage], Error>) {
+        Thread.detachNewThread { [self] in
+            result = work()
+            done.signal()
+        }
+    }
+
+    func take() -> Result<[RGBImage], Error> {
+        done.wait()
+        return result
     }
 }

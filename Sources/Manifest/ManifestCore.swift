@@ -60,7 +60,7 @@ public struct InputFile: Codable, Equatable, Sendable {
     public var sha256: String
     /// Size in bytes (for a folder: the sum of its images).
     public var bytes: Int64
-    /// `video` or `images`.
+    /// `video` or `images` for media; `faces` for a faces manifest (the sources of a dataset).
     public var kind: String
 
     public init(path: String, sha256: String, bytes: Int64, kind: String) {
