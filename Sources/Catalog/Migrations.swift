@@ -128,6 +128,7 @@ enum CatalogMigrations {
                 CREATE INDEX faces_by_track ON faces(track_id);
                 """)
         }
+        registerTrainingRuns(&migrator)
         return migrator
     }
 }
