@@ -106,7 +106,10 @@ public enum Checkpoint {
         guard var x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
               var y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else { return a == b }
         for key in ignoring { x[key] = nil; y[key] = nil }
-        return NSDictionary(dictionary: x).isEqual(to: y)
+        // Compared as canonical JSON: NSDictionary equality misses equal booleans on Linux.
+        guard let cx = try? JSONSerialization.data(withJSONObject: x, options: [.sortedKeys]),
+              let cy = try? JSONSerialization.data(withJSONObject: y, options: [.sortedKeys]) else { return false }
+        return cx == cy
     }
 }
 

@@ -29,11 +29,13 @@ public enum LossCurve {
             canvas.line(left, yy, right, yy, colour: (225, 225, 225))
             canvas.text(label(v), x: 4, y: yy - 7, scale: 2, colour: (60, 60, 60))
         }
-        for k in 0...4 {
-            let it = maxIteration * k / 4, xx = x(it)
+        let step = niceStep(Double(maxIteration) / 5)
+        var tick = 0
+        while tick <= maxIteration {
+            let xx = x(tick), text = iterationLabel(tick)
             canvas.line(xx, top, xx, bottom, colour: (225, 225, 225))
-            let text = iterationLabel(it)
             canvas.text(text, x: min(max(xx - text.count * 6, 0), width - text.count * 12), y: bottom + 8, scale: 2, colour: (60, 60, 60))
+            tick += step
         }
         canvas.line(left, bottom, right, bottom, colour: (0, 0, 0))
         canvas.line(left, top, left, bottom, colour: (0, 0, 0))
@@ -75,7 +77,16 @@ public enum LossCurve {
         return 10 * magnitude
     }
 
-    static func label(_ v: Double) -> String { v == 0 ? "0" : String(format: v >= 1 ? "%.1f" : (v >= 0.1 ? "%.2f" : "%.3f"), v) }
+    static func label(_ v: Double) -> String { String(format: "%g", (v * 1e6).rounded() / 1e6) }
+
+    /// The smallest of 1, 2, 5 × 10^k at or above `v` (at least 1).
+    static func niceStep(_ v: Double) -> Int {
+        var magnitude = 1
+        while true {
+            for step in [1, 2, 5] where Double(step * magnitude) >= v { return step * magnitude }
+            magnitude *= 10
+        }
+    }
     static func iterationLabel(_ it: Int) -> String { it >= 10_000 && it % 1000 == 0 ? "\(it / 1000)k" : "\(it)" }
 }
 
