@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-train clean
 
 setup: apt models openblas build
 
@@ -55,6 +55,13 @@ demo: setup
 	  Datasets/samples/two_people_stage.mp4
 	@echo "demo: aligned faces under $(DEMO_WORKSPACE)/Datasets/faces/, manifests $(DEMO_WORKSPACE)/Manifests/faces-*.json,"
 	@echo "demo: contact sheets $(DEMO_WORKSPACE)/faces-samples.png and $(DEMO_WORKSPACE)/tracks-two_people_stage.png (one row per track)"
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" --mask Datasets/samples/d18.mp4
+	$(BIN)/warp-augment --workspace "$(DEMO_WORKSPACE)" --faces 6 "$(DEMO_WORKSPACE)/Manifests/faces-d18.json"
+	$(BIN)/train --workspace "$(DEMO_WORKSPACE)" --iterations 30 --batch-size 8 --preview-every 30 \
+	  "$(DEMO_WORKSPACE)/Manifests/faces-d18.json" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
+	@echo "demo: augmentation preview $(DEMO_WORKSPACE)/Previews/augment-faces-d18.png (rows: crop, warped input, target);"
+	@echo "demo: a 30-iteration lite model in $(DEMO_WORKSPACE)/Models/d18_two_people_stage/ (model.json, preview.png, loss.csv):"
+	@echo "demo: it only shows the mechanics; a usable model takes 300+ faces of one person per side and 20+ minutes (README, train)"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -64,6 +71,9 @@ bench-models: setup
 
 bench-detect: setup
 	benchmarks/detect/run.sh
+
+bench-train: setup
+	benchmarks/train/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

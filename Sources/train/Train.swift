@@ -59,7 +59,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Stop this session after M minutes of wall-clock time.", valueName: "M"))
     var minutes: Double?
 
-    @Option(help: ArgumentHelp("Adam's learning rate (default 5e-5; lite 1e-4).", valueName: "rate"))
+    @Option(help: ArgumentHelp("Adam's learning rate (default 5e-5; lite 3e-4).", valueName: "rate"))
     var learningRate: Double?
 
     @Option(help: "Loss: mae, mse, ssim (DSSIM) or mixed ((DSSIM + MAE) / 2). Default mae.")

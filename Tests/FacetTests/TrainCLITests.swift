@@ -212,6 +212,57 @@ final class TrainCLITests: XCTestCase {
         assertTrainRun(try train(quick(2, output: model, ["--model", "huge"]) + datasets, workspace: data.workspace), exits: 64, mentioning: ["--model"])
     }
 
+    /// A `facet.dataset` manifest (what dedupe writes) made from the faces fixture, with real crop hashes.
+    func datasetManifest(from faces: URL, identity: String, to url: URL, edit: (inout [DatasetItem]) -> Void = { _ in }) throws {
+        let manifest = try ManifestIO.read(FacesManifest.self, from: faces)
+        var items = try manifest.items.map { face -> DatasetItem in
+            let crop = ManifestIO.resolve(face.crop, relativeToManifest: faces)
+            return DatasetItem(face: face, crop: ManifestIO.relativePath(of: crop, fromManifest: url), sha256: try XCTUnwrap(try SHA256sum(crop)),
+                               mask: face.mask.map { ManifestIO.relativePath(of: ManifestIO.resolve($0, relativeToManifest: faces), fromManifest: url) },
+                               source: 0)
+        }
+        edit(&items)
+        let dataset = DatasetManifest(tool: ToolInfo(name: "dedupe", parameters: [:]), createdAt: "2026-11-21T00:00:00Z", identity: identity,
+                                      datasetVersion: 1, cropSize: manifest.cropSize, centering: manifest.centering,
+                                      sources: [InputFile(path: ManifestIO.relativePath(of: faces, fromManifest: url), sha256: String(repeating: "0", count: 64),
+                                                          bytes: 1, kind: "video")], items: items)
+        try ManifestIO.write(dataset, to: url)
+    }
+
+    func testDatasetManifestsTrainAndChangedCropsAreRefused() throws {
+        let data = try trainFixtures()
+        let folder = try makeTemporaryDirectory()
+        let alice = folder.appendingPathComponent("alice.json"), bob = folder.appendingPathComponent("bob.json")
+        try datasetManifest(from: data.facesA, identity: "Alice", to: alice)
+        try datasetManifest(from: data.facesB, identity: "Bob", to: bob)
+        let run = try train(quick(2, output: folder.appendingPathComponent("m")) + [alice.path, bob.path], workspace: data.workspace)
+        assertTrainRun(run, exits: 0, mentioning: [])
+        XCTAssertEqual(try run.requireReport().identities, ["Alice", "Bob"])
+        let manifest = try ManifestIO.read(ModelManifest.self, from: folder.appendingPathComponent("m/model.json"))
+        XCTAssertEqual(manifest.datasets.map(\.schema), ["facet.dataset", "facet.dataset"])
+        // The default model folder is named after the identities.
+        let named = try train(["--iterations", "1", "--batch-size", "2", alice.path, bob.path], workspace: folder)
+        assertTrainRun(named, exits: 0, mentioning: [])
+        XCTAssertEqual(try named.requireReport().output, folder.appendingPathComponent("Models/Alice_Bob").path)
+
+        // A crop whose bytes are not the ones listed.
+        let edited = folder.appendingPathComponent("edited.json")
+        try datasetManifest(from: data.facesA, identity: "Alice", to: edited) { $0[3].sha256 = String(repeating: "a", count: 64) }
+        let changed = try train(quick(2, output: folder.appendingPathComponent("m2")) + [edited.path, bob.path], workspace: data.workspace)
+        assertTrainRun(changed, exits: 65, mentioning: ["content differs", edited.path])
+
+        // A crop of another size than the manifest's.
+        let small = try ManifestIO.read(FacesManifest.self, from: data.facesB128).items[0]
+        let smallCrop = ManifestIO.resolve(small.crop, relativeToManifest: data.facesB128)
+        let mixed = folder.appendingPathComponent("mixed.json")
+        try datasetManifest(from: data.facesA, identity: "Alice", to: mixed) { items in
+            items[1].crop = ManifestIO.relativePath(of: smallCrop, fromManifest: mixed)
+            items[1].sha256 = (try? SHA256sum(smallCrop)) ?? ""
+        }
+        let sizes = try train(quick(2, output: folder.appendingPathComponent("m3")) + [mixed.path, bob.path], workspace: data.workspace)
+        assertTrainRun(sizes, exits: 65, mentioning: [smallCrop.path, "128×128", "256×256"])
+    }
+
     func testWarpAugmentWritesAPreviewAndPairsDeterministically() throws {
         let data = try trainFixtures()
         let folder = try makeTemporaryDirectory()
