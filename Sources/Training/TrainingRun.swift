@@ -175,7 +175,9 @@ public final class TrainingRun {
             let state = TrainingState(settings: settings, datasets: datasets, seconds: seconds, initFrom: initFrom)
             try trainer.saveCheckpoint(to: checkpointURL, metadata: try state.metadata())
         }
+        let curveURL = folder.appendingPathComponent("loss.png")
         let preview = { () throws -> URL in
+            try AtomicFile.write(try ImageEncoder(format: .png).encode(LossCurve.render(log.points)), to: curveURL, durable: false)
             let data = try ImageEncoder(format: .png).encode(try previews.render(model))
             let latest = folder.appendingPathComponent("preview.png")
             try AtomicFile.write(data, to: latest, durable: false)
@@ -192,7 +194,6 @@ public final class TrainingRun {
         let manifestURL = try ModelExporter.export(trainer: trainer, settings: settings, sides: [sideA, sideB], folder: folder,
                                                    seconds: outcome.totalSeconds, finalLoss: outcome.recentLoss, initFrom: initFrom,
                                                    toolParameters: options.toolParameters)
-        let curveURL = folder.appendingPathComponent("loss.png")
         try AtomicFile.write(try ImageEncoder(format: .png).encode(LossCurve.render(log.points)), to: curveURL, durable: false)
         if let id = runRecord?.id {
             let status = outcome.stoppedBy == "signal" ? "stopped" : "complete"
