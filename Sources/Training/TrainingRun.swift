@@ -139,9 +139,9 @@ public final class TrainingRun {
         let model = try DeepFakesAutoencoder(configuration: settings.model.configuration(seed: settings.seed, maskHead: settings.maskHead))
         let trainer = SwapTrainer(model: model, learningRate: Float(settings.learningRate), loss: settings.loss)
         var initFrom = stored?.state.initFrom
-        if let stored {
+        if stored != nil {
             try trainer.loadCheckpoint(from: checkpointURL)
-            progress.log("train: resumed at iteration \(trainer.iteration) (\(stored.iteration) in the checkpoint's metadata)")
+            progress.log("train: resuming at iteration \(trainer.iteration)")
         } else if let url = options.initFrom {
             initFrom = try ModelInitialiser.initialise(trainer, from: url)
             progress.log("train: weights from \(url.path)")
