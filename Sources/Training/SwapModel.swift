@@ -6,13 +6,13 @@ import Tensor
 ///
 /// | kind | input | width | encoder / decoder parameters | multiply-adds per image (forward) |
 /// |---|---|---|---|---|
-/// | `original` | 64 px | 1 (128…1024 filters) | 69.7 M / 6.2 M | 1.90 G |
-/// | `lite` | 64 px | ¼ (32…256 filters) | 4.36 M / 0.39 M | 0.12 G |
-/// | `df128` | 128 px | ½ (64…512 filters) | 33.6 M / 1.55 M | 1.90 G |
+/// | `original` | 64 px | 1 (128…1024 filters) | 69.7 M / 6.20 M | 1.900 G |
+/// | `lite` | 64 px | ¼ (32…256 filters) | 4.36 M / 0.39 M | 0.124 G |
+/// | `df128` | 128 px | ½ (64…512 filters) | 42.6 M / 1.55 M | 1.930 G |
 ///
 /// `original` is the DeepFakes model of the Keras peer; `lite` is sized for training on a 2-core CPU (a
-/// 16th of the original's arithmetic; `benchmarks/train/RESULTS.md` has its seconds per iteration);
-/// `df128` is the same layout at 128 px with half the filters.
+/// 15th of the original's arithmetic: 0.17 s per iteration of 2 × 16 faces on 2 cores, see
+/// `benchmarks/train/RESULTS.md`); `df128` is the same layout at 128 px with half the filters.
 public enum SwapModelKind: String, CaseIterable, Codable, Sendable {
     case original, lite, df128
 

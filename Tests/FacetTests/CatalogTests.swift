@@ -44,19 +44,19 @@ final class CatalogTests: XCTestCase {
         let dir = try makeTemporaryDirectory()
         let url = dir.appendingPathComponent("nested/catalog.sqlite")
         let catalog = try Catalog(url: url)
-        XCTAssertEqual(try catalog.appliedMigrations(), ["v1-sources-frames", "v2-detections-faces-tracks"])
+        XCTAssertEqual(try catalog.appliedMigrations(), ["v1-sources-frames", "v2-detections-faces-tracks", "v3-training-runs"])
         let mode = try catalog.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(mode?.lowercased(), "wal")
         let tables = try catalog.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
         for table in ["sources", "frames", "extractions", "extraction_frames", "detections", "detection_frames", "tracks", "faces",
-                      "grdb_migrations"] {
+                      "training_runs", "training_losses", "grdb_migrations"] {
             XCTAssertTrue(tables.contains(table), "missing table \(table) in \(tables)")
         }
         // Opening again is a no-op.
         let again = try Catalog(url: url)
-        XCTAssertEqual(try again.appliedMigrations(), ["v1-sources-frames", "v2-detections-faces-tracks"])
+        XCTAssertEqual(try again.appliedMigrations(), ["v1-sources-frames", "v2-detections-faces-tracks", "v3-training-runs"])
     }
 
     func testUpsertSourceTwiceKeepsOneRowAndId() throws {
