@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe clean
+.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
 
 setup: apt models openblas build
 
@@ -61,11 +61,17 @@ demo: setup
 	$(BIN)/identify cluster --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
 	@echo "demo: labels in $(DEMO_WORKSPACE)/Manifests/labels-faces-two_people_stage.json, Miranda's faces only in"
 	@echo "demo: $(DEMO_WORKSPACE)/Manifests/faces-two_people_stage-Lin-Manuel_Miranda.json, the other people's clusters in $(DEMO_WORKSPACE)/Datasets/clusters/"
-	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" Datasets/samples/d18.mp4
+	$(BIN)/detect --workspace "$(DEMO_WORKSPACE)" --mask Datasets/samples/d18.mp4
 	$(BIN)/dedupe --workspace "$(DEMO_WORKSPACE)" --identity d18-sample --force "$(DEMO_WORKSPACE)/Manifests/faces-d18.json"
 	$(BIN)/dedupe audit "$(DEMO_WORKSPACE)/Datasets/d18-sample/dataset.json" --against "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage.json"
 	@echo "demo: a (deliberately small: one short clip, --force) dataset of d18.mp4's face in $(DEMO_WORKSPACE)/Datasets/d18-sample/,"
 	@echo "demo: its coverage audit against two_people_stage.mp4's faces in $(DEMO_WORKSPACE)/Datasets/d18-sample/audit/audit.html"
+	$(BIN)/warp-augment --workspace "$(DEMO_WORKSPACE)" --faces 6 "$(DEMO_WORKSPACE)/Manifests/faces-d18.json"
+	$(BIN)/train --workspace "$(DEMO_WORKSPACE)" --iterations 30 --batch-size 8 --preview-every 30 --output "$(DEMO_WORKSPACE)/Models/d18-miranda" \
+	  "$(DEMO_WORKSPACE)/Datasets/d18-sample/dataset.json" "$(DEMO_WORKSPACE)/Manifests/faces-two_people_stage-Lin-Manuel_Miranda.json"
+	@echo "demo: augmentation preview $(DEMO_WORKSPACE)/Previews/augment-faces-d18.png (rows: crop, warped input, target);"
+	@echo "demo: a 30-iteration lite model (A: the d18 dataset, B: Miranda's faces from identify) in $(DEMO_WORKSPACE)/Models/d18-miranda/"
+	@echo "demo: (model.json, preview.png, loss.csv): it only shows the mechanics; a usable model takes 300+ faces of one person per side and 20+ minutes (README, train)"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -81,6 +87,8 @@ bench-identify: setup
 
 bench-dedupe: setup
 	benchmarks/dedupe/run.sh
+bench-train: setup
+	benchmarks/train/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -21,6 +21,8 @@ let package = Package(
         .executable(name: "model-bench", targets: ["model-bench"]),
         .executable(name: "train-bench", targets: ["train-bench"]),
         .executable(name: "dedupe-bench", targets: ["dedupe-bench"]),
+        .executable(name: "warp-augment", targets: ["warp-augment"]),
+        .executable(name: "train", targets: ["train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -73,14 +75,23 @@ let package = Package(
         .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
         // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
         .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),
+        // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
+        .target(name: "Augment", dependencies: ["Media", "Faces", "Models"]),
+        // The work behind `train` (and `warp-augment`'s data): datasets in memory, models, the training loop,
+        // checkpoints, previews, loss logs, the exported model.
+        .target(name: "Training", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Faces", "NN", "Tensor", "Augment"]),
+        .executableTarget(name: "warp-augment", dependencies: ["Augment", "Training", "ToolSupport", "FacetCore", "Media", "Manifest",
+                                                               argumentParser]),
+        .executableTarget(name: "train", dependencies: ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest",
+                                                        argumentParser]),
         // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
         .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
         // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
-        .executableTarget(name: "train-bench", dependencies: ["NN", "Tensor", "ToolSupport", argumentParser]),
+        .executableTarget(name: "train-bench", dependencies: ["NN", "Tensor", "Training", "ToolSupport", argumentParser]),
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
-                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", grdb],
+                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment", "Training", grdb],
             resources: []
         ),
     ]

@@ -131,6 +131,7 @@ enum CatalogMigrations {
         IdentityTables.register(in: &migrator)
         // Added by `dedupe`: dataset versions, their sources, faces and drops (Sources/Catalog/CatalogDatasets.swift).
         migrator.registerMigration("v4-datasets") { db in try DatasetTables.create(db) }
+        registerTrainingRuns(&migrator)
         return migrator
     }
 }

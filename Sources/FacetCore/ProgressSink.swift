@@ -6,8 +6,15 @@ public protocol ProgressSink: AnyObject, Sendable {
     func begin(_ label: String, total: Int?, unit: String)
     /// Units done so far in the current task.
     func update(done: Int)
+    /// Units done so far, with a short note shown after the rate (e.g. current losses and an ETA).
+    func update(done: Int, note: String)
     /// The current task ended.
     func finish()
+}
+
+extension ProgressSink {
+    /// Sinks that do not show notes just count.
+    public func update(done: Int, note: String) { update(done: done) }
 }
 
 /// Discards all progress (for tests and quiet library use).

@@ -10,11 +10,18 @@ import Tensor
 public enum Checkpoint {
     public static let format = "facet-nn-checkpoint/1"
 
-    /// Writes weights, optimizer state and iteration atomically.
+    /// Writes weights, optimizer state and iteration atomically. `extraMetadata` adds the caller's own
+    /// string entries to `__metadata__` (a key the format itself uses is refused).
     public static func save(to url: URL, architecture: String, configurationJSON: String, iteration: Int,
-                            parameters: [Parameter], optimizers: [Adam]) throws {
+                            parameters: [Parameter], optimizers: [Adam], extraMetadata: [String: String] = [:]) throws {
         var metadata = ["format": format, "architecture": architecture, "configuration": configurationJSON,
                         "iteration": String(iteration)]
+        for (key, value) in extraMetadata {
+            guard metadata[key] == nil, !key.hasPrefix("optimizer.") else {
+                throw NNError.invalidConfiguration("checkpoint metadata key \(key) is reserved")
+            }
+            metadata[key] = value
+        }
         var tensors = parameters.map { (name: $0.name, tensor: $0.value) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -99,7 +106,10 @@ public enum Checkpoint {
         guard var x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
               var y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else { return a == b }
         for key in ignoring { x[key] = nil; y[key] = nil }
-        return NSDictionary(dictionary: x).isEqual(to: y)
+        // Compared as canonical JSON: NSDictionary equality misses equal booleans on Linux.
+        guard let cx = try? JSONSerialization.data(withJSONObject: x, options: [.sortedKeys]),
+              let cy = try? JSONSerialization.data(withJSONObject: y, options: [.sortedKeys]) else { return false }
+        return cx == cy
     }
 }
 

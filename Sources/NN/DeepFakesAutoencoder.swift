@@ -6,7 +6,8 @@ import Tensor
 /// With width divisor d and input size S (64 in the original; bottleneck side s = S/16):
 /// - encoder `[n, S, S, 3]` → conv 128/d, 256/d, 512/d, 1024/d (5×5, stride 2, SAME, LeakyReLU 0.1) →
 ///   flatten → dense 1024/d → dense s·s·1024/d → reshape `[s, s, 1024/d]` → upscale 512/d → `[n, 2s, 2s, 512/d]`;
-/// - decoder `[n, 2s, 2s, 512/d]` → upscale 256/d, 128/d, 64/d → conv 3 (5×5, SAME, sigmoid) → `[n, S, S, 3]`;
+/// - decoder `[n, 2s, 2s, 512/d]` → upscale 256/d, 128/d, 64/d → conv 3 (5×5, SAME, sigmoid) → `[n, S, S, 3]`
+///   (with `maskHead`, conv 4: RGB then the predicted mask, `[n, S, S, 4]`);
 /// - upscale f = conv 3×3 to 4f filters + LeakyReLU 0.1 + pixel shuffle (depth-to-space 2).
 ///
 /// Weights are drawn from one `SeededRandom(seed)` stream in the order encoder, decoder A, decoder B
@@ -20,12 +21,37 @@ public final class DeepFakesAutoencoder {
         public var widthDivisor: Int
         /// Seed of the weight initialisation.
         public var seed: UInt64
+        /// Each decoder's output layer has a fourth (sigmoid) channel: the face mask it predicts. Left out of
+        /// the JSON when false, so configurations written before it existed read back unchanged.
+        public var maskHead: Bool
 
-        public init(inputSize: Int = 64, widthDivisor: Int = 1, seed: UInt64 = 0) {
+        public init(inputSize: Int = 64, widthDivisor: Int = 1, seed: UInt64 = 0, maskHead: Bool = false) {
             self.inputSize = inputSize
             self.widthDivisor = widthDivisor
             self.seed = seed
+            self.maskHead = maskHead
         }
+
+        enum CodingKeys: String, CodingKey { case inputSize, widthDivisor, seed, maskHead }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            inputSize = try c.decode(Int.self, forKey: .inputSize)
+            widthDivisor = try c.decode(Int.self, forKey: .widthDivisor)
+            seed = try c.decode(UInt64.self, forKey: .seed)
+            maskHead = try c.decodeIfPresent(Bool.self, forKey: .maskHead) ?? false
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(inputSize, forKey: .inputSize)
+            try c.encode(widthDivisor, forKey: .widthDivisor)
+            try c.encode(seed, forKey: .seed)
+            if maskHead { try c.encode(true, forKey: .maskHead) }
+        }
+
+        /// Channels of each decoder's output: RGB, plus the mask with `maskHead`.
+        public var outputChannels: Int { maskHead ? 4 : 3 }
 
         func validate() throws {
             guard inputSize >= 16, inputSize % 16 == 0 else {
@@ -92,14 +118,14 @@ public final class DeepFakesAutoencoder {
                               workspace: workspace, rng: &rng)
             channels = c.width(filters)
         }
-        layers.append(Conv2D(name: "\(name).output", inChannels: channels, outChannels: 3, kernelSize: 5,
+        layers.append(Conv2D(name: "\(name).output", inChannels: channels, outChannels: c.outputChannels, kernelSize: 5,
                              activation: .sigmoid, workspace: workspace, rng: &rng))
         return Sequential(name: name, layers)
     }
 
     public func decoder(_ side: Side) -> Sequential { side == .a ? decoderA : decoderB }
 
-    /// Encoder then the side's decoder: `[n, S, S, 3]` → `[n, S, S, 3]` in (0, 1).
+    /// Encoder then the side's decoder: `[n, S, S, 3]` → `[n, S, S, 3]` (`[n, S, S, 4]` with the mask head) in (0, 1).
     public func forward(_ x: Tensor, side: Side, training: Bool) throws -> Tensor {
         try decoder(side).forward(try encoder.forward(x, training: training), training: training)
     }

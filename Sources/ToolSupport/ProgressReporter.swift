@@ -17,6 +17,7 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
     private var started = Date()
     private var lastDraw = Date.distantPast
     private var drawn = false
+    private var note = ""
 
     public init(quiet: Bool) {
         self.quiet = quiet
@@ -38,15 +39,26 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
         self.total = total
         self.unit = unit
         done = 0
+        note = ""
         started = Date()
         lastDraw = .distantPast
     }
 
     /// Sets the number of units done so far.
     public func update(done: Int) {
+        apply(done: done, note: nil)
+    }
+
+    /// Sets the number of units done so far and a note shown after the rate (it replaces the computed ETA).
+    public func update(done: Int, note: String) {
+        apply(done: done, note: note)
+    }
+
+    private func apply(done: Int, note: String?) {
         guard !quiet else { return }
         lock.lock(); defer { lock.unlock() }
         self.done = done
+        if let note { self.note = note }
         let now = Date()
         let interval = isTerminal ? 0.1 : 10
         guard now.timeIntervalSince(lastDraw) >= interval else { return }
@@ -74,8 +86,9 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
             let width = 24
             let filled = Int(fraction * Double(width))
             text = "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] " + text
-            if rate > 0, done < total { text += " ETA \(Self.clock(Double(total - done) / rate))" }
+            if rate > 0, done < total, note.isEmpty { text += " ETA \(Self.clock(Double(total - done) / rate))" }
         }
+        if !note.isEmpty { text += ", " + note }
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
             drawn = true
@@ -90,7 +103,7 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
         }
     }
 
-    static func clock(_ seconds: Double) -> String {
+    public static func clock(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }

@@ -3,6 +3,7 @@ import Foundation
 import NN
 import Tensor
 import ToolSupport
+import Training
 
 /// `train-bench`: images per second of DeepFakes autoencoder training (a step of side A then of side B,
 /// as `../shared/bench/peer_train_keras.py` does) and inference, printed in the peer's form so
@@ -29,6 +30,9 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Every filter and dense size divided by this (1 = the original architecture).")
     var widthDivisor: Int = 1
 
+    @Option(name: .customLong("model"), help: "A model `train` offers (original, lite, df128): sets the input size and width divisor.")
+    var modelName: String?
+
     @Flag(help: "Print milliseconds per layer (forward and backward) for one training step of side A.")
     var profile = false
 
@@ -43,11 +47,17 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         print("openblas kernels: \(BLAS.coreName), threads: \(Parallel.cores)")
-        let model = try DeepFakesAutoencoder(configuration: .init(inputSize: 64, widthDivisor: widthDivisor, seed: 0))
+        var configuration = DeepFakesAutoencoder.Configuration(inputSize: 64, widthDivisor: widthDivisor, seed: 0)
+        if let name = modelName {
+            guard let kind = SwapModelKind(rawValue: name) else { throw ValidationError("--model must be original, lite or df128") }
+            configuration = kind.configuration(seed: 0, maskHead: false)
+        }
+        let size = configuration.inputSize
+        let model = try DeepFakesAutoencoder(configuration: configuration)
         let trainer = DeepFakesTrainer(model: model)
         print("params: encoder \(model.encoder.parameterCount) decoder \(model.decoderA.parameterCount)")
         var rng = SeededRandom(seed: 0)
-        let shape = [batch, 64, 64, 3]
+        let shape = [batch, size, size, 3]
         let (wa, ta, wb, tb) = (Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng))
         if profile { try Self.profile(trainer, wa, ta); return }
         if shapes {
@@ -66,8 +76,10 @@ struct TrainBench: ParsableCommand {
         let trainRate = Double(2 * batch * steps) / seconds
         // Forward, backward (input and weight gradients; the first layer has no input gradient).
         let forwardFlops = 2 * Double(model.forwardMultiplyAdds)
-        let firstLayer = 2.0 * 32 * 32 * 128 * 75
+        let firstLayer = 2.0 * Double(size * size / 4) * Double(128 / configuration.widthDivisor) * 75
         let trainFlops = 3 * forwardFlops - firstLayer
+        print(String(format: "model: %d px, width 1/%d, %.3f G multiply-adds per image forward", size, configuration.widthDivisor,
+                     Double(model.forwardMultiplyAdds) / 1e9))
         print(String(format: "train: batch %d per side, %d iterations, %.3f s/iteration, %.1f images/s, %.1f GFLOP/s (loss %.4f %.4f)",
                      batch, steps, seconds / Double(steps), trainRate, trainRate * trainFlops / 1e9, losses.0, losses.1))
 

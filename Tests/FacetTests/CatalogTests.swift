@@ -45,7 +45,7 @@ final class CatalogTests: XCTestCase {
         let url = dir.appendingPathComponent("nested/catalog.sqlite")
         let catalog = try Catalog(url: url)
         // Shipped migrations keep their names and order; later ones come after them.
-        let shipped = ["v1-sources-frames", "v2-detections-faces-tracks", "v3-identities-labels-clusters", "v4-datasets"]
+        let shipped = ["v1-sources-frames", "v2-detections-faces-tracks", "v3-identities-labels-clusters", "v4-datasets", "v5-training-runs"]
         let applied = try catalog.appliedMigrations()
         XCTAssertEqual(Array(applied.prefix(shipped.count)), shipped)
         let mode = try catalog.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
@@ -56,6 +56,7 @@ final class CatalogTests: XCTestCase {
         for table in ["sources", "frames", "extractions", "extraction_frames", "detections", "detection_frames", "tracks", "faces",
                       "identities", "identity_references", "face_embeddings", "labelings", "face_labels", "clusterings", "clusters",
                       "cluster_members", "datasets", "dataset_sources", "dataset_faces", "dataset_drops",
+                      "training_runs", "training_losses",
                       "grdb_migrations"] {
             XCTAssertTrue(tables.contains(table), "missing table \(table) in \(tables)")
         }

@@ -2,7 +2,9 @@
 # Benchmark: NN's DeepFakes autoencoder (the original 64x64 architecture) beside Keras 3 on TensorFlow
 # CPU (../shared/bench/peer_train_keras.py), training (a step of side A then of side B) and inference,
 # batch 64 and 16, all in one run on this machine, with each side's peak RSS.
-# Usage: benchmarks/train/run.sh [iterations]   (after `swift build -c release --product train-bench`)
+# Then each model `train` offers (original, lite, df128) at train's default batch of 16: the network step alone
+# (train-bench) and the `train` tool end to end (augmentation + both steps) on real faces of d6.mp4 and d9.mp4.
+# Usage: benchmarks/train/run.sh [iterations]   (after `swift build -c release`)
 # Installs its peer on the fly: tensorflow-cpu into a throwaway virtualenv ($FACET_TF_VENV reuses one).
 # Prints the figures; benchmarks/train/RESULTS.md records a run.
 set -euo pipefail
@@ -35,4 +37,23 @@ for batch in 64 16; do
   echo "-- keras / tensorflow-cpu"
   (cd "$work" && /usr/bin/time -f "peak RSS: %M KB" "$venv/bin/python" "$shared/bench/peer_train_keras.py" "$batch" "$steps" 2>&1) \
     | grep -E "^(params|train|infer|peak RSS)"
+done
+
+echo "== models at batch 16, network only (train-bench, $steps iterations)"
+for model in original lite df128; do
+  echo "-- $model"
+  "$bench" --model "$model" --batch 16 --steps "$steps" 2>&1 | grep -E "^(model|params|train|infer)"
+done
+
+echo "== train end to end at batch 16 (augmentation, a step of A and of B; load, checkpoint and export not timed)"
+bin="$repo/.build/release"
+ws="$work/ws"
+for clip in d6 d9; do
+  "$bin/detect" --workspace "$ws" -q --mask --every 2 "$shared/faces/videos/$clip.mp4"
+done
+for model in original lite df128; do
+  case "$model" in lite) n=300 ;; *) n=12 ;; esac
+  "$bin/train" --workspace "$ws" -q --json --model "$model" --iterations "$n" --checkpoint-every 100000 --preview-every 100000 \
+    --output "$ws/Models/$model" "$ws/Manifests/faces-d6.json" "$ws/Manifests/faces-d9.json" \
+    | python3 -c "import json,sys; r=json.load(sys.stdin); print('$model: %d iterations in %.1f s, %.3f iterations/s, %.1f images/s (faces %s)' % (r['iterations'], r['seconds'], r['iterationsPerSecond'], r['imagesPerSecond'], r['faces']))"
 done

@@ -1,0 +1,179 @@
+import Foundation
+import NN
+import Tensor
+
+/// The models `train` offers, all `DeepFakesAutoencoder`s (one shared encoder, a decoder per identity).
+///
+/// | kind | input | width | encoder / decoder parameters | multiply-adds per image (forward) |
+/// |---|---|---|---|---|
+/// | `original` | 64 px | 1 (128…1024 filters) | 69.7 M / 6.20 M | 1.900 G |
+/// | `lite` | 64 px | ¼ (32…256 filters) | 4.36 M / 0.39 M | 0.124 G |
+/// | `df128` | 128 px | ½ (64…512 filters) | 42.6 M / 1.55 M | 1.930 G |
+///
+/// `original` is the DeepFakes model of the Keras peer; `lite` is sized for training on a 2-core CPU (a
+/// 15th of the original's arithmetic: 0.17 s per iteration of 2 × 16 faces on 2 cores, see
+/// `benchmarks/train/RESULTS.md`); `df128` is the same layout at 128 px with half the filters.
+public enum SwapModelKind: String, CaseIterable, Codable, Sendable {
+    case original, lite, df128
+
+    public var inputSize: Int { self == .df128 ? 128 : 64 }
+    public var widthDivisor: Int {
+        switch self { case .original: return 1; case .lite: return 4; case .df128: return 2 }
+    }
+    /// Adam's learning rate when none is given: the original's 5e-5; 3e-4 for the small model (over its
+    /// first 1000 iterations on real faces it reached a lower loss than 1e-4 and 6e-4).
+    public var defaultLearningRate: Double { self == .lite ? 3e-4 : 5e-5 }
+
+    public func configuration(seed: UInt64, maskHead: Bool) -> DeepFakesAutoencoder.Configuration {
+        .init(inputSize: inputSize, widthDivisor: widthDivisor, seed: seed, maskHead: maskHead)
+    }
+}
+
+/// The reconstruction loss between a decoder's RGB output and the target.
+public enum ReconstructionLoss: String, CaseIterable, Codable, Sendable {
+    /// Mean absolute error (the original's).
+    case mae
+    /// Mean squared error.
+    case mse
+    /// Structural dissimilarity (1 − SSIM)/2, 11×11 Gaussian window, σ 1.5.
+    case ssim
+    /// (DSSIM + MAE) / 2.
+    case mixed
+
+    /// Value and gradient w.r.t. `prediction` (`[n, S, S, 3]`), pixels weighted by `weights` (`[n, S, S, 1]`).
+    func evaluate(prediction: Tensor, target: Tensor, weights: Tensor?) throws -> (value: Float, gradient: Tensor) {
+        switch self {
+        case .mae: return try Loss.mae.evaluate(prediction: prediction, target: target, weights: weights)
+        case .mse: return try Loss.mse.evaluate(prediction: prediction, target: target, weights: weights)
+        case .ssim: return try Loss.standardDSSIM.evaluate(prediction: prediction, target: target, weights: weights)
+        case .mixed:
+            let (a, ga) = try Loss.standardDSSIM.evaluate(prediction: prediction, target: target, weights: weights)
+            let (b, gb) = try Loss.mae.evaluate(prediction: prediction, target: target, weights: weights)
+            var gradient = ga
+            for i in 0..<gradient.count { gradient.data[i] = (ga.data[i] + gb.data[i]) * 0.5 }
+            return ((a + b) / 2, gradient)
+        }
+    }
+}
+
+/// One side's batch: the warped inputs, the targets, and (optionally) per-pixel loss weights and the target
+/// masks the mask head learns.
+public struct TrainingBatch: Sendable {
+    /// `[n, S, S, 3]` each, values 0…1.
+    public var input: Tensor
+    public var target: Tensor
+    /// `[n, S, S, 1]`: the reconstruction loss's pixel weights (nil: all 1).
+    public var weights: Tensor?
+    /// `[n, S, S, 1]`: the face mask, the mask head's target (nil without a mask head).
+    public var mask: Tensor?
+}
+
+/// Losses of one step (before the update).
+public struct StepLoss: Sendable, Equatable {
+    public var reconstruction: Float
+    /// The mask head's mean squared error, when there is one.
+    public var mask: Float?
+}
+
+/// Trains a `DeepFakesAutoencoder` as the original does (one Adam per side, each moving the shared encoder
+/// with its own moments; a step of A then a step of B), with a choice of loss, pixel weights and the
+/// optional mask head (trained with MSE on the face mask).
+public final class SwapTrainer {
+    public let model: DeepFakesAutoencoder
+    public let optimizerA: Adam
+    public let optimizerB: Adam
+    public let loss: ReconstructionLoss
+    /// Completed iterations.
+    public var iteration = 0
+
+    /// Adam(learningRate, β1 0.5, β2 0.999), the original's settings.
+    public init(model: DeepFakesAutoencoder, learningRate: Float, loss: ReconstructionLoss) {
+        self.model = model
+        self.loss = loss
+        let adam = Adam.Configuration(learningRate: learningRate, beta1: 0.5, beta2: 0.999)
+        optimizerA = Adam(label: "A", parameters: model.parameters(.a), configuration: adam)
+        optimizerB = Adam(label: "B", parameters: model.parameters(.b), configuration: adam)
+    }
+
+    public func optimizer(_ side: DeepFakesAutoencoder.Side) -> Adam { side == .a ? optimizerA : optimizerB }
+
+    /// One optimisation step of one side; returns the losses before the update.
+    @discardableResult
+    public func step(_ side: DeepFakesAutoencoder.Side, _ batch: TrainingBatch) throws -> StepLoss {
+        let adam = optimizer(side)
+        for p in adam.parameters { p.zeroGradient() }
+        let prediction = try model.forward(batch.input, side: side, training: true)
+        let (rgb, predictedMask) = Self.split(prediction)
+        let (value, rgbGradient) = try loss.evaluate(prediction: rgb, target: batch.target, weights: batch.weights)
+        var maskValue: Float?
+        var gradient = rgbGradient
+        if let predictedMask {
+            let target = batch.mask ?? Tensor(zeros: predictedMask.shape)
+            let (m, maskGradient) = try Loss.mse.evaluate(prediction: predictedMask, target: target)
+            maskValue = m
+            gradient = Self.merge(rgbGradient, maskGradient)
+        }
+        try model.backward(gradient, side: side)
+        try adam.step()
+        return StepLoss(reconstruction: value, mask: maskValue)
+    }
+
+    /// The RGB channels and, for a 4-channel output, the mask channel.
+    public static func split(_ y: Tensor) -> (rgb: Tensor, mask: Tensor?) {
+        guard y.shape.count == 4, y.shape[3] == 4 else { return (y, nil) }
+        let pixels = y.count / 4
+        var rgb = [Float](repeating: 0, count: pixels * 3), mask = [Float](repeating: 0, count: pixels)
+        y.data.withUnsafeBufferPointer { src in
+            for i in 0..<pixels {
+                rgb[3 * i] = src[4 * i]; rgb[3 * i + 1] = src[4 * i + 1]; rgb[3 * i + 2] = src[4 * i + 2]
+                mask[i] = src[4 * i + 3]
+            }
+        }
+        let shape = Array(y.shape.dropLast())
+        return (Tensor(shape: shape + [3], data: rgb), Tensor(shape: shape + [1], data: mask))
+    }
+
+    static func merge(_ rgb: Tensor, _ mask: Tensor) -> Tensor {
+        let pixels = mask.count
+        var out = [Float](repeating: 0, count: pixels * 4)
+        for i in 0..<pixels {
+            out[4 * i] = rgb.data[3 * i]; out[4 * i + 1] = rgb.data[3 * i + 1]; out[4 * i + 2] = rgb.data[3 * i + 2]
+            out[4 * i + 3] = mask.data[i]
+        }
+        return Tensor(shape: Array(mask.shape.dropLast()) + [4], data: out)
+    }
+
+    // MARK: Checkpoints
+
+    var configurationJSON: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(model.configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Weights, both optimizers, the iteration and `metadata`, written atomically.
+    public func saveCheckpoint(to url: URL, metadata: [String: String]) throws {
+        try Checkpoint.save(to: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
+                            iteration: iteration, parameters: model.allParameters, optimizers: [optimizerA, optimizerB],
+                            extraMetadata: metadata)
+    }
+
+    /// Restores weights, optimizers and iteration (changing nothing when the file does not fit).
+    public func loadCheckpoint(from url: URL) throws {
+        iteration = try Checkpoint.load(from: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
+                                        ignoringConfigurationKeys: ["seed"], parameters: model.allParameters,
+                                        optimizers: [optimizerA, optimizerB])
+    }
+
+    /// The weights alone (no optimizer state), for `swap` and `--init-from`.
+    public func exportWeights(to url: URL, metadata: [String: String]) throws {
+        try Checkpoint.save(to: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
+                            iteration: iteration, parameters: model.allParameters, optimizers: [], extraMetadata: metadata)
+    }
+
+    /// Replaces the weights with an exported model's (optimizers and iteration untouched).
+    public func importWeights(from url: URL) throws {
+        _ = try Checkpoint.load(from: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
+                                ignoringConfigurationKeys: ["seed"], parameters: model.allParameters, optimizers: [])
+    }
+}

@@ -1,0 +1,149 @@
+import Augment
+import Faces
+import Foundation
+import Manifest
+import Media
+import NN
+import Tensor
+@testable import Training
+import XCTest
+
+/// The training library without files: batches, the trainer with a mask head, settings on resume, outputs.
+final class TrainLibraryTests: XCTestCase {
+    /// `count` synthetic faces (noise images with mean-face landmarks) at processing size `size`.
+    func syntheticSide(count: Int, size: Int) throws -> TrainingSide {
+        let template = FaceAlignment.template(size: size)
+        var points: [Float] = []
+        for k in 0..<68 {
+            let p = k >= 17 ? template[k - 17] : SIMD2(Double(size) * (0.2 + 0.6 * Double(k) / 16), Double(size) * 0.85)
+            points += [Float(p.x), Float(p.y)]
+        }
+        var rng = SplitMix64(seed: 11)
+        let faces = try (0..<count).map { _ in
+            try AugmentSource(crop: RGBImage(width: size, height: size, pixels: rng.bytes(size * size * 3)), landmarks68: points, mask: nil,
+                              processingSize: size)
+        }
+        return TrainingSide(identity: "synthetic", manifestURL: URL(fileURLWithPath: "/nonexistent.json"), schema: "facet.dataset",
+                            manifestSHA256: "", contentSHA256: "", cropSize: size, centering: "face", faces: faces,
+                            cropPaths: faces.map { _ in "x.png" }, neighbours: faces.map { _ in [] })
+    }
+
+    func sampler(_ side: TrainingSide, batch: Int, size: Int, masks: Bool = false) throws -> BatchSampler {
+        let geometry = try AugmentGeometry(outputSize: size, coverage: 1)
+        return BatchSampler(side: side, sideIndex: 0, augmenter: try FaceAugmenter(settings: AugmentSettings(), geometry: geometry), seed: 3,
+                            batchSize: batch, weighting: LossWeighting(backgroundWeight: masks ? 0.25 : 1, eyeMultiplier: 3, mouthMultiplier: 2),
+                            wantsMasks: masks)
+    }
+
+    func testBatchesFollowEpochsAndDependOnlyOnTheIteration() throws {
+        let side = try syntheticSide(count: 5, size: 32)
+        let s = try sampler(side, batch: 3, size: 32)
+        // 5 iterations × 3 samples = 3 epochs of 5 faces: each epoch is a permutation.
+        let order = (0..<5).flatMap { i in (0..<3).map { s.faceIndex(iteration: i, sample: $0) } }
+        for epoch in 0..<3 { XCTAssertEqual(Set(order[(epoch * 5)..<(epoch * 5 + 5)]), Set(0..<5), "epoch \(epoch)") }
+        // A batch is the same whenever and however often it is made.
+        let late = s.batch(iteration: 4)
+        let fresh = try sampler(side, batch: 3, size: 32)
+        XCTAssertEqual(fresh.batch(iteration: 4).input, late.input)
+        XCTAssertEqual(fresh.batch(iteration: 4).weights, late.weights)
+        XCTAssertNotEqual(fresh.batch(iteration: 3).input, late.input)
+        XCTAssertEqual(late.input.shape, [3, 32, 32, 3])
+        XCTAssertEqual(late.weights?.shape, [3, 32, 32, 1])
+        XCTAssertNil(late.mask)
+    }
+
+    func testLossWeightsCombineMaskEyesAndMouth() {
+        let w = LossWeighting(backgroundWeight: 0.25, eyeMultiplier: 3, mouthMultiplier: 2)
+        let t = w.weights(face: [0, 1, 1, 0.5], eyes: [0, 0, 1, 0], mouth: [0, 1, 0, 0], shape: [1, 2, 2, 1])
+        XCTAssertEqual(t?.data, [0.25, 2, 3, 0.625])
+        XCTAssertNil(LossWeighting().weights(face: [], eyes: [], mouth: [], shape: [1, 2, 2, 1]))
+    }
+
+    func testMaskHeadTrainsAndLossesFall() throws {
+        let side = try syntheticSide(count: 4, size: 32)
+        let s = try sampler(side, batch: 2, size: 32, masks: true)
+        let model = try DeepFakesAutoencoder(configuration: .init(inputSize: 32, widthDivisor: 16, seed: 1, maskHead: true))
+        XCTAssertEqual(try model.decoderA.outputShape(for: [1, 4, 4, 32]), [1, 32, 32, 4])
+        let trainer = SwapTrainer(model: model, learningRate: 2e-3, loss: .mixed)
+        let batch = s.batch(iteration: 0)
+        XCTAssertEqual(batch.mask?.shape, [2, 32, 32, 1])
+        let first = try trainer.step(.a, batch)
+        var last = first
+        for _ in 0..<15 { last = try trainer.step(.a, batch) }
+        XCTAssertNotNil(first.mask)
+        XCTAssertLessThan(last.reconstruction, first.reconstruction)
+        XCTAssertLessThan(try XCTUnwrap(last.mask), try XCTUnwrap(first.mask))
+    }
+
+    func testMaskHeadCheckpointsRoundTrip() throws {
+        // Configurations holding a boolean must compare equal to themselves when a checkpoint is loaded.
+        let folder = try makeTemporaryDirectory()
+        let configuration = DeepFakesAutoencoder.Configuration(inputSize: 32, widthDivisor: 16, seed: 2, maskHead: true)
+        let trainer = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        trainer.iteration = 7
+        let url = folder.appendingPathComponent("c.safetensors")
+        try trainer.saveCheckpoint(to: url, metadata: ["facet.train": "{}"])
+        var other = configuration
+        other.seed = 3
+        let copy = SwapTrainer(model: try DeepFakesAutoencoder(configuration: other), learningRate: 1e-3, loss: .mae)
+        try copy.loadCheckpoint(from: url)
+        XCTAssertEqual(copy.iteration, 7)
+        XCTAssertEqual(copy.model.allParameters.map(\.value), trainer.model.allParameters.map(\.value))
+        other.maskHead = false
+        let plain = SwapTrainer(model: try DeepFakesAutoencoder(configuration: other), learningRate: 1e-3, loss: .mae)
+        XCTAssertThrowsError(try plain.loadCheckpoint(from: url))
+    }
+
+    func testSplitAndMergeAreInverse() {
+        let y = Tensor(shape: [1, 1, 2, 4], data: [1, 2, 3, 4, 5, 6, 7, 8])
+        let (rgb, mask) = SwapTrainer.split(y)
+        XCTAssertEqual(rgb.data, [1, 2, 3, 5, 6, 7])
+        XCTAssertEqual(mask?.data, [4, 8])
+        XCTAssertEqual(SwapTrainer.merge(rgb, mask ?? rgb), y)
+    }
+
+    func testConfigurationsWithoutMaskHeadReadAsBefore() throws {
+        let old = Data(#"{"inputSize":64,"seed":5,"widthDivisor":4}"#.utf8)
+        let decoded = try JSONDecoder().decode(DeepFakesAutoencoder.Configuration.self, from: old)
+        XCTAssertFalse(decoded.maskHead)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        XCTAssertEqual(String(decoding: try encoder.encode(decoded), as: UTF8.self), #"{"inputSize":64,"seed":5,"widthDivisor":4}"#)
+        var withMask = decoded
+        withMask.maskHead = true
+        XCTAssertEqual(try JSONDecoder().decode(DeepFakesAutoencoder.Configuration.self, from: try encoder.encode(withMask)), withMask)
+    }
+
+    func testResumeKeepsStoredSettingsAndRefusesOthers() throws {
+        var fresh = SettingOverrides()
+        fresh.model = .df128
+        let stored = try fresh.resolve(stored: nil, checkpoint: "c")
+        XCTAssertEqual(stored.model, .df128)
+        XCTAssertEqual(stored.learningRate, SwapModelKind.df128.defaultLearningRate)
+        XCTAssertEqual(stored.batchSize, 16)
+        XCTAssertEqual(try SettingOverrides().resolve(stored: stored, checkpoint: "c"), stored)
+        var same = SettingOverrides()
+        same.batchSize = 16
+        XCTAssertEqual(try same.resolve(stored: stored, checkpoint: "c"), stored)
+        var other = SettingOverrides()
+        other.batchSize = 8
+        other.seed = 4
+        XCTAssertThrowsError(try other.resolve(stored: stored, checkpoint: "c")) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("--batch-size 8 differs from the checkpoint's 16") && text.contains("--seed 4"), text)
+            XCTAssertEqual((error as? TrainingError)?.exitStatus, .dataError)
+        }
+    }
+
+    func testLossCurveDrawsAnyNumberOfPoints() {
+        for count in [0, 1, 2, 500] {
+            let points = (0..<count).map { LossCurve.Point(iteration: ($0 + 1) * 10, lossA: 0.2 / Double($0 + 1), lossB: 0.1) }
+            let image = LossCurve.render(points)
+            XCTAssertEqual(image.width, 720)
+            XCTAssertEqual(image.height, 400)
+        }
+        XCTAssertEqual(LossCurve.niceStep(0.3), 1)
+        XCTAssertEqual(LossCurve.niceStep(1040), 2000)
+        XCTAssertEqual(LossCurve.niceCeiling(0.142), 0.2)
+    }
+}
