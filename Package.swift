@@ -76,7 +76,7 @@ let package = Package(
         // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
         .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),
         // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
-        .target(name: "Augment", dependencies: ["Media", "Faces", "Models"]),
+        .target(name: "Augment", dependencies: ["FacetCore", "Media", "Faces", "Models"]),
         // The work behind `train` (and `warp-augment`'s data): datasets in memory, models, the training loop,
         // checkpoints, previews, loss logs, the exported model.
         .target(name: "Training", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Faces", "NN", "Tensor", "Augment"]),

@@ -1,25 +1,20 @@
+import FacetCore
 import Foundation
 
-/// A seeded random stream (SplitMix64) for augmentation. `init(seed:keys:)` derives an independent stream
+/// Augmentation's random streams are FacetCore's seeded SplitMix64 generator.
+public typealias AugmentRandom = SeededRandom
+
+/// A seeded random stream for augmentation. `init(seed:keys:)` derives an independent stream
 /// from a seed and a list of keys (for training: the iteration, the side and the position in the batch),
 /// so any sample can be redrawn exactly on its own, in any order, on any thread: a resumed run draws the
 /// same augmentations as an uninterrupted one without storing any generator state.
-public struct AugmentRandom: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
+extension SeededRandom {
     /// The stream for `seed` and `keys`: each key is folded in through SplitMix64's finaliser, so
     /// neighbouring keys (iteration 41 and 42) give unrelated streams.
     public init(seed: UInt64, keys: [UInt64]) {
         var s = Self.mix(seed ^ 0x6A09_E667_F3BC_C908)
         for key in keys { s = Self.mix(s ^ Self.mix(key &+ 0x9E37_79B9_7F4A_7C15)) }
-        state = s
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Self.mix(state)
+        self.init(seed: s)
     }
 
     /// Uniform in [0, 1) with 53 random bits.
@@ -36,12 +31,4 @@ public struct AugmentRandom: RandomNumberGenerator, Sendable {
 
     /// A uniformly chosen index in 0..<count (count ≥ 1).
     public mutating func index(below count: Int) -> Int { Int(next() % UInt64(max(count, 1))) }
-
-    @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -33,7 +33,7 @@ public enum ChineseWhispers {
             }
         }
         var labels = Array(0..<n)
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var order = Array(0..<n)
         var counts: [Int: Int] = [:]
         for _ in 0..<max(1, passes) {
@@ -106,19 +106,6 @@ public enum ChineseWhispers {
         var s: Float = 0
         for k in 0..<min(a.count, b.count) { let d = a[k] - b[k]; s += d * d }
         return s
-    }
-}
-
-/// A seeded 64-bit generator (SplitMix64): the same seed gives the same sequence on every machine.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,3 +1,4 @@
+import FacetCore
 import ArgumentParser
 import Foundation
 import NN

@@ -1,3 +1,4 @@
+import FacetCore
 import NN
 import Tensor
 import XCTest

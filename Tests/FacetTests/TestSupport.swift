@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FacetCore
 import Foundation
 import Media
 import XCTest
@@ -87,20 +88,10 @@ extension XCTestCase {
     }
 }
 
-/// SplitMix64: a tiny, fast, seedable generator, so property tests are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
+/// The tests' seeded generator: FacetCore's SplitMix64, so property tests are reproducible.
+typealias SplitMix64 = SeededRandom
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
     mutating func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) }
     }
