@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
+.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
 
 setup: apt models openblas build
 
@@ -35,7 +35,11 @@ openblas: apt
 build: apt
 	$(SWIFT) build -c release
 
-test: setup
+# No module imports from a tier above it, and no step library imports another (Package.swift's header).
+check-imports:
+	python3 scripts/check-imports.py
+
+test: setup check-imports
 	@core=$$(head -1 $${XDG_CACHE_HOME:-$$HOME/.cache}/facet/openblas-coretype 2>/dev/null || true); \
 	if [ -n "$$core" ] && [ -z "$${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$$core; fi; \
 	echo "$(SWIFT) test (OpenBLAS kernels: $${OPENBLAS_CORETYPE:-OpenBLAS's own choice}; CLI tests run $(BIN)/)"; \

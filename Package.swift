@@ -1,98 +1,105 @@
 // swift-tools-version:6.0
-// Facet: a face-swap toolchain. Small executables over shared libraries; see README.md.
+// Facet: a face-swap toolchain. Small executables over shared libraries; see README.md ("Source layout").
+//
+// Tiers, each importing only from the tiers above it in this list (scripts/check-imports.sh enforces it):
+//   Sources/Shims/         C shims, each imported by exactly one foundation module
+//   Sources/Foundations/   what several steps share: media, tensors, NN, models, faces, recognition, catalog, manifests
+//   Sources/Steps/         one library per tool, doing that tool's work; a step never imports another step
+//   Sources/Tools/         thin `@main` executables: parse options, call one step library, write outputs
+//   Sources/BenchmarkTools/ executables that time the libraries beside their peers (benchmarks/*/run.sh)
 import PackageDescription
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 
 #if arch(x86_64)
-let tensorSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let haswell: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
-let tensorSettings: [SwiftSetting] = []
+let haswell: [SwiftSetting] = []
 #endif
+
+func shim(_ name: String, pkgConfig: String, apt: [String]) -> Target {
+    .systemLibrary(name: name, path: "Sources/Shims/\(name)", pkgConfig: pkgConfig, providers: [.apt(apt)])
+}
+func foundation(_ name: String, _ dependencies: [Target.Dependency], settings: [SwiftSetting] = []) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/Foundations/\(name)", swiftSettings: settings)
+}
+func step(_ name: String, _ dependencies: [Target.Dependency], settings: [SwiftSetting] = []) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/Steps/\(name)", swiftSettings: settings)
+}
+func tool(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: dependencies + [argumentParser], path: "Sources/Tools/\(name)")
+}
+func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(name: name, dependencies: dependencies + [argumentParser], path: "Sources/BenchmarkTools/\(name)")
+}
+
+let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train"]
+let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench"]
 
 let package = Package(
     name: "Facet",
-    products: [
-        .executable(name: "fetch-frames", targets: ["fetch-frames"]),
-        .executable(name: "detect", targets: ["detect"]),
-        .executable(name: "identify", targets: ["identify"]),
-        .executable(name: "dedupe", targets: ["dedupe"]),
-        .executable(name: "model-bench", targets: ["model-bench"]),
-        .executable(name: "train-bench", targets: ["train-bench"]),
-        .executable(name: "dedupe-bench", targets: ["dedupe-bench"]),
-        .executable(name: "warp-augment", targets: ["warp-augment"]),
-        .executable(name: "train", targets: ["train"]),
-    ],
+    products: (tools + benchmarkTools).map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // C shim: imported by `Media` only.
-        .systemLibrary(
-            name: "CFFmpeg",
-            path: "Sources/CFFmpeg",
-            pkgConfig: "libavformat",
-            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
-        ),
-        // C shim: imported by `Tensor` only.
-        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // Errors with exit codes, atomic file writes, SHA-256: no dependencies.
-        .target(name: "FacetCore"),
-        // FFmpeg wrappers: video reading and writing, image decoding and encoding.
-        .target(name: "Media", dependencies: ["CFFmpeg", "FacetCore"]),
-        // NHWC float32 tensors and kernels on OpenBLAS, each with a naive reference twin.
-        // Compiled for Haswell-level x86-64 (AVX2, FMA) so its SIMD kernels use 256-bit vectors.
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensorSettings),
-        // Pretrained models: TFLite loader and interpreter, BlazeFace, FaceMesh, the model store.
-        .target(name: "Models", dependencies: ["FacetCore", "Media", "Tensor"]),
-        // Training core: layers with backward passes, losses, Adam, Glorot init, safetensors checkpoints,
-        // the DeepFakes autoencoder. Goes through `Tensor`'s BLAS (never OpenBLAS directly).
-        .target(name: "NN", dependencies: ["FacetCore", "Tensor"], swiftSettings: tensorSettings),
-        // Face geometry and measures: landmark subsets, alignment, warping, masks, pose, expression, tracks.
-        .target(name: "Faces", dependencies: ["Media", "Models"]),
-        // Versioned JSON manifests (Codable).
-        .target(name: "Manifest", dependencies: ["FacetCore"]),
-        // The SQLite catalog: records and migrations.
-        .target(name: "Catalog", dependencies: ["FacetCore", grdb]),
-        // Shared CLI options, progress reporting and exit handling.
-        .target(name: "ToolSupport", dependencies: ["FacetCore", argumentParser]),
-        // The work behind `fetch-frames`.
-        .target(name: "FrameExtraction", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"]),
-        .executableTarget(name: "fetch-frames", dependencies: ["FrameExtraction", "ToolSupport", "FacetCore", argumentParser]),
-        // The work behind `detect`: faces, landmarks, alignment, measures, tracks, crops, contact sheets.
-        .target(name: "FaceDetect", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "FrameExtraction"]),
-        .executableTarget(name: "detect", dependencies: ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models",
-                                                         "Catalog", argumentParser]),
-        // The work behind `identify`: face descriptors, enrolment, labelling, target filtering, clustering.
-        .target(name: "Identity", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Models", "FaceDetect", "FrameExtraction"]),
-        .executableTarget(name: "identify", dependencies: ["Identity", "ToolSupport", "FacetCore", "Models", "Catalog", argumentParser]),
-        // The work behind `dedupe`: quality filters, near-duplicate grouping, coverage selection, dataset folders,
-        // the coverage audit (JSON, PNG plots, HTML).
-        // Compiled for Haswell-level x86-64 like `Tensor`, so hash comparisons use the POPCNT instruction.
-        .target(name: "Datasets", dependencies: ["FacetCore", "Media", "Manifest", "Catalog"], swiftSettings: tensorSettings),
-        .executableTarget(name: "dedupe", dependencies: ["Datasets", "ToolSupport", "FacetCore", "Catalog", argumentParser]),
-        // Benchmark tool: times dedupe's filters, grouping and selection on synthetic faces (benchmarks/dedupe/run.sh).
-        .executableTarget(name: "dedupe-bench", dependencies: ["Datasets", argumentParser]),
+        // MARK: Shims (C libraries, each wrapped by one foundation module)
+        shim("CFFmpeg", pkgConfig: "libavformat", apt: ["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"]),  // → Media
+        shim("COpenBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),  // → Tensor
+
+        // MARK: Foundations
+        // Errors with exit codes, atomic file writes, SHA-256, seeded random numbers, time stamps, progress sinks.
+        foundation("FacetCore", []),
+        // FFmpeg wrappers: video reading and writing, image codecs, RGB images, input units, frame sampling, encode pipeline.
+        foundation("Media", ["CFFmpeg", "FacetCore"]),
+        // NHWC float32 tensors and kernels on OpenBLAS, each with a naive reference twin (AVX2/FMA on x86-64).
+        foundation("Tensor", ["COpenBLAS"], settings: haswell),
+        // Training core: layers with backward passes, losses, Adam, checkpoints, the DeepFakes autoencoder.
+        foundation("NN", ["FacetCore", "Tensor"], settings: haswell),
+        // Pretrained models run natively: TFLite (BlazeFace, FaceMesh), dlib (5-point predictor, ResNet), the model store.
+        foundation("Models", ["FacetCore", "Media", "Tensor"]),
+        // Versioned JSON manifests (Codable) shared by every tool.
+        foundation("Manifest", ["FacetCore"]),
+        // The SQLite catalog: records, migrations, source registration.
+        foundation("Catalog", ["FacetCore", "Media", grdb]),
+        // Face analysis and geometry: locate + mesh + 5 points, alignment, masks, pose, expression, tracks, contact sheets.
+        foundation("Faces", ["FacetCore", "Media", "Models", "Manifest"]),
+        // Face recognition: descriptors (cached in the catalog), the enrolled gallery, the identity decision rule.
+        foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
         // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
-        .target(name: "Augment", dependencies: ["FacetCore", "Media", "Faces", "Models"]),
-        // The work behind `train` (and `warp-augment`'s data): datasets in memory, models, the training loop,
-        // checkpoints, previews, loss logs, the exported model.
-        .target(name: "Training", dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "Faces", "NN", "Tensor", "Augment"]),
-        .executableTarget(name: "warp-augment", dependencies: ["Augment", "Training", "ToolSupport", "FacetCore", "Media", "Manifest",
-                                                               argumentParser]),
-        .executableTarget(name: "train", dependencies: ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest",
-                                                        argumentParser]),
-        // Benchmark tool: times the native model runtime beside the peers (benchmarks/models/run.sh).
-        .executableTarget(name: "model-bench", dependencies: ["Models", "Media", "Tensor", "ToolSupport", argumentParser]),
-        // Benchmark tool: times DeepFakes autoencoder training and inference beside Keras (benchmarks/train/run.sh).
-        .executableTarget(name: "train-bench", dependencies: ["NN", "Tensor", "Training", "ToolSupport", argumentParser]),
+        foundation("Augment", ["FacetCore", "Media", "Faces", "Models"]),
+        // Shared CLI options, progress reporting and exit handling.
+        foundation("ToolSupport", ["FacetCore", argumentParser]),
+
+        // MARK: Steps (one library per tool)
+        step("FrameExtraction", ["FacetCore", "Media", "Manifest", "Catalog"]),                        // fetch-frames
+        step("FaceDetect", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces"]),           // detect
+        step("Identity", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // identify
+        // dedupe; Haswell-level x86-64 so hash comparisons use POPCNT.
+        step("Datasets", ["FacetCore", "Media", "Manifest", "Catalog"], settings: haswell),
+        step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train, warp-augment
+
+        // MARK: Tools
+        tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),
+        tool("detect", ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models", "Catalog"]),
+        tool("identify", ["Identity", "Recognition", "ToolSupport", "FacetCore", "Models", "Catalog"]),
+        tool("dedupe", ["Datasets", "ToolSupport", "FacetCore", "Catalog"]),
+        tool("warp-augment", ["Training", "Augment", "ToolSupport", "FacetCore"]),
+        tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
+
+        // MARK: Benchmark tools
+        benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
+        benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
+        benchmarkTool("dedupe-bench", ["Datasets"]),
+
+        // MARK: Tests
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
-                           "Faces", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment", "Training", grdb],
-            resources: []
+                           "Faces", "Recognition", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment",
+                           "Training", grdb]
         ),
     ]
 )

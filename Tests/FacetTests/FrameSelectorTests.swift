@@ -1,4 +1,4 @@
-import FrameExtraction
+import Media
 import Foundation
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import Recognition
 import Manifest
 import Media
 import Models

@@ -1,0 +1,54 @@
+import FacetCore
+import Foundation
+
+/// One unit of `fetch-frames` input: a video file, or a set of image files imported as frames.
+public enum InputUnit {
+    case video(URL)
+    /// A folder (or a single image file): `files` in name order.
+    case images(root: URL, files: [URL])
+
+    public var url: URL {
+        switch self {
+        case .video(let u): return u
+        case .images(let root, _): return root
+        }
+    }
+
+    public var kind: String {
+        if case .video = self { return "video" }
+        return "images"
+    }
+
+    /// A short name for output folders: the file or folder name without extension.
+    public var stem: String {
+        let name = url.deletingPathExtension().lastPathComponent
+        let cleaned = name.replacingOccurrences(of: "/", with: "_")
+        return cleaned.isEmpty ? "input" : cleaned
+    }
+
+    /// Classifies each path: folders become image sets, image files one-image sets, anything else video.
+    public static func expand(_ inputs: [URL]) throws -> [InputUnit] {
+        var units: [InputUnit] = []
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input.path, isDirectory: &isDirectory) else {
+                throw MediaError.missing(path: input.path)
+            }
+            if isDirectory.boolValue {
+                let names: [String]
+                do { names = try FileManager.default.contentsOfDirectory(atPath: input.path) } catch {
+                    throw FileError.unreadable(path: input.path, reason: error.localizedDescription)
+                }
+                let files = names.filter { !$0.hasPrefix(".") && ImageFormat(fileExtension: ($0 as NSString).pathExtension) != nil }
+                    .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                    .map { input.appendingPathComponent($0) }
+                units.append(.images(root: input, files: files))
+            } else if ImageFormat(fileExtension: input.pathExtension) != nil {
+                units.append(.images(root: input, files: [input]))
+            } else {
+                units.append(.video(input))
+            }
+        }
+        return units
+    }
+}

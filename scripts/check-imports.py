@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Checks that every module under Sources/ imports only from the tiers it may use.
+
+Tiers (Sources/<Tier>/<Module>/...):
+  Shims           C shims; each is imported by exactly one foundation module (SHIM_OWNERS)
+  Foundations     may import foundations and their own shim
+  Steps           one library per tool; may import foundations only (never another step)
+  Tools           thin executables; may import steps and foundations
+  BenchmarkTools  may import steps and foundations
+Modules that are not Facet's own (Foundation, Glibc, GRDB, ArgumentParser, ...) are not checked here;
+`swift build --explicit-target-dependency-import-check error` checks Package.swift declares every import.
+Exits 1 and names each offending file and import.
+"""
+import os
+import re
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources")
+SHIM_OWNERS = {"CFFmpeg": "Media", "COpenBLAS": "Tensor"}
+MAY_IMPORT = {
+    "Shims": set(),
+    "Foundations": {"Foundations"},
+    "Steps": {"Foundations"},
+    "Tools": {"Steps", "Foundations"},
+    "BenchmarkTools": {"Steps", "Foundations"},
+}
+IMPORT = re.compile(r"^\s*(?:@[\w()]+\s+)*(?:public\s+|internal\s+|private\s+|fileprivate\s+)?import\s+(?:class\s+|struct\s+|enum\s+|func\s+|var\s+|let\s+|protocol\s+|typealias\s+)?([A-Za-z_][\w]*)", re.M)
+
+
+def main() -> int:
+    tier_of = {}
+    for tier in os.listdir(ROOT):
+        path = os.path.join(ROOT, tier)
+        if not os.path.isdir(path):
+            continue
+        if tier not in MAY_IMPORT:
+            print(f"check-imports: Sources/{tier}: not a known tier ({', '.join(MAY_IMPORT)})")
+            return 1
+        for module in os.listdir(path):
+            if os.path.isdir(os.path.join(path, module)):
+                tier_of[module.replace("-", "_")] = tier
+    problems = []
+    for module_dir_tier, allowed in MAY_IMPORT.items():
+        tier_path = os.path.join(ROOT, module_dir_tier)
+        if not os.path.isdir(tier_path):
+            continue
+        for module in sorted(os.listdir(tier_path)):
+            for dirpath, _, files in os.walk(os.path.join(tier_path, module)):
+                for name in sorted(files):
+                    if not name.endswith(".swift"):
+                        continue
+                    file = os.path.join(dirpath, name)
+                    with open(file, encoding="utf-8") as f:
+                        text = f.read()
+                    for imported in IMPORT.findall(text):
+                        tier = tier_of.get(imported)
+                        if tier is None or imported == module.replace("-", "_"):
+                            continue
+                        rel = os.path.relpath(file, os.path.join(ROOT, ".."))
+                        if tier == "Shims":
+                            if SHIM_OWNERS.get(imported) != module:
+                                problems.append(f"{rel}: imports shim {imported}, which only {SHIM_OWNERS.get(imported, '?')} may import")
+                        elif tier not in allowed:
+                            problems.append(f"{rel}: {module_dir_tier[:-1] if module_dir_tier.endswith('s') else module_dir_tier} "
+                                            f"module {module} imports {tier[:-1]} module {imported} (allowed: {', '.join(sorted(allowed)) or 'none'})")
+    for p in problems:
+        print(f"check-imports: {p}")
+    if problems:
+        print(f"check-imports: {len(problems)} import(s) against the tiers (see Package.swift's header)")
+        return 1
+    print(f"check-imports: {len(tier_of)} modules, every import points down a tier")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
