@@ -132,6 +132,8 @@ enum CatalogMigrations {
         // Added by `dedupe`: dataset versions, their sources, faces and drops (Sources/Catalog/CatalogDatasets.swift).
         migrator.registerMigration("v4-datasets") { db in try DatasetTables.create(db) }
         registerTrainingRuns(&migrator)
+        // Added by `swap`: one row per swapped output (Sources/Foundations/Catalog/CatalogSwaps.swift).
+        registerSwaps(&migrator)
         return migrator
     }
 }

@@ -138,7 +138,7 @@ public struct FaceMask: Equatable, Sendable {
 
     /// Signed distance from `p` to a convex polygon from `convexHull` (negative inside, 0 on the boundary);
     /// for 1 or 2 vertices, the distance to the point or segment.
-    static func signedDistance(_ p: SIMD2<Double>, toConvex hull: [SIMD2<Double>]) -> Double {
+    public static func signedDistance(_ p: SIMD2<Double>, toConvex hull: [SIMD2<Double>]) -> Double {
         if hull.count == 1 { return ((p - hull[0]) * (p - hull[0])).sum().squareRoot() }
         var inside = hull.count >= 3
         var nearest = Double.infinity

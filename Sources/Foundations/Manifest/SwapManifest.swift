@@ -182,3 +182,42 @@ public struct SwapFace: Codable, Equatable, Sendable {
         self.maskHull = maskHull
     }
 }
+
+/// `<output>.provenance.json`: written beside every file `swap` writes, saying it is synthetic, what made it
+/// and from what. JSON Schema: `Manifests/provenance.schema.json`. Paths are relative to the sidecar's folder.
+public struct ProvenanceSidecar: ManifestDocument, Equatable, Sendable {
+    public static let schemaName = "facet.provenance"
+    public static let currentVersion = ManifestVersion(1, 0)
+
+    public var schema: String
+    public var version: ManifestVersion
+    /// Always true: the file is a face swap.
+    public var synthetic: Bool
+    /// A sentence for people: what this file is.
+    public var statement: String
+    public var tool: ToolInfo
+    public var createdAt: String
+    /// The file this sidecar describes, and its SHA-256.
+    public var output: String
+    public var outputSha256: String
+    /// The input the output was made from.
+    public var source: InputFile
+    public var model: SwapModelInfo
+    public var target: SwapTarget
+    public var watermark: SwapWatermark
+    /// The catalog's `swaps` row, when recorded.
+    public var swapId: Int64?
+    /// Faces replaced and frames written.
+    public var facesSwapped: Int
+    public var frames: Int
+
+    public init(statement: String, tool: ToolInfo, createdAt: String, output: String, outputSha256: String, source: InputFile,
+                model: SwapModelInfo, target: SwapTarget, watermark: SwapWatermark, swapId: Int64?, facesSwapped: Int, frames: Int) {
+        self.schema = Self.schemaName
+        self.version = Self.currentVersion
+        self.synthetic = true
+        self.statement = statement; self.tool = tool; self.createdAt = createdAt; self.output = output; self.outputSha256 = outputSha256
+        self.source = source; self.model = model; self.target = target; self.watermark = watermark; self.swapId = swapId
+        self.facesSwapped = facesSwapped; self.frames = frames
+    }
+}

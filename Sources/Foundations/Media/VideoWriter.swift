@@ -2,7 +2,15 @@ import CFFmpeg
 import FacetCore
 import Foundation
 
-/// Settings for writing an H.264 MP4.
+/// The video codec and container a `VideoWriter` writes.
+public enum VideoCodecChoice: String, Sendable, Codable {
+    /// H.264 (libx264, yuv420p, `crf`) in MP4; MPEG-4 Part 2 when the FFmpeg build lacks libx264.
+    case h264
+    /// FFV1 in Matroska, RGB (bgr0): lossless, so decoded frames equal the RGB frames written, bit for bit.
+    case ffv1
+}
+
+/// Settings for writing a video: H.264 in MP4 (default) or lossless FFV1 in MKV.
 public struct VideoWriterOptions: Sendable {
     /// Frame size in pixels. H.264 in yuv420p needs even sides; odd sizes are refused.
     public var width: Int
@@ -16,11 +24,16 @@ public struct VideoWriterOptions: Sendable {
     public var preset: String
     /// A media file whose first audio stream is copied into the output without re-encoding.
     public var audioSource: URL?
-    /// Container metadata, written as MP4 metadata tags (ffprobe shows them under `format.tags`).
+    /// Container metadata, written as the container's metadata tags (ffprobe shows them under `format.tags`).
     public var metadata: [String: String]
+    public var codec: VideoCodecChoice
+    /// When set, frames carry explicit time stamps in this time base (`write(_:pts:)`), e.g. the source
+    /// stream's, so the output keeps the input's timestamps exactly; else time stamps count frames.
+    public var timeBase: (numerator: Int, denominator: Int)?
 
     public init(width: Int, height: Int, frameRateNumerator: Int = 30, frameRateDenominator: Int = 1,
-                crf: Int = 18, preset: String = "medium", audioSource: URL? = nil, metadata: [String: String] = [:]) {
+                crf: Int = 18, preset: String = "medium", audioSource: URL? = nil, metadata: [String: String] = [:],
+                codec: VideoCodecChoice = .h264, timeBase: (numerator: Int, denominator: Int)? = nil) {
         self.width = width
         self.height = height
         self.frameRateNumerator = frameRateNumerator
@@ -29,6 +42,8 @@ public struct VideoWriterOptions: Sendable {
         self.preset = preset
         self.audioSource = audioSource
         self.metadata = metadata
+        self.codec = codec
+        self.timeBase = timeBase
     }
 }
 
@@ -52,9 +67,10 @@ public final class VideoWriter {
     private let packet: PacketHandle
     private let scaler = ScalerHandle()
     private var paddedInput: [UInt8] = []
-    private var lastPTS: Int64 = -1
+    private var lastPTS: Int64 = .min
     private var finished = false
     private let audio: AudioCopier?
+    private let pixelFormat: AVPixelFormat
 
     /// True when this FFmpeg build has the libx264 encoder.
     public static var h264Available: Bool { avcodec_find_encoder_by_name("libx264") != nil }
@@ -74,10 +90,15 @@ public final class VideoWriter {
         let directory = url.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
-        output = try OutputFormatHandle(path: tempPath, formatName: "mp4")
+        let lossless = options.codec == .ffv1
+        output = try OutputFormatHandle(path: tempPath, formatName: lossless ? "matroska" : "mp4")
+        pixelFormat = lossless ? AV_PIX_FMT_BGR0 : AV_PIX_FMT_YUV420P
 
         let codec: UnsafePointer<AVCodec>
-        if let x264 = avcodec_find_encoder_by_name("libx264") {
+        if lossless {
+            guard let ffv1 = avcodec_find_encoder(AV_CODEC_ID_FFV1) else { throw MediaError.unsupportedCodec(path: path, codec: "ffv1") }
+            codec = ffv1
+        } else if let x264 = avcodec_find_encoder_by_name("libx264") {
             codec = x264
         } else if let mpeg4 = avcodec_find_encoder(AV_CODEC_ID_MPEG4) {
             codec = mpeg4
@@ -89,8 +110,15 @@ public final class VideoWriter {
         let e = encoder.pointer
         e.pointee.width = Int32(options.width)
         e.pointee.height = Int32(options.height)
-        e.pointee.pix_fmt = AV_PIX_FMT_YUV420P
-        e.pointee.time_base = AVRational(num: Int32(options.frameRateDenominator), den: Int32(options.frameRateNumerator))
+        e.pointee.pix_fmt = pixelFormat
+        if let tb = options.timeBase {
+            guard tb.numerator > 0, tb.denominator > 0, tb.numerator <= Int(Int32.max), tb.denominator <= Int(Int32.max) else {
+                throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22, message: "time base must be positive")
+            }
+            e.pointee.time_base = AVRational(num: Int32(tb.numerator), den: Int32(tb.denominator))
+        } else {
+            e.pointee.time_base = AVRational(num: Int32(options.frameRateDenominator), den: Int32(options.frameRateNumerator))
+        }
         e.pointee.framerate = AVRational(num: Int32(options.frameRateNumerator), den: Int32(options.frameRateDenominator))
         e.pointee.color_range = AVCOL_RANGE_MPEG
         e.pointee.colorspace = AVCOL_SPC_SMPTE170M
@@ -102,7 +130,10 @@ public final class VideoWriter {
         }
         var codecOptions: OpaquePointer?
         defer { av_dict_free(&codecOptions) }
-        if encoderName == "libx264" {
+        if lossless {
+            av_dict_set(&codecOptions, "level", "3", 0)
+            av_dict_set(&codecOptions, "slicecrc", "1", 0)
+        } else if encoderName == "libx264" {
             av_dict_set(&codecOptions, "preset", options.preset, 0)
             av_dict_set(&codecOptions, "crf", String(options.crf), 0)
         } else {
@@ -131,13 +162,13 @@ public final class VideoWriter {
         try check(avio_open(&output.pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
         var muxerOptions: OpaquePointer?
         defer { av_dict_free(&muxerOptions) }
-        av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0)
-        try check(avformat_write_header(output.pointer, &muxerOptions), "writing the MP4 header", path: path)
+        if !lossless { av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0) }
+        try check(avformat_write_header(output.pointer, &muxerOptions), "writing the container header", path: path)
 
         staging = try FrameHandle(path: path)
         staging.pointer.pointee.width = Int32(options.width)
         staging.pointer.pointee.height = Int32(options.height)
-        staging.pointer.pointee.format = AV_PIX_FMT_YUV420P.rawValue
+        staging.pointer.pointee.format = pixelFormat.rawValue
         try check(av_frame_get_buffer(staging.pointer, 0), "allocating a frame buffer", path: path)
         packet = try PacketHandle(path: path)
     }
@@ -149,19 +180,28 @@ public final class VideoWriter {
     /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
     /// times are rounded to the frame rate and forced to increase. The image must match the writer's size.
     public func write(_ image: RGBImage, seconds: Double? = nil) throws {
+        var pts: Int64 = lastPTS == .min ? 0 : lastPTS &+ 1
+        if let seconds, seconds.isFinite {
+            let rate = options.timeBase.map { Double($0.denominator) / Double($0.numerator) }
+                ?? Double(options.frameRateNumerator) / Double(options.frameRateDenominator)
+            pts = max(pts, Int64(exactly: (min(max(seconds * rate, -9e15), 9e15)).rounded()) ?? pts)
+        }
+        try write(image, pts: pts)
+    }
+
+    /// Appends one frame with an explicit time stamp in the encoder's time base (`options.timeBase` when set),
+    /// forced to increase.
+    public func write(_ image: RGBImage, pts requested: Int64) throws {
         let path = url.path
         guard image.width == options.width, image.height == options.height else {
             throw MediaError.ffmpeg(path: path, operation: "writing a frame", code: -22,
                                     message: "frame is \(image.width)x\(image.height), the video is \(options.width)x\(options.height)")
         }
-        var pts = lastPTS + 1
-        if let seconds {
-            pts = max(pts, Int64((seconds * Double(options.frameRateNumerator) / Double(options.frameRateDenominator)).rounded()))
-        }
+        let pts = lastPTS == .min ? requested : max(requested, lastPTS &+ 1)
         try check(av_frame_make_writable(staging.pointer), "preparing a frame buffer", path: path)
         let context = try scaler.context(
             srcWidth: Int32(image.width), srcHeight: Int32(image.height), srcFormat: AV_PIX_FMT_RGB24,
-            dstWidth: Int32(options.width), dstHeight: Int32(options.height), dstFormat: AV_PIX_FMT_YUV420P,
+            dstWidth: Int32(options.width), dstHeight: Int32(options.height), dstFormat: pixelFormat,
             colorspace: AVCOL_SPC_SMPTE170M, srcFullRange: true, dstFullRange: false, path: path)
         // libswscale's SIMD paths read a little past the end of the last row: convert from a padded copy.
         let byteCount = image.pixels.count
@@ -182,10 +222,10 @@ public final class VideoWriter {
                 }
             }
         }
-        try check(rows, "converting a frame to yuv420p", path: path)
+        try check(rows, "converting a frame for the encoder", path: path)
         staging.pointer.pointee.pts = pts
         lastPTS = pts
-        try audio?.copy(upToSeconds: Double(pts) * Double(options.frameRateDenominator) / Double(options.frameRateNumerator))
+        try audio?.copy(upToSeconds: seconds(pts))
         try check(avcodec_send_frame(encoder.pointer, staging.pointer), "encoding a frame", path: path)
         try drainEncoder()
     }
@@ -197,8 +237,7 @@ public final class VideoWriter {
         try check(avcodec_send_frame(encoder.pointer, nil), "flushing the encoder", path: path)
         try drainEncoder()
         // Audio up to the end of the last frame: a video cut shorter than its source gets its sound cut too.
-        let end = Double(lastPTS + 1) * Double(options.frameRateDenominator) / Double(options.frameRateNumerator)
-        try audio?.copy(upToSeconds: end)
+        try audio?.copy(upToSeconds: lastPTS == .min ? 0 : seconds(lastPTS) + frameSeconds)
         try check(av_write_trailer(output.pointer), "writing the MP4 index", path: path)
         try check(avio_closep(&output.pointer.pointee.pb), "closing the output file", path: path)
         if rename(tempPath, path) != 0 {
@@ -207,6 +246,11 @@ public final class VideoWriter {
         }
         finished = true
     }
+
+    /// Seconds of a time stamp in the encoder's time base.
+    private func seconds(_ pts: Int64) -> Double { Double(pts) * av_q2d(encoder.pointer.pointee.time_base) }
+    /// One frame's duration, seconds.
+    private var frameSeconds: Double { Double(options.frameRateDenominator) / Double(options.frameRateNumerator) }
 
     private func drainEncoder() throws {
         while true {

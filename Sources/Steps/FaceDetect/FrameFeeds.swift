@@ -1,4 +1,5 @@
 import FacetCore
+import Faces
 import Foundation
 import Manifest
 import Media
@@ -158,23 +159,4 @@ struct FileListFeed: FrameFeed {
     }
 }
 
-/// A 32×32 luma thumbnail (box-averaged over a grid of at most ~256 samples per side), for scene-cut detection.
-func thumbnail(_ image: RGBImage) -> [Float] {
-    let side = 32
-    var sums = [Float](repeating: 0, count: side * side)
-    var counts = [Float](repeating: 0, count: side * side)
-    guard image.width > 0, image.height > 0 else { return sums }
-    let stepX = max(1, image.width / 256), stepY = max(1, image.height / 256)
-    image.pixels.withUnsafeBufferPointer { p in
-        for y in stride(from: 0, to: image.height, by: stepY) {
-            let ty = y * side / image.height
-            for x in stride(from: 0, to: image.width, by: stepX) {
-                let o = (y * image.width + x) * 3
-                let t = ty * side + x * side / image.width
-                sums[t] += 0.299 * Float(p[o]) + 0.587 * Float(p[o + 1]) + 0.114 * Float(p[o + 2])
-                counts[t] += 1
-            }
-        }
-    }
-    return zip(sums, counts).map { $1 > 0 ? $0 / $1 : 0 }
-}
+func thumbnail(_ image: RGBImage) -> [Float] { FaceTracker.thumbnail(image) }

@@ -119,19 +119,7 @@ public final class SwapTrainer {
     }
 
     /// The RGB channels and, for a 4-channel output, the mask channel.
-    public static func split(_ y: Tensor) -> (rgb: Tensor, mask: Tensor?) {
-        guard y.shape.count == 4, y.shape[3] == 4 else { return (y, nil) }
-        let pixels = y.count / 4
-        var rgb = [Float](repeating: 0, count: pixels * 3), mask = [Float](repeating: 0, count: pixels)
-        y.data.withUnsafeBufferPointer { src in
-            for i in 0..<pixels {
-                rgb[3 * i] = src[4 * i]; rgb[3 * i + 1] = src[4 * i + 1]; rgb[3 * i + 2] = src[4 * i + 2]
-                mask[i] = src[4 * i + 3]
-            }
-        }
-        let shape = Array(y.shape.dropLast())
-        return (Tensor(shape: shape + [3], data: rgb), Tensor(shape: shape + [1], data: mask))
-    }
+    public static func split(_ y: Tensor) -> (rgb: Tensor, mask: Tensor?) { TrainedModel.splitMask(y) }
 
     static func merge(_ rgb: Tensor, _ mask: Tensor) -> Tensor {
         let pixels = mask.count

@@ -1,0 +1,183 @@
+import Catalog
+import FacetCore
+import Faces
+import Foundation
+import Media
+import Models
+import Recognition
+
+/// One face found in the analysis pass.
+struct AnalysedFace: Sendable, Codable {
+    var detection: FaceDetection
+    /// The 68 dlib-layout landmarks (from FaceMesh) and dlib's 5 points, frame pixels.
+    var landmarks68: [SIMD2<Double>]
+    var points5: [SIMD2<Double>]
+    /// Track id within this input (0 for images).
+    var track: Int
+    /// √(box width × box height), frame pixels.
+    var faceSize: Double
+    /// dlib's 128-d descriptor; nil for faces too small to recognise (or pre-filtered input).
+    var descriptor: [Float]?
+    /// Set by the target decision.
+    var identity: String? = nil
+    var distance: Double? = nil
+    var swap = false
+    var reason = "unknown"
+}
+
+/// One frame of the analysis pass.
+struct AnalysedFrame: Sendable, Codable {
+    var index: Int
+    var pts: Int64
+    var seconds: Double
+    var damaged: Bool
+    var faces: [AnalysedFace]
+}
+
+/// Pass 1 over a video or an image: every frame's faces found, meshed and tracked exactly as `detect` does
+/// (BlazeFace full range, FaceMesh twice, dlib's 5 points, the same tracker and scene-cut rule), and a face
+/// descriptor for every face large enough to recognise (cached in the catalog by the chip's content).
+final class FrameAnalysis {
+    let analyzer: FaceAnalyzer
+    let embedder: FaceEmbedder
+    let catalog: Catalog
+    let minFaceSize: Double
+    let progress: ProgressSink
+    private var pending: [(frame: Int, face: Int, chip: RGBImage, hash: String)] = []
+
+    init(analyzer: FaceAnalyzer, embedder: FaceEmbedder, catalog: Catalog, minFaceSize: Double, progress: ProgressSink) {
+        self.analyzer = analyzer; self.embedder = embedder; self.catalog = catalog; self.minFaceSize = minFaceSize; self.progress = progress
+    }
+
+    /// Analyses every frame of `url`. Frames the decoder flags as damaged (or that cannot be converted) are
+    /// marked and not analysed.
+    func analyseVideo(_ url: URL, maxPixels: Int, name: String) throws -> (frames: [AnalysedFrame], info: VideoInfo, damage: [String]) {
+        let reader = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: maxPixels))
+        let converter = FrameConverter()
+        let tracker = FaceTracker()
+        var frames: [AnalysedFrame] = []
+        var lastThumbnail: [Float]?
+        var firstPTS: Int64?
+        progress.begin("\(name): analysing", total: reader.info.frameCount, unit: "frames")
+        while let frame = try reader.nextFrame() {
+            let index = frames.count
+            let start = firstPTS ?? frame.pts
+            firstPTS = start
+            var entry = AnalysedFrame(index: index, pts: frame.pts &- start, seconds: frame.seconds, damaged: frame.isCorrupt, faces: [])
+            if !frame.isCorrupt, let image = try? converter.rgb(frame) {
+                let small = FaceTracker.thumbnail(image)
+                let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
+                lastThumbnail = small
+                let located = analyzer.locate(image, tiles: 1)
+                let tracks = tracker.update(frame: index, faces: located.map { FaceTracker.Observation($0.detection) }, isCut: cut)
+                entry.faces = try faces(located, tracks: tracks, in: image, frame: index)
+            } else {
+                entry.damaged = true
+            }
+            frames.append(entry)
+            try flushDescriptors(into: &frames, all: false)
+            progress.update(done: frames.count)
+        }
+        try flushDescriptors(into: &frames, all: true)
+        progress.finish()
+        return (frames, reader.info, reader.damage)
+    }
+
+    /// Analyses one image (faces are not tracked: each is decided alone).
+    func analyseImage(_ image: RGBImage) throws -> AnalysedFrame {
+        let located = analyzer.locate(image, tiles: 1)
+        var frames = [AnalysedFrame(index: 0, pts: 0, seconds: 0, damaged: false, faces: [])]
+        frames[0].faces = try faces(located, tracks: located.indices.map { $0 + 1 }, in: image, frame: 0)
+        try flushDescriptors(into: &frames, all: true)
+        return frames[0]
+    }
+
+    private func faces(_ located: [LocatedFace], tracks: [Int], in image: RGBImage, frame: Int) throws -> [AnalysedFace] {
+        var out: [AnalysedFace] = []
+        for (k, face) in located.enumerated() {
+            guard let points68 = LandmarkSubsets.points68(fromMesh: face.mesh) else { continue }
+            let size = (face.detection.width * face.detection.height).squareRoot()
+            out.append(AnalysedFace(detection: face.detection, landmarks68: points68, points5: face.points5, track: tracks[k],
+                                    faceSize: size, descriptor: nil))
+            if size >= minFaceSize, face.points5.count == 5, let chip = try? FaceEmbedder.chip(fromImage: image, points5: face.points5) {
+                pending.append((frame, out.count - 1, chip, "chip:" + SHA256.hex(Data(chip.pixels))))
+            }
+        }
+        return out
+    }
+
+    /// Computes (or takes from the catalog's cache) the descriptors of the chips waiting, a batch at a time.
+    private func flushDescriptors(into frames: inout [AnalysedFrame], all: Bool) throws {
+        while pending.count >= embedder.batchSize || (all && !pending.isEmpty) {
+            let batch = Array(pending.prefix(embedder.batchSize))
+            pending.removeFirst(batch.count)
+            let cached = try catalog.faceEmbeddings(cropHashes: batch.map(\.hash))
+            let missing = batch.indices.filter { cached[batch[$0].hash] == nil }
+            var computed: [Int: [Float]] = [:]
+            if !missing.isEmpty {
+                let vectors = try embedder.net.embed(chips: missing.map { batch[$0].chip })
+                for (j, i) in missing.enumerated() { computed[i] = vectors[j] }
+                try catalog.storeFaceEmbeddings(missing.map { (batch[$0].hash, Float32Blob.pack((computed[$0] ?? []).map { Double($0) })) },
+                                                at: timestamp())
+            }
+            for (i, item) in batch.enumerated() {
+                let vector = computed[i] ?? cached[item.hash].map { Float32Blob.unpack($0).map { Float($0) } }
+                frames[item.frame].faces[item.face].descriptor = vector
+            }
+        }
+    }
+}
+
+/// Decides which faces are the target, with the rule `identify label` uses (Recognition's `LabelDecider`:
+/// per track, the identity with the smallest median distance over the track's recognisable faces, if within
+/// the threshold; a face far from its track's identity is unknown; small faces do not vote). Faces of images
+/// are decided alone. Only faces decided as `target` are swapped.
+struct TargetDecision {
+    let gallery: IdentityGallery
+    let target: Int
+    let decider: LabelDecider
+
+    init(gallery: IdentityGallery, target: Int, threshold: Double, minFaceSize: Double) {
+        self.gallery = gallery
+        self.target = target
+        decider = LabelDecider(threshold: threshold, minFaceSize: minFaceSize, names: gallery.entries.map(\.name))
+    }
+
+    var targetName: String { gallery.entries[target].name }
+
+    func apply(to frames: inout [AnalysedFrame], tracked: Bool) {
+        var members: [Int: [(Int, Int)]] = [:]
+        for f in frames.indices { for k in frames[f].faces.indices { members[frames[f].faces[k].track, default: []].append((f, k)) } }
+        for (_, faces) in members.sorted(by: { $0.key < $1.key }) {
+            let distances = faces.map { f, k -> [Double] in
+                guard let d = frames[f].faces[k].descriptor else { return [Double](repeating: .infinity, count: gallery.entries.count) }
+                return gallery.distances(d, rule: .nearest)
+            }
+            let sizes = faces.map { frames[$0.0].faces[$0.1].faceSize }
+            let decisions: [LabelDecider.Decision]
+            if tracked {
+                decisions = decider.decideTrack(distances, faceSizes: sizes).faces
+            } else {
+                decisions = faces.indices.map { decider.decideFace(distances[$0], faceSize: sizes[$0]) }
+            }
+            for (j, (f, k)) in faces.enumerated() {
+                let decision = decisions[j]
+                var face = frames[f].faces[k]
+                face.identity = decision.identity.map { gallery.entries[$0].name }
+                face.distance = decision.distance ?? decision.nearestDistance
+                if frames[f].damaged {
+                    face.swap = false; face.reason = "damaged-frame"
+                } else if decision.identity == target {
+                    face.swap = true; face.reason = "target"
+                } else if decision.identity != nil {
+                    face.swap = false; face.reason = "not-target"
+                } else if face.descriptor == nil {
+                    face.swap = false; face.reason = "small"
+                } else {
+                    face.swap = false; face.reason = "unknown"
+                }
+                frames[f].faces[k] = face
+            }
+        }
+    }
+}

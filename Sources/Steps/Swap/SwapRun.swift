@@ -1,0 +1,173 @@
+import Catalog
+import FacetCore
+import Faces
+import Foundation
+import Manifest
+import Media
+import Models
+import NN
+import Recognition
+
+/// What one `swap` call did (the `--json` summary).
+public struct SwapReport: Codable, Sendable {
+    public struct Output: Codable, Sendable {
+        public var input: String
+        /// The written file; nil while other shards still have segments to write.
+        public var output: String?
+        public var provenance: String?
+        public var manifest: String?
+        public var frames: Int
+        public var faces: Int
+        public var swapped: Int
+        public var failed: Int
+        public var damagedFrames: Int
+        /// Segments of this input written by this call, already present, and in all.
+        public var segmentsWritten: Int
+        public var segmentsReused: Int
+        public var segments: Int
+        public var warnings: [String]
+    }
+    public var model: String
+    public var target: String
+    public var direction: String
+    public var watermark: String
+    public var outputs: [Output]
+    public var preview: String?
+    public var seconds: Double
+}
+
+/// `swap`: replaces one enrolled person's face in videos and images with a trained model's rendering of the
+/// other person, and labels every output as synthetic (container metadata, a provenance sidecar, a catalog row).
+public enum SwapRun {
+    public static func run(inputs: [URL], options: SwapOptions, catalog: Catalog, progress: ProgressSink) throws -> SwapReport {
+        let started = Date()
+        try options.validate()
+        guard !inputs.isEmpty else { throw SwapError.badOption("give at least one video, image, folder or faces manifest") }
+        for input in inputs where !FileManager.default.fileExists(atPath: input.path) { throw MediaError.missing(path: input.path) }
+        let model = try TrainedModel.load(options.model)
+        let m = model.manifest
+        guard let centering = FaceCentering(rawValue: m.alignment.centering),
+              let framing = ModelFraming(inputSize: model.inputSize, cropSize: m.alignment.cropSize, coverage: m.alignment.coverage,
+                                         centering: centering) else {
+            throw TrainedModelError.unsupported(path: options.model.path, reason: "framing '\(m.alignment.centering)', crop \(m.alignment.cropSize) px")
+        }
+        let decoder: DeepFakesAutoencoder.Side = options.direction == .aToB ? .b : .a
+        let sourceIdentity = options.direction == .aToB ? m.identities.a : m.identities.b
+        let decoderIdentity = options.direction == .aToB ? m.identities.b : m.identities.a
+
+        // Units of work: videos, images (folders expand to their images), pre-filtered faces manifests.
+        var units: [SwapUnit] = []
+        for input in inputs {
+            if input.pathExtension.lowercased() == "json" {
+                units.append(.faces(input))
+            } else {
+                for unit in try InputUnit.expand([input]) {
+                    switch unit {
+                    case .video(let url): units.append(.video(url))
+                    case .images(_, let files): units += files.map { .image($0) }
+                    }
+                }
+            }
+        }
+        // The target: an enrolled identity, unless every input is a faces manifest already filtered to one person.
+        let needsGallery = units.contains { if case .faces = $0 { return false } else { return true } }
+        let targetName = options.target ?? sourceIdentity
+        var decision: TargetDecision?
+        var targetRecord: (id: Int64?, consent: String?) = (nil, nil)
+        if needsGallery {
+            let gallery = try IdentityGallery(catalog: catalog)
+            guard !gallery.isEmpty else { throw SwapError.noIdentities(catalog: catalog.url.path) }
+            guard let index = gallery.entries.firstIndex(where: { $0.name.lowercased() == targetName.lowercased() }) else {
+                throw SwapError.unknownTarget(name: targetName, known: gallery.entries.map(\.name))
+            }
+            decision = TargetDecision(gallery: gallery, target: index, threshold: options.threshold, minFaceSize: options.minFaceSize)
+            targetRecord = (gallery.entries[index].id, gallery.entries[index].consent)
+        } else if let identity = try catalog.identities().first(where: { $0.name.lowercased() == targetName.lowercased() }) {
+            targetRecord = (identity.id, identity.consent)
+        }
+        let resolvedTarget = decision?.targetName ?? targetName
+
+        // Where each output goes; never over an input.
+        let outputs = try units.map { try outputURL(for: $0, options: options, single: units.count == 1) }
+        let inputPaths = Set(units.map { $0.url.standardizedFileURL.resolvingSymlinksInPath().path })
+        for out in outputs where inputPaths.contains(out.standardizedFileURL.resolvingSymlinksInPath().path) {
+            throw SwapError.outputIsInput(path: out.path)
+        }
+
+        let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
+        let embedder = try FaceEmbedder(store: options.models)
+        let analysis = FrameAnalysis(analyzer: analyzer, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress)
+        let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options)
+        let modelInfo = SwapModelInfo(manifest: options.model.path, sha256: model.manifestSha256, weightsSha256: model.weightsSha256, kind: m.model,
+                                      direction: options.direction.rawValue, sourceIdentity: sourceIdentity, decoderIdentity: decoderIdentity,
+                                      inputSize: framing.inputSize, centering: centering.rawValue, cropSize: framing.cropSize,
+                                      coverage: framing.coverage)
+        let rule = "identify track vote, nearest reference, threshold \(options.threshold), min face \(Int(options.minFaceSize)) px"
+        let context = SwapContext(options: options, catalog: catalog, progress: progress, analysis: analysis, renderer: renderer,
+                                  decision: decision, framing: framing, modelInfo: modelInfo,
+                                  target: SwapTarget(name: resolvedTarget, identityId: targetRecord.id, consent: targetRecord.consent, rule: rule))
+        var reports: [SwapReport.Output] = []
+        var payloads: [String] = []
+        var previews: [(RGBImage, RGBImage)] = []
+        for (unit, output) in zip(units, outputs) {
+            let job = try SwapJob(unit: unit, output: output, context: context)
+            payloads.append(job.payload)
+            reports.append(try job.run(collectPreview: options.previewFrames > 0 ? options.previewFrames : 0, previews: &previews))
+        }
+        var previewPath: String?
+        if options.previewFrames > 0, !previews.isEmpty {
+            let url = options.preview ?? options.workspace.appendingPathComponent("Swaps/preview.png")
+            try SwapPreview.write(previews, to: url)
+            previewPath = url.path
+        }
+        return SwapReport(model: options.model.path, target: resolvedTarget, direction: options.direction.rawValue,
+                          watermark: payloads.first ?? "", outputs: reports, preview: previewPath,
+                          seconds: Date().timeIntervalSince(started))
+    }
+
+    /// The output file for a unit: `--output` itself for a single input that is not a folder; else
+    /// `<output or workspace/Swaps>/<name>-swapped.<ext>` (MP4 for H.264, MKV for FFV1, the image's own format).
+    static func outputURL(for unit: SwapUnit, options: SwapOptions, single: Bool) throws -> URL {
+        let ext: String
+        switch unit {
+        case .video, .faces: ext = options.codec == .ffv1 ? "mkv" : "mp4"
+        case .image(let url): ext = ImageFormat(fileExtension: url.pathExtension).map { $0 == .jpeg ? "jpg" : "png" } ?? "png"
+        }
+        var isDirectory: ObjCBool = false
+        if let output = options.output {
+            let exists = FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory)
+            if single && !(exists && isDirectory.boolValue) && !output.hasDirectoryPath { return output.standardizedFileURL }
+            return output.appendingPathComponent("\(unit.stem)-swapped.\(ext)").standardizedFileURL
+        }
+        return options.workspace.appendingPathComponent("Swaps/\(unit.stem)-swapped.\(ext)").standardizedFileURL
+    }
+}
+
+/// One input to swap.
+enum SwapUnit {
+    case video(URL)
+    case image(URL)
+    /// A faces manifest already filtered to the target (`identify label --target`): its faces are swapped as given.
+    case faces(URL)
+
+    var url: URL {
+        switch self { case .video(let u), .image(let u), .faces(let u): return u }
+    }
+    var stem: String {
+        let name = url.deletingPathExtension().lastPathComponent
+        return name.isEmpty ? "input" : name
+    }
+}
+
+/// What every job of one swap call shares.
+struct SwapContext {
+    let options: SwapOptions
+    let catalog: Catalog
+    let progress: ProgressSink
+    let analysis: FrameAnalysis
+    let renderer: FaceRenderer
+    let decision: TargetDecision?
+    let framing: ModelFraming
+    let modelInfo: SwapModelInfo
+    let target: SwapTarget
+}
