@@ -4,7 +4,7 @@ import Foundation
 
 /// Joins video segments written by `VideoWriter` (same codec, size and time base; time stamps already on one
 /// timeline, e.g. the source's) into one file without re-encoding, copies the first audio stream of a source
-/// file into it packet for packet, and writes container metadata. The result is written under a temporary
+/// file into it packet for packet on the source's own timeline, and writes container metadata. The result is written under a temporary
 /// name and renamed into place, so the destination never holds a half-written file.
 public enum VideoJoiner {
     /// - Parameters:
@@ -38,7 +38,7 @@ public enum VideoJoiner {
         outStream.pointee.codecpar.pointee.codec_tag = 0
         outStream.pointee.time_base = firstStream.pointee.time_base
         outStream.pointee.avg_frame_rate = firstStream.pointee.avg_frame_rate
-        let audio = try audioSource.flatMap { try AudioCopier(source: $0, output: output.pointer, outputPath: path) }
+        let audio = try audioSource.flatMap { try AudioCopier(source: $0, output: output.pointer, outputPath: path, keepTimeline: true) }
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             av_dict_set(&output.pointer.pointee.metadata, key, value, 0)
         }
@@ -80,7 +80,9 @@ public enum VideoJoiner {
                 try check(av_interleaved_write_frame(output.pointer, p), "writing a video packet", path: path)
             }
         }
-        try audio?.copy(upToSeconds: endSeconds)
+        // The whole audio stream, also past the last frame: the sound track is carried over packet for packet.
+        _ = endSeconds
+        try audio?.copy(upToSeconds: .infinity)
         try check(av_write_trailer(output.pointer), "writing the container index", path: path)
         try check(avio_closep(&output.pointer.pointee.pb), "closing the output file", path: path)
         if rename(tempPath, path) != 0 {

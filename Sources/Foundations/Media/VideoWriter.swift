@@ -280,7 +280,9 @@ final class AudioCopier {
     /// A packet read but not yet written (past the last limit).
     private var holding = false
 
-    init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String) throws {
+    /// - Parameter keepTimeline: keep the source's own time stamps (for video written with the source's time
+    ///   stamps, e.g. by `VideoJoiner`); else audio times are made relative to the source's video start.
+    init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String, keepTimeline: Bool = false) throws {
         let path = source.path
         try VideoReader.checkFile(path)
         switch InputFormatHandle.openLocal(path) {
@@ -292,7 +294,7 @@ final class AudioCopier {
         let audioIndex = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
         guard audioIndex >= 0, let stream = opened.pointee.streams[Int(audioIndex)] else { return nil }
         let videoIndex = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
-        if videoIndex >= 0, let video = opened.pointee.streams[Int(videoIndex)], video.pointee.start_time != facet_nopts_value() {
+        if !keepTimeline, videoIndex >= 0, let video = opened.pointee.streams[Int(videoIndex)], video.pointee.start_time != facet_nopts_value() {
             offsetSeconds = Double(video.pointee.start_time) * av_q2d(video.pointee.time_base)
         } else {
             offsetSeconds = 0

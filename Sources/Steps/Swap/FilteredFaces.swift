@@ -50,11 +50,8 @@ enum FilteredFaces {
         let byPTS = Dictionary(given.map { ($0.pts, $0.faces) }, uniquingKeysWith: { a, _ in a })
         let reader = try VideoReader(url: video, options: VideoReaderOptions(maxPixels: maxPixels))
         var frames: [AnalysedFrame] = []
-        var first: Int64?
         while let frame = try reader.nextFrame() {
-            let start = first ?? frame.pts
-            first = start
-            frames.append(AnalysedFrame(index: frames.count, pts: frame.pts &- start, seconds: frame.seconds, damaged: frame.isCorrupt,
+            frames.append(AnalysedFrame(index: frames.count, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt,
                                         faces: byPTS[frame.pts] ?? []))
         }
         return frames

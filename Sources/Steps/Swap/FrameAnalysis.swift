@@ -28,6 +28,7 @@ struct AnalysedFace: Sendable, Codable {
 /// One frame of the analysis pass.
 struct AnalysedFrame: Sendable, Codable {
     var index: Int
+    /// The stream's own time stamp (its time base): the output keeps it, so video and audio stay on the source's timeline.
     var pts: Int64
     var seconds: Double
     var damaged: Bool
@@ -57,13 +58,10 @@ final class FrameAnalysis {
         let tracker = FaceTracker()
         var frames: [AnalysedFrame] = []
         var lastThumbnail: [Float]?
-        var firstPTS: Int64?
         progress.begin("\(name): analysing", total: reader.info.frameCount, unit: "frames")
         while let frame = try reader.nextFrame() {
             let index = frames.count
-            let start = firstPTS ?? frame.pts
-            firstPTS = start
-            var entry = AnalysedFrame(index: index, pts: frame.pts &- start, seconds: frame.seconds, damaged: frame.isCorrupt, faces: [])
+            var entry = AnalysedFrame(index: index, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt, faces: [])
             if !frame.isCorrupt, let image = try? converter.rgb(frame) {
                 let small = FaceTracker.thumbnail(image)
                 let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false

@@ -8,7 +8,8 @@ import Media
 /// (`dedupe`) or a `facet.faces` manifest (`detect`; its landmarks are mapped into crop pixels through each
 /// face's frame-to-crop matrix). `train` and `warp-augment` share it.
 public struct TrainingSide: Sendable {
-    /// The person (the dataset's identity; for a faces manifest, its file name without `faces-` and `.json`).
+    /// The person (the dataset's identity; for a faces manifest, the `identify --target` person it was filtered to,
+    /// else its file name without `faces-` and `.json`).
     public let identity: String
     public let manifestURL: URL
     /// `facet.dataset` or `facet.faces`.
@@ -77,8 +78,10 @@ public struct TrainingSide: Sendable {
             return (schema, manifest.items, manifest.cropSize, manifest.centering, manifest.identity, true)
         case FacesManifest.schemaName:
             let manifest = try ManifestIO.read(FacesManifest.self, from: url)
+            // A faces manifest filtered by `identify label --target NAME` names its person; others are named by file.
             var name = url.deletingPathExtension().lastPathComponent
             if name.hasPrefix("faces-") { name.removeFirst("faces-".count) }
+            if case .string(let target)? = manifest.tool.parameters["target"], !target.isEmpty { name = target }
             // The crop hashes are filled in when the crops are read.
             let items = manifest.items.map { DatasetItem(face: $0, crop: $0.crop, sha256: "", mask: $0.mask, source: $0.input) }
             return (schema, items, manifest.cropSize, manifest.centering, name, false)

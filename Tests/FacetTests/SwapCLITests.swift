@@ -1,0 +1,225 @@
+import Catalog
+import FacetCore
+import Faces
+import Foundation
+import GRDB
+import Manifest
+import Media
+import Swap
+import XCTest
+
+/// `swap` through the built binary on real clips: only the target changes, everything else is carried over
+/// exactly, every output is labelled, and bad input gets the documented exit code.
+final class SwapCLITests: XCTestCase {
+    /// Lossless output of two_people_stage.mp4 with Miranda as target: every pixel outside the swapped faces'
+    /// blend masks equals the decoded input exactly (so every face of every other track is unchanged), the
+    /// frame count and times match the input, the audio packets are byte-identical, and the labels are there.
+    func testLosslessSwapChangesOnlyTheTargetAndKeepsAudio() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let output = out.appendingPathComponent("stage.mkv")
+        let run = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--codec", "ffv1", "--output", output.path,
+                            "--manifest", out.appendingPathComponent("swap.json").path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try run.requireReport()
+        let entry = try XCTUnwrap(report.outputs.first)
+        XCTAssertGreaterThan(entry.swapped, 50, "Miranda is on stage for most of the clip")
+        let manifest = try ManifestIO.read(SwapManifest.self, from: out.appendingPathComponent("swap.json"))
+        let frames = try XCTUnwrap(manifest.outputs.first).frames
+
+        let input = try decodedFrames(fx.stage), written = try decodedFrames(output)
+        XCTAssertEqual(written.count, input.count, "frame count")
+        XCTAssertEqual(frames.count, input.count)
+        for (a, b) in zip(input, written) { XCTAssertEqual(a.seconds, b.seconds, accuracy: 0.002, "frame times") }
+        var bystanderFaces = 0, swappedFaces = 0
+        for (i, (source, result)) in zip(input, written).enumerated() {
+            // Pixels any swapped face's blend mask may touch (its support, grown by 1 px).
+            var allowed = [Bool](repeating: false, count: source.image.width * source.image.height)
+            for face in frames[i].faces where face.swapped {
+                swappedFaces += 1
+                guard let box = face.maskBox else { XCTFail("swapped face without a mask box"); continue }
+                let x0 = max(0, Int(box.x) - 1), y0 = max(0, Int(box.y) - 1)
+                let x1 = min(source.image.width, Int(box.x + box.width) + 1), y1 = min(source.image.height, Int(box.y + box.height) + 1)
+                for y in y0..<y1 { for x in x0..<x1 { allowed[y * source.image.width + x] = true } }
+            }
+            var differing = 0
+            for p in 0..<allowed.count where !allowed[p] {
+                if source.image.pixels[3 * p] != result.image.pixels[3 * p] || source.image.pixels[3 * p + 1] != result.image.pixels[3 * p + 1]
+                    || source.image.pixels[3 * p + 2] != result.image.pixels[3 * p + 2] { differing += 1 }
+            }
+            XCTAssertEqual(differing, 0, "frame \(i): \(differing) pixels changed outside the swapped faces' masks")
+            bystanderFaces += frames[i].faces.filter { !$0.swapped }.count
+            if differing > 0 { break }
+        }
+        XCTAssertGreaterThan(bystanderFaces, 20, "the clip has other people (Obama, the audience), left alone")
+        XCTAssertEqual(swappedFaces, entry.swapped)
+        XCTAssertEqual(try audioPacketDigests(output), try audioPacketDigests(fx.stage), "audio packets are copied byte for byte")
+
+        // Labelled as synthetic: container metadata, sidecar, catalog row with the consent note.
+        let probe = try runProcess(URL(fileURLWithPath: "/usr/bin/ffprobe"), ["-v", "error", "-show_format", "-of", "json", output.path])
+        XCTAssertTrue(probe.stdout.contains("SYNTHETIC MEDIA"), probe.stdout)
+        XCTAssertTrue(probe.stdout.lowercased().contains("facet_model_sha256"), probe.stdout)
+        let sidecar = try ManifestIO.read(ProvenanceSidecar.self, from: URL(fileURLWithPath: output.path + ".provenance.json"))
+        XCTAssertTrue(sidecar.synthetic)
+        XCTAssertEqual(sidecar.outputSha256, try SHA256.hex(fileAt: output))
+        XCTAssertEqual(sidecar.target.consent, "public White House footage; tests only")
+        let row = try readCatalog(fx.workspace) { db in
+            try Row.fetchOne(db, sql: "SELECT consent, status, faces_swapped FROM swaps WHERE output_path = ?", arguments: [output.path])
+        }
+        XCTAssertEqual(row?["consent"], "public White House footage; tests only")
+        XCTAssertEqual(row?["status"], "complete")
+        XCTAssertEqual(row?["faces_swapped"], entry.swapped)
+    }
+
+    /// A video where the target never appears and that has no audio: a warning, the output still written and
+    /// labelled, the manifest says 0 faces swapped, and the frames are the input's.
+    func testTargetAbsentVideoWithoutAudioIsWrittenUnchangedAndLabelled() throws {
+        let fx = try swapFixtures()
+        let clip = TestPaths.video("d0.mp4")
+        try requireSharedMedia(clip)
+        let out = try makeTemporaryDirectory()
+        let output = out.appendingPathComponent("d0.mkv")
+        let run = try swap(["--model", fx.model.path, "--codec", "ffv1", "--target", "Lin-Manuel Miranda", "--output", output.path, clip.path],
+                           workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let entry = try XCTUnwrap(try run.requireReport().outputs.first)
+        XCTAssertEqual(entry.swapped, 0)
+        XCTAssertTrue(entry.warnings.contains { $0.contains("not found") }, "\(entry.warnings)")
+        let input = try decodedFrames(clip), written = try decodedFrames(output)
+        XCTAssertEqual(input.count, written.count)
+        XCTAssertTrue(zip(input, written).allSatisfy { $0.image == $1.image }, "frames pass through unchanged")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: output.path + ".provenance.json"))
+    }
+
+    /// An interrupted swap (SIGKILL) resumes without redoing finished segments, and its output equals an
+    /// uninterrupted run's frame for frame; two shards together give the same output, joined by the last one.
+    func testResumeAfterKillAndShardsMatchAWholeRun() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let common = ["--model", fx.model.path, "--codec", "ffv1", "--segment-frames", "60", "--target", "Lin-Manuel Miranda"]
+        let whole = out.appendingPathComponent("whole.mkv")
+        XCTAssertEqual(try swap(common + ["--output", whole.path, fx.stage.path], workspace: fx.workspace).status, 0)
+
+        // Kill once the first segment is on disk.
+        let killed = out.appendingPathComponent("killed.mkv")
+        let parts = out.appendingPathComponent(".killed.mkv.facet-parts")
+        let (process, o, e) = try startProcess(try TestPaths.executable("swap"),
+                                               ["--workspace", fx.workspace.path, "-q"] + common + ["--output", killed.path, fx.stage.path])
+        let deadline = Date().addingTimeInterval(600)
+        while process.isRunning, Date() < deadline,
+              !FileManager.default.fileExists(atPath: parts.appendingPathComponent("segment-00001.mkv").path) { usleep(20_000) }
+        let killedMidway = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        _ = collect(process, o, e)
+        XCTAssertTrue(killedMidway, "the swap finished before it could be killed; the test needs more segments")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: killed.path), "no half-written output")
+        let resumed = try swap(common + ["--output", killed.path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(try resumed.requireReport().outputs.first).segmentsReused, 1)
+
+        // Two shards, one after the other: the first writes its segments only, the second joins.
+        let sharded = out.appendingPathComponent("sharded.mkv")
+        let first = try swap(common + ["--shard", "1/2", "--output", sharded.path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertNil(try XCTUnwrap(try first.requireReport().outputs.first).output)
+        let second = try swap(common + ["--shard", "2/2", "--output", sharded.path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(try XCTUnwrap(try second.requireReport().outputs.first).output, sharded.path)
+
+        let reference = try decodedFrames(whole).map(\.image)
+        XCTAssertEqual(try decodedFrames(killed).map(\.image), reference, "resumed output equals an uninterrupted run's")
+        XCTAssertEqual(try decodedFrames(sharded).map(\.image), reference, "sharded output equals an unsharded run's")
+    }
+
+    /// Images in, images out: a PNG with a text label saying it is synthetic, and its sidecar.
+    func testImageSwapIsLabelled() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let image = TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg")
+        let run = try swap(["--model", fx.model.path, "--output", out.path, image.path], workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let entry = try XCTUnwrap(try run.requireReport().outputs.first)
+        XCTAssertEqual(entry.swapped, 1)
+        let written = URL(fileURLWithPath: try XCTUnwrap(entry.output))
+        XCTAssertEqual(written.pathExtension, "jpg")
+        let label = try XCTUnwrap(ImageTextLabel.read(from: Data(contentsOf: written)))
+        XCTAssertTrue(label.contains("SYNTHETIC MEDIA"), label)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: written.path + ".provenance.json"))
+    }
+
+    /// Bad input: one line naming the file, the documented exit code, nothing written.
+    func testBadInput() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        func expect(_ arguments: [String], exits status: Int32, mentioning text: String, line: UInt = #line) throws {
+            let run = try swap(arguments, workspace: fx.workspace)
+            XCTAssertEqual(run.status, status, run.stderr, line: line)
+            XCTAssertTrue(run.stderr.contains("swap: error:") && run.stderr.contains(text), run.stderr, line: line)
+        }
+        // A missing model; a model whose weights changed; a target not enrolled; the output equal to the input.
+        try expect(["--model", out.appendingPathComponent("none.json").path, fx.stage.path], exits: 66, mentioning: "none.json")
+        let damaged = out.appendingPathComponent("damaged")
+        try FileManager.default.copyItem(at: fx.model.deletingLastPathComponent(), to: damaged)
+        let weights = damaged.appendingPathComponent("model.safetensors")
+        var bytes = try Data(contentsOf: weights)
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: weights)
+        try expect(["--model", damaged.appendingPathComponent("model.json").path, fx.stage.path], exits: 65, mentioning: "model.safetensors")
+        try expect(["--model", fx.model.path, "--target", "Nobody Enrolled", fx.stage.path], exits: 66, mentioning: "Nobody Enrolled")
+        try expect(["--model", fx.model.path, "--output", fx.stage.path, fx.stage.path], exits: 64, mentioning: "two_people_stage.mp4")
+        // A faces manifest framed differently from the model (128 px crops; the model trained on 256 px crops).
+        let small = out.appendingPathComponent("faces-128.json")
+        XCTAssertEqual(try runDetect(["--size", "128", "--max-frames", "5", "--output", small.path, fx.stage.path], workspace: fx.workspace).status, 0)
+        try expect(["--model", fx.model.path, small.path], exits: 65, mentioning: "128 px")
+        try expect(["--model", fx.model.path, "--crf", "80", fx.stage.path], exits: 64, mentioning: "--crf")
+    }
+}
+
+/// Cutting a face out at the model's framing and putting it back unchanged gives the input back to within
+/// interpolation error, at random poses and scales (the one warp `swap` uses).
+final class FaceWarpRoundTripTests: XCTestCase {
+    func testCutAndWarpBackIsTheIdentityUpToInterpolation() throws {
+        let image = try ImageDecoder.decode(fileAt: TestPaths.image("astronaut.png"))
+        var rng = SeededRandom(seed: 7)
+        for trial in 0..<12 {
+            let size = 96
+            // Render pixels per frame pixel between 1 and 2.5 (the face enlarged when cut out, as for most faces in video).
+            let r = 1 + 1.5 * Double.random(in: 0..<1, using: &rng), angle = (Double.random(in: 0..<1, using: &rng) - 0.5) * 0.8
+            let centre = SIMD2(200 + 100 * Double.random(in: 0..<1, using: &rng), 150 + 100 * Double.random(in: 0..<1, using: &rng))
+            let a = r * cos(angle), b = -r * sin(angle), c = r * sin(angle), d = r * cos(angle)
+            let half = Double(size) / 2
+            let toModel = AffineMatrix2x3(a: a, b: b, tx: half - (a * centre.x + b * centre.y), c: c, d: d, ty: half - (c * centre.x + d * centre.y))
+            let toImage = try XCTUnwrap(toModel.inverse)
+            var grid = [Float](repeating: 0, count: size * size * 3)
+            grid.withUnsafeMutableBufferPointer { FaceWarp.sample(image, width: size, height: size, toImage: toImage, into: $0.baseAddress!) }
+            // Warp back over a disc well inside the square.
+            let radius = 0.35 * Double(size) / r
+            let points = (0..<32).map { k -> SIMD2<Double> in
+                let t = Double(k) / 32 * 2 * .pi
+                return centre + radius * SIMD2(cos(t), sin(t))
+            }
+            let alpha = AlphaPlane.hull(points, erosion: 0, feather: 0.01, frameWidth: image.width, frameHeight: image.height)
+            var back = image
+            grid.withUnsafeBufferPointer { _ = FaceWarp.composite($0.baseAddress!, size: size, toRender: toModel, alpha: alpha, into: &back) }
+            var squared = 0.0, n = 0.0
+            for y in alpha.y0..<(alpha.y0 + alpha.height) {
+                for x in alpha.x0..<(alpha.x0 + alpha.width) where alpha[x, y] >= 1 {
+                    for ch in 0..<3 {
+                        let e = Double(back.pixels[(y * image.width + x) * 3 + ch]) - Double(image.pixels[(y * image.width + x) * 3 + ch])
+                        squared += e * e; n += 1
+                    }
+                }
+            }
+            XCTAssertGreaterThan(n, 1000)
+            let psnr = 10 * log10(255 * 255 / max(squared / n, 1e-9))
+            XCTAssertGreaterThan(psnr, 28, "trial \(trial): scale \(r), angle \(angle): PSNR \(psnr) dB")
+            // Outside the mask nothing moved.
+            var outside = 0
+            for p in 0..<(image.width * image.height) where alpha[p % image.width, p / image.width] == 0 {
+                if back.pixels[3 * p] != image.pixels[3 * p] { outside += 1 }
+            }
+            XCTAssertEqual(outside, 0)
+        }
+    }
+}
