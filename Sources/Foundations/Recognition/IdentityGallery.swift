@@ -30,7 +30,10 @@ public enum DecisionRule: String, CaseIterable, Sendable {
 /// the centroid of the others: a sample of how far its genuine faces fall from its centroid. Its threshold is
 /// `ratio × spread`, clamped to `floor...cap`: a tight identity (all references alike) gets a tight threshold,
 /// so faces merely resembling it (dlib packs some populations closely) are not taken for it; a loose one gets
-/// more room, never beyond `cap`. One reference has no spread: it gets `floor`.
+/// more room, never beyond `cap`. One reference has no spread (and its genuine faces fall farther from it than
+/// from a mean of several): it gets `cap`. A video track whose median is taken over at least `trackFaces`
+/// faces is far steadier than one photo: its threshold is `trackBonus` higher, never beyond `trackCap`
+/// (dlib's verification threshold); its frames must still clear the margin.
 public struct OpenSetCalibration: Equatable, Sendable {
     public var ratio: Double
     public var floor: Double
@@ -38,15 +41,21 @@ public struct OpenSetCalibration: Equatable, Sendable {
     /// The best identity must be at least this much nearer than the second best.
     public var margin: Double
 
-    public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.48, margin: Double = 0.05) {
+    public var trackBonus: Double
+    public var trackFaces: Int
+    public var trackCap: Double
+
+    public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.48, margin: Double = 0.05,
+                trackBonus: Double = 0.1, trackFaces: Int = 5, trackCap: Double = 0.6) {
         self.ratio = ratio; self.floor = floor; self.cap = cap; self.margin = margin
+        self.trackBonus = trackBonus; self.trackFaces = trackFaces; self.trackCap = trackCap
     }
 
     public static let standard = OpenSetCalibration()
 
     /// The threshold of an identity with these references (centroid distance).
     public func threshold(references: [[Float]]) -> Double {
-        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return floor }
+        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return cap }
         return min(cap, max(floor, ratio * spread))
     }
 }

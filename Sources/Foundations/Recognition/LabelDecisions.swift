@@ -33,12 +33,18 @@ public struct LabelDecider: Sendable {
     public var thresholds: [Double]
     /// The nearest identity must be at least this much nearer than the second (0 for the fixed rules).
     public var margin: Double
+    /// A track with at least `trackFaces` voting faces gets each identity's threshold raised by `trackBonus`,
+    /// up to `trackCap` (calibrated rule; 0 for the fixed rules).
+    public var trackBonus: Double
+    public var trackFaces: Int
+    public var trackCap: Double
 
     /// One fixed threshold for every identity, no margin (the `nearest` and `centroid` rules).
     public init(threshold: Double, outlierMargin: Double = 0.1, minFaceSize: Double = 36, names: [String]) {
         self.threshold = threshold; self.outlierMargin = outlierMargin; self.minFaceSize = minFaceSize; self.names = names
         self.thresholds = Array(repeating: threshold, count: names.count)
         self.margin = 0
+        self.trackBonus = 0; self.trackFaces = 1; self.trackCap = threshold
     }
 
     /// The decider of `rule` for `gallery`: per-identity thresholds and a margin for `calibrated` (`threshold`,
@@ -53,6 +59,7 @@ public struct LabelDecider: Sendable {
             self.init(threshold: c.cap, minFaceSize: minFaceSize, names: names)
             thresholds = gallery.thresholds(c)
             margin = c.margin
+            trackBonus = c.trackBonus; trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap)
         case .nearest, .centroid:
             self.init(threshold: threshold ?? 0.6, minFaceSize: minFaceSize, names: names)
         }
@@ -94,11 +101,13 @@ public struct LabelDecider: Sendable {
         }
         let medians = (0..<names.count).map { k in Self.median(voters.map { distances[$0][k] }) }
         guard let best = Self.argmin(medians) else { return (alone, TrackVote(identity: nil, medianDistance: nil, outliers: 0)) }
-        let accepted = accepts(best, medians)
+        let bonus = voters.count >= trackFaces ? trackBonus : 0
+        let trackLimit = max(limit(best), min(trackCap, limit(best) + bonus))
+        let accepted = accepts(best, medians, limit: trackLimit)
         var outliers = 0
         for f in alone.indices {
             alone[f].byTrack = true
-            if accepted && distances[f][best] <= limit(best) + outlierMargin {
+            if accepted && distances[f][best] <= trackLimit + outlierMargin {
                 alone[f].identity = best
                 alone[f].distance = distances[f][best]
             } else {
@@ -136,8 +145,8 @@ public struct LabelDecider: Sendable {
 
     /// Whether identity `k` wins with these distances (one per identity): within its threshold and `margin`
     /// nearer than every other.
-    func accepts(_ k: Int, _ distances: [Double]) -> Bool {
-        guard distances[k] <= limit(k) else { return false }
+    func accepts(_ k: Int, _ distances: [Double], limit: Double? = nil) -> Bool {
+        guard distances[k] <= (limit ?? self.limit(k)) else { return false }
         guard margin > 0 else { return true }
         return distances.indices.allSatisfy { $0 == k || distances[$0] - distances[k] >= margin }
     }
