@@ -252,11 +252,85 @@ def write_table(args, rows):
     print(open(args.out).read())
 
 
+# ---------------------------------------------------------------- tune (development part, numpy replay)
+
+def replay_references(photos, enrol, limit=0.6):
+    """The references `identify enroll` would keep (a numpy mirror of Enrollment.swift: the consistent face of a
+    several-face image, outliers left out as a user would after the refusal)."""
+    cands = [(p, [np.asarray(f["descriptor"]) for f in sorted(enrol.get(os.path.realpath(p), []), key=lambda f: -f["size"])]) for p in photos]
+    cands = [(p, f) for p, f in cands if f]
+    singles = [f[0] for _, f in cands if len(f) == 1]
+    chosen = []
+    for p, faces in cands:
+        if len(faces) == 1:
+            chosen.append(faces[0]); continue
+        scores = [np.median([np.linalg.norm(x - y) for y in singles]) if singles else 9.0 for x in faces]
+        order = np.argsort(scores)
+        ok = scores[order[0]] <= limit and scores[order[1]] - scores[order[0]] >= 0.05
+        chosen.append(faces[order[0]] if ok else faces[0])
+    keep = []
+    for i, v in enumerate(chosen):
+        others = [chosen[j] for j in range(len(chosen)) if j != i]
+        if len(others) >= 2 and np.median([np.linalg.norm(v - o) for o in others]) > limit:
+            continue
+        keep.append(v)
+    return np.array(keep)
+
+
+def loo_spread(refs):
+    if len(refs) < 2:
+        return None
+    total = refs.sum(0)
+    return float(np.median([np.linalg.norm(r - (total - r) / (len(refs) - 1)) for r in refs]))
+
+
+def tune(args):
+    """Replays rules over cached descriptors on the development part only, and prints recall / wrong /
+    strangers for the fixed thresholds and a grid of the calibrated rule's constants."""
+    enrol, probe, _ = load_cache(args.work)
+    people, strangers = dataset()
+    names, strs = parts(people, strangers)["dev"]
+    recs = []
+    for seed in range(1, args.seeds + 1):
+        refs, probes = split(people, names, strs, seed, args.k)
+        gallery = {p: replay_references(ph, enrol) for p, ph in refs.items()}
+        gnames = sorted(gallery)
+        cents = np.array([gallery[n].mean(0) for n in gnames])
+        spreads = [loo_spread(gallery[n]) for n in gnames]
+        for photo, truth in probes:
+            faces = probe.get(os.path.realpath(photo), [])
+            i = central(faces)
+            if i is None:
+                continue
+            x = faces[i]["descriptor"]
+            c = np.linalg.norm(cents - x, axis=1)
+            nn = np.array([np.linalg.norm(gallery[n] - x, axis=1).min() for n in gnames])
+            o = np.argsort(c)
+            recs.append((truth, gnames[o[0]], c[o[0]], c[o[1]], spreads[o[0]], gnames[int(np.argmin(nn))], nn.min()))
+    known = sum(1 for r in recs if r[0] is not None)
+    def show(label, accept, who=lambda r: r[1]):
+        ok = sum(1 for r in recs if r[0] is not None and accept(r) and who(r) == r[0])
+        wrong = sum(1 for r in recs if r[0] is not None and accept(r) and who(r) != r[0])
+        st = sum(1 for r in recs if r[0] is None and accept(r))
+        print(f"{label:46s} recall {ok / known:.3f}  wrong {wrong:3d}  strangers {st}")
+    print(f"development part, {args.seeds} splits, first {args.k} photos enrolled")
+    for t in (0.6, 0.5, 0.45):
+        show(f"nearest {t}", lambda r: r[6] <= t, who=lambda r: r[5])
+        show(f"centroid {t}", lambda r: r[2] <= t)
+    for ratio in (1.3, 1.4, 1.5, 1.6):
+        for floor in (0.38, 0.40, 0.42):
+            for cap in (0.48, 0.50):
+                def ok(r, ratio=ratio, floor=floor, cap=cap):
+                    t = cap if r[4] is None else min(cap, max(floor, ratio * r[4]))
+                    return r[2] <= t and r[3] - r[2] >= 0.05
+                show(f"calibrated ratio {ratio} floor {floor} cap {cap}", ok)
+
+
 # ---------------------------------------------------------------- main
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["prepare", "score"])
+    ap.add_argument("command", choices=["prepare", "tune", "score"])
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "..", ".build", "release"))
     ap.add_argument("--work", default="/tmp/facet-open-set")
     ap.add_argument("--out", default=os.path.join(HERE, "OPEN_SET.md"))
@@ -265,6 +339,8 @@ def main():
     args = ap.parse_args()
     if args.command == "prepare":
         prepare(args)
+    elif args.command == "tune":
+        tune(args)
     elif args.command == "score":
         score_command(args)
 
