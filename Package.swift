@@ -35,7 +35,7 @@ func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Targe
 }
 
 let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "swap"]
-let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench"]
+let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench", "identify-bench"]
 
 let package = Package(
     name: "Facet",
@@ -95,6 +95,7 @@ let package = Package(
         benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
+        benchmarkTool("identify-bench", ["Faces", "Recognition", "Models", "Media", "FacetCore", "ToolSupport"]),
 
         // MARK: Tests
         .testTarget(

@@ -9,6 +9,57 @@ public enum DistanceRule: String, CaseIterable, Sendable {
     case centroid
 }
 
+/// How faces are decided: the open-set default (`calibrated`) or one fixed threshold on a distance rule.
+public enum DecisionRule: String, CaseIterable, Sendable {
+    /// Centroid distance against a threshold per identity calibrated on its own references, with a margin to
+    /// the runner-up (see `OpenSetCalibration`). Never names a stranger on lfw-open's development part.
+    case calibrated
+    /// Nearest reference within one threshold (dlib's rule; 0.6 by default).
+    case nearest
+    /// Centroid within one threshold.
+    case centroid
+
+    /// The distance the rule measures.
+    public var distance: DistanceRule { self == .nearest ? .nearest : .centroid }
+}
+
+/// The calibrated open-set rule's constants, chosen on lfw-open's development part only
+/// (`benchmarks/identify/open_set.py`, `OPEN_SET.md`).
+///
+/// An identity's *leave-one-out spread* is the median, over its references, of each reference's distance to
+/// the centroid of the others: a sample of how far its genuine faces fall from its centroid. Its threshold is
+/// `ratio × spread`, clamped to `floor...cap`: a tight identity (all references alike) gets a tight threshold,
+/// so faces merely resembling it (dlib packs some populations closely) are not taken for it; a loose one gets
+/// more room, never beyond `cap`. One reference has no spread (and its genuine faces fall farther from it than
+/// from a mean of several): it gets `cap`. A video track whose median is taken over at least `trackFaces`
+/// faces is far steadier than one photo: its threshold is `trackBonus` higher, never beyond `trackCap`
+/// (dlib's verification threshold); its frames must still clear the margin.
+public struct OpenSetCalibration: Equatable, Sendable {
+    public var ratio: Double
+    public var floor: Double
+    public var cap: Double
+    /// The best identity must be at least this much nearer than the second best.
+    public var margin: Double
+
+    public var trackBonus: Double
+    public var trackFaces: Int
+    public var trackCap: Double
+
+    public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.48, margin: Double = 0.05,
+                trackBonus: Double = 0.1, trackFaces: Int = 5, trackCap: Double = 0.6) {
+        self.ratio = ratio; self.floor = floor; self.cap = cap; self.margin = margin
+        self.trackBonus = trackBonus; self.trackFaces = trackFaces; self.trackCap = trackCap
+    }
+
+    public static let standard = OpenSetCalibration()
+
+    /// The threshold of an identity with these references (centroid distance).
+    public func threshold(references: [[Float]]) -> Double {
+        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return cap }
+        return min(cap, max(floor, ratio * spread))
+    }
+}
+
 /// The enrolled identities with their reference descriptors, ready to compare faces with.
 public struct IdentityGallery: Sendable {
     public struct Entry: Sendable {
@@ -46,6 +97,23 @@ public struct IdentityGallery: Sendable {
             case .nearest: return entry.references.map { Self.distance(descriptor, $0) }.min() ?? .infinity
             }
         }
+    }
+
+    /// Median over the references of each one's distance to the centroid of the others (nil for fewer than two).
+    public static func leaveOneOutSpread(_ references: [[Float]]) -> Double? {
+        guard references.count >= 2 else { return nil }
+        let n = Double(references.count)
+        let total = mean(references).map { Double($0) * n }
+        return LabelDecider.median(references.map { r in
+            var s = 0.0
+            for i in r.indices { let others = (total[i] - Double(r[i])) / (n - 1); let d = Double(r[i]) - others; s += d * d }
+            return s.squareRoot()
+        })
+    }
+
+    /// Per identity (in `entries` order), its open-set threshold under `calibration`.
+    public func thresholds(_ calibration: OpenSetCalibration = .standard) -> [Double] {
+        entries.map { calibration.threshold(references: $0.references) }
     }
 
     /// Euclidean distance between two descriptors (in Double).

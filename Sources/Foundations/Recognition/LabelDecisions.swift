@@ -1,8 +1,16 @@
 import Foundation
 
-/// Who each face is, from its distances to the enrolled identities.
+/// Who each face is, from its distances to the enrolled identities: the one rule `identify label`,
+/// `identify cluster` and `swap`'s target filter share.
 ///
-/// **Per face:** the nearest identity, if its distance is at most `threshold`; otherwise unknown.
+/// **Entry point:** `LabelDecider(gallery:rule:)` then `decideVideo(tracks:faceSizes:overlaps:)` (or
+/// `decideTrack` / `decideFace` for one track or face); distances come from `gallery.distances(_:rule:)`
+/// with `rule.distance`.
+///
+/// **Per face:** the nearest identity, if its distance is at most that identity's threshold (`thresholds`;
+/// one `threshold` for all under the old fixed rules) and it is at least `margin` nearer than the second
+/// nearest; otherwise unknown. Under the default `calibrated` rule each identity's threshold comes from its
+/// own references' spread (`OpenSetCalibration`).
 ///
 /// **Per track** (faces of one video track, which `detect` links across consecutive frames): the track's
 /// identity is the one whose *median* distance over the track's faces is smallest, if that median is at
@@ -21,9 +29,40 @@ public struct LabelDecider: Sendable {
     public var outlierMargin: Double
     public var minFaceSize: Double
     public var names: [String]
+    /// Per identity (in `names` order), the distance at which a face (or a track's median) can take it.
+    public var thresholds: [Double]
+    /// The nearest identity must be at least this much nearer than the second (0 for the fixed rules).
+    public var margin: Double
+    /// A track with at least `trackFaces` voting faces gets each identity's threshold raised by `trackBonus`,
+    /// up to `trackCap` (calibrated rule; 0 for the fixed rules).
+    public var trackBonus: Double
+    public var trackFaces: Int
+    public var trackCap: Double
 
+    /// One fixed threshold for every identity, no margin (the `nearest` and `centroid` rules).
     public init(threshold: Double, outlierMargin: Double = 0.1, minFaceSize: Double = 36, names: [String]) {
         self.threshold = threshold; self.outlierMargin = outlierMargin; self.minFaceSize = minFaceSize; self.names = names
+        self.thresholds = Array(repeating: threshold, count: names.count)
+        self.margin = 0
+        self.trackBonus = 0; self.trackFaces = 1; self.trackCap = threshold
+    }
+
+    /// The decider of `rule` for `gallery`: per-identity thresholds and a margin for `calibrated` (`threshold`,
+    /// when given, replaces the calibration's cap), `threshold` (default 0.6) for every identity otherwise.
+    public init(gallery: IdentityGallery, rule: DecisionRule = .calibrated, threshold: Double? = nil, minFaceSize: Double = 36,
+                calibration: OpenSetCalibration = .standard) {
+        let names = gallery.entries.map(\.name)
+        switch rule {
+        case .calibrated:
+            var c = calibration
+            if let threshold { c.cap = threshold; c.floor = min(c.floor, threshold) }
+            self.init(threshold: c.cap, minFaceSize: minFaceSize, names: names)
+            thresholds = gallery.thresholds(c)
+            margin = c.margin
+            trackBonus = c.trackBonus; trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap)
+        case .nearest, .centroid:
+            self.init(threshold: threshold ?? 0.6, minFaceSize: minFaceSize, names: names)
+        }
     }
 
     /// One face's decision.
@@ -48,7 +87,7 @@ public struct LabelDecider: Sendable {
     public func decideFace(_ distances: [Double], faceSize: Double) -> Decision {
         let nearest = Self.argmin(distances)
         let nd = nearest.map { distances[$0] }
-        let own = (nd ?? .infinity) <= threshold && faceSize >= minFaceSize ? nearest : nil
+        let own = nearest.flatMap { accepts($0, distances) } == true && faceSize >= minFaceSize ? nearest : nil
         return Decision(identity: own, distance: own.map { distances[$0] }, nearest: nearest, nearestDistance: nd, faceDecision: own, byTrack: false)
     }
 
@@ -62,11 +101,13 @@ public struct LabelDecider: Sendable {
         }
         let medians = (0..<names.count).map { k in Self.median(voters.map { distances[$0][k] }) }
         guard let best = Self.argmin(medians) else { return (alone, TrackVote(identity: nil, medianDistance: nil, outliers: 0)) }
-        let accepted = medians[best] <= threshold
+        let bonus = voters.count >= trackFaces ? trackBonus : 0
+        let trackLimit = max(limit(best), min(trackCap, limit(best) + bonus))
+        let accepted = accepts(best, medians, limit: trackLimit)
         var outliers = 0
         for f in alone.indices {
             alone[f].byTrack = true
-            if accepted && distances[f][best] <= threshold + outlierMargin {
+            if accepted && distances[f][best] <= trackLimit + outlierMargin {
                 alone[f].identity = best
                 alone[f].distance = distances[f][best]
             } else {
@@ -76,6 +117,38 @@ public struct LabelDecider: Sendable {
             }
         }
         return (alone, TrackVote(identity: accepted ? best : nil, medianDistance: medians[best], outliers: outliers))
+    }
+
+    /// Decisions for the tracks of one video (`distances[track][face][identity]`). Tracks seen in the same
+    /// frame are two different people (`overlaps(a, b)`), so each is the other's cohort: when several such
+    /// tracks take one identity, only the one with the smallest median distance keeps it and the others
+    /// become unknown. `overlaps` nil: tracks are not compared.
+    public func decideVideo(_ distances: [[[Double]]], faceSizes: [[Double]],
+                            overlaps: ((Int, Int) -> Bool)? = nil) -> [(faces: [Decision], vote: TrackVote)] {
+        var out = distances.indices.map { decideTrack(distances[$0], faceSizes: faceSizes[$0]) }
+        guard let overlaps else { return out }
+        for a in out.indices {
+            guard let k = out[a].vote.identity, let da = out[a].vote.medianDistance else { continue }
+            let beaten = out.indices.contains { b in
+                b != a && out[b].vote.identity == k && overlaps(a, b)
+                    && ((out[b].vote.medianDistance ?? .infinity) < da || ((out[b].vote.medianDistance ?? .infinity) == da && b < a))
+            }
+            guard beaten else { continue }
+            out[a].vote.identity = nil
+            for f in out[a].faces.indices { out[a].faces[f].identity = nil; out[a].faces[f].distance = nil }
+        }
+        return out
+    }
+
+    /// The threshold of identity `k`.
+    public func limit(_ k: Int) -> Double { thresholds.indices.contains(k) ? thresholds[k] : threshold }
+
+    /// Whether identity `k` wins with these distances (one per identity): within its threshold and `margin`
+    /// nearer than every other.
+    func accepts(_ k: Int, _ distances: [Double], limit: Double? = nil) -> Bool {
+        guard distances[k] <= (limit ?? self.limit(k)) else { return false }
+        guard margin > 0 else { return true }
+        return distances.indices.allSatisfy { $0 == k || distances[$0] - distances[k] >= margin }
     }
 
     static func argmin(_ values: [Double]) -> Int? {

@@ -184,11 +184,13 @@ public enum Clusterer {
             let picks = members.count <= 16 ? Array(members.indices) : (0..<16).map { $0 * (members.count - 1) / 15 }
             return picks.map { faces[members[$0]].vector }
         }
+        // A node is known when the labelling rule (the calibrated open-set rule, as `label` and `swap` use)
+        // gives its sampled faces an identity as one track.
+        let decider = LabelDecider(gallery: gallery, rule: .calibrated, minFaceSize: 0)
         let unknownNodes = nodes.indices.filter { node in
             guard !gallery.isEmpty else { return true }
-            let perIdentity = samples[node].map { gallery.distances($0, rule: .nearest) }
-            let best = (0..<gallery.entries.count).map { k in LabelDecider.median(perIdentity.map { $0[k] }) }.min() ?? .infinity
-            return best > options.threshold
+            let perFace = samples[node].map { gallery.distances($0, rule: DecisionRule.calibrated.distance) }
+            return decider.decideTrack(perFace, faceSizes: perFace.map { _ in 1 }).vote.identity == nil
         }
         let known = faces.count - unknownNodes.reduce(0) { $0 + nodes[$1].count }
         func nodeDistance(_ i: Int, _ j: Int) -> Double {

@@ -12,14 +12,16 @@ public struct EnrollOptions: Sendable {
     public var name: String
     /// Replaces the identity's consent note when given (kept otherwise).
     public var consent: String?
-    /// When an image or manifest shows several faces (or tracks): nil refuses, `largest` takes the largest
-    /// face of each image (or of each frame of a manifest).
+    /// When an image shows several faces, the face consistent with the other references (or the identity's
+    /// existing ones) is taken; when nothing decides, `largest` takes the largest and false refuses. For a
+    /// manifest with several tracks, `largest` takes the largest face of each frame.
     public var pickLargest: Bool
     /// Only this track of a faces manifest.
     public var track: Int64?
     /// Enrol the members of this cluster (from `identify cluster`).
     public var cluster: Int64?
-    /// Add references that are farther than `threshold` from the identity's existing references.
+    /// Add references whose median distance to the identity's other references (new and existing) is above
+    /// `threshold` (see `ReferenceChecks`); without it they are refused, naming the file.
     public var force: Bool
     public var threshold: Double
     public var models: ModelStore
@@ -39,8 +41,25 @@ public struct EnrollReport: Codable, Sendable {
     public var added: Int
     public var references: Int
     public var consent: String
-    /// Largest distance of a new reference to the identity's other references (nil for a new identity).
+    /// Largest median distance of a new reference to the identity's other references (nil with no others).
     public var maxDistanceToExisting: Double?
+    /// Which face was taken from each image showing several (`how`: `consistent` with the other references,
+    /// or `largest` when nothing else decided).
+    public var picks: [FacePick]
+    /// The identity's reference spread after this enrolment (see `ReferenceChecks.Spread`).
+    public var spread: Double?
+    public var loose: Bool
+}
+
+/// The face taken from an image that shows several.
+public struct FacePick: Codable, Sendable, Equatable {
+    public var path: String
+    public var faces: Int
+    /// 0-based, faces ordered largest first.
+    public var index: Int
+    public var how: String
+    /// Its median distance to the other references (`consistent` picks).
+    public var distance: Double?
 }
 
 /// `identify enroll`: reference faces in, an identity with descriptors and a centroid out.
@@ -65,32 +84,52 @@ public enum Enroller {
         for input in inputs {
             if input.pathExtension.lowercased() == "json" { manifests.append(input) } else { images.append(input) }
         }
-        if !images.isEmpty { references += try imageReferences(images, options: options, at: now, progress: progress) }
+        var picks: [FacePick] = []
+        if !images.isEmpty {
+            let anchors = try existing?.id.map { try catalog.references(identityId: $0).map { IdentityGallery.floats($0.embedding) } } ?? []
+            let chosen = try imageReferences(images, options: options, anchors: anchors + references.map { IdentityGallery.floats($0.embedding) },
+                                             at: now, progress: progress)
+            references += chosen.references
+            picks = chosen.picks
+        }
         for manifest in manifests { references += try manifestReferences(manifest, options: options, catalog: catalog, at: now, progress: progress) }
 
-        // A new reference far from every existing one is probably someone else under the same name.
+        // Every new reference must agree with the identity's others (existing and new): a reference whose
+        // median distance to them is beyond the threshold is probably someone else (a bystander, a wrong file).
+        let known: [[Float]]
+        if let id = existing?.id { known = try catalog.references(identityId: id).map { IdentityGallery.floats($0.embedding) } } else { known = [] }
+        let vectors = references.map { IdentityGallery.floats($0.embedding) }
         var worst: Double?
-        if let existing, let id = existing.id {
-            let known = try catalog.references(identityId: id).map { IdentityGallery.floats($0.embedding) }
-            for reference in references where !known.isEmpty {
-                let d = known.map { IdentityGallery.distance(IdentityGallery.floats(reference.embedding), $0) }.min() ?? 0
-                worst = max(worst ?? 0, d)
-                if d > options.threshold && !options.force {
-                    throw IdentifyError.differentPerson(name: existing.name, path: reference.path, distance: d, threshold: options.threshold)
-                }
+        for (i, reference) in references.enumerated() {
+            let others = known + vectors.indices.filter { $0 != i }.map { vectors[$0] }
+            // With one other reference only, a disagreement is blamed on the new one when the other is stored,
+            // and on the later file of two new ones.
+            if others.isEmpty || (others.count == 1 && known.isEmpty && i == 0) { continue }
+            let d = ReferenceChecks.consensusDistance(vectors[i], to: others)
+            worst = max(worst ?? 0, d)
+            if d > options.threshold && !options.force {
+                throw IdentifyError.differentPerson(name: existing?.name ?? name, path: reference.path, distance: d, threshold: options.threshold)
             }
         }
         let (identity, added) = try catalog.enroll(name: name, consent: options.consent, references: references, at: now) { blobs in
             IdentityGallery.blob(IdentityGallery.mean(blobs.map(IdentityGallery.floats)))
         }
         if let clusterId = options.cluster, let id = identity.id { try catalog.markCluster(id: clusterId, identityId: id) }
+        let stored = try identity.id.map { try catalog.references(identityId: $0).map { IdentityGallery.floats($0.embedding) } } ?? []
+        let spread = ReferenceChecks.spread(stored)
         return EnrollReport(name: identity.name, created: existing == nil, added: added, references: identity.referenceCount,
-                            consent: identity.consent, maxDistanceToExisting: worst.map(round4))
+                            consent: identity.consent, maxDistanceToExisting: worst.map(round4), picks: picks,
+                            spread: spread.map { round4($0.median) }, loose: spread?.loose ?? false)
     }
 
-    /// One reference per image: the single face (or the largest with `--pick largest`), its chip cut from the
-    /// whole image as dlib does.
-    static func imageReferences(_ inputs: [URL], options: EnrollOptions, at time: String, progress: ProgressSink) throws -> [IdentityReferenceRecord] {
+    /// One reference per image, its chip cut from the whole image as dlib does. An image with one face gives
+    /// it; of an image with several, the face consistent with the others is taken: the one whose median
+    /// distance to `anchors` (the identity's stored references) and the single-face images' faces is smallest,
+    /// within `threshold` and 0.05 clear of the next; with neither, the faces of the other several-face images
+    /// decide (each image by its nearest face). When nothing decides, `--pick largest` takes the largest face,
+    /// else the image is refused.
+    static func imageReferences(_ inputs: [URL], options: EnrollOptions, anchors: [[Float]], at time: String,
+                                progress: ProgressSink) throws -> (references: [IdentityReferenceRecord], picks: [FacePick]) {
         var files: [URL] = []
         for unit in try InputUnit.expand(inputs) {
             switch unit {
@@ -103,28 +142,55 @@ public enum Enroller {
         }
         let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
         let net = try FaceRecognitionNet(store: options.models)
-        var out: [IdentityReferenceRecord] = []
+        // Every face of every image, largest first, with its descriptor.
+        var candidates: [(file: URL, sha: String, faces: [[Float]])] = []
         progress.begin("enrol", total: files.count, unit: "images")
         for (n, file) in files.enumerated() {
             let data: Data
             do { data = try Data(contentsOf: file) } catch { throw FileError.unreadable(path: file.path, reason: error.localizedDescription) }
             let image = try ImageDecoder.decode(data, path: file.path)
-            var faces = analyzer.locate(image, tiles: 2)
+            let faces = analyzer.locate(image, tiles: 2).sorted { $0.detection.width * $0.detection.height > $1.detection.width * $1.detection.height }
             guard !faces.isEmpty else { throw IdentifyError.noFace(path: file.path) }
-            if faces.count > 1 {
-                guard options.pickLargest else {
-                    throw IdentifyError.severalFaces(path: file.path, count: faces.count, hint: "crop the image to one person, or pass --pick largest")
-                }
-                faces.sort { $0.detection.width * $0.detection.height > $1.detection.width * $1.detection.height }
-            }
-            let chip = try FaceEmbedder.chip(fromImage: image, points5: faces[0].points5)
-            let descriptor = try net.embed(chip: chip)
-            out.append(IdentityReferenceRecord(identityId: 0, origin: "image", path: file.path, sha256: SHA256.hex(data), faceId: nil,
-                                               embedding: IdentityGallery.blob(descriptor), addedAt: time))
+            let chips = try faces.map { try FaceEmbedder.chip(fromImage: image, points5: $0.points5) }
+            candidates.append((file, SHA256.hex(data), try net.embed(chips: chips)))
             progress.update(done: n + 1)
         }
         progress.finish()
-        return out
+        let singles = anchors + candidates.filter { $0.faces.count == 1 }.map { $0.faces[0] }
+        var out: [IdentityReferenceRecord] = []
+        var picks: [FacePick] = []
+        for (k, candidate) in candidates.enumerated() {
+            var taken = 0
+            if candidate.faces.count > 1 {
+                var consensus = singles
+                if consensus.isEmpty {
+                    // No single face to go by: each other image contributes its face nearest to each candidate.
+                    let others = candidates.indices.filter { $0 != k }.map { candidates[$0].faces }
+                    let scores = candidate.faces.map { face in
+                        ReferenceChecks.median(others.map { faces in faces.map { IdentityGallery.distance(face, $0) }.min() ?? .infinity })
+                    }
+                    let order = scores.indices.sorted { scores[$0] < scores[$1] }
+                    if !others.isEmpty, scores[order[0]] <= options.threshold, scores[order[1]] - scores[order[0]] >= 0.05 {
+                        consensus = [candidate.faces[order[0]]]
+                    }
+                }
+                if let pick = ReferenceChecks.pick(candidate.faces, consensus: consensus, limit: options.threshold) {
+                    taken = pick.index
+                    let distance = singles.isEmpty ? nil : round4(pick.distance)
+                    picks.append(FacePick(path: candidate.file.path, faces: candidate.faces.count, index: taken, how: "consistent", distance: distance))
+                } else if options.pickLargest {
+                    picks.append(FacePick(path: candidate.file.path, faces: candidate.faces.count, index: 0, how: "largest", distance: nil))
+                } else {
+                    throw IdentifyError.severalFaces(path: candidate.file.path, count: candidate.faces.count,
+                                                     hint: "no face agrees with the other references; crop the image to one person, or pass --pick largest")
+                }
+                progress.log("identify: \(candidate.file.path): took face \(taken + 1) of \(candidate.faces.count) (largest first), "
+                    + (picks.last?.how == "consistent" ? "the one consistent with the other references" : "the largest (nothing else decided)"))
+            }
+            out.append(IdentityReferenceRecord(identityId: 0, origin: "image", path: candidate.file.path, sha256: candidate.sha, faceId: nil,
+                                               embedding: IdentityGallery.blob(candidate.faces[taken]), addedAt: time))
+        }
+        return (out, picks)
     }
 
     /// References from a faces manifest: all its faces when they are one track (or `--track`), the largest

@@ -29,8 +29,8 @@ public enum IdentifyError: FacetError, Equatable {
         case .noFace(let p): return "\(p): no face found; enrol with an image that shows the person's face"
         case .severalFaces(let p, let n, let hint): return "\(p): \(n) faces found, expected one; \(hint)"
         case .differentPerson(let name, let p, let d, let t):
-            return "\(p): this face is \(String(format: "%.3f", d)) from identity '\(name)' (threshold \(t)): it looks like a different person. " +
-                "Use another --name, or --force if it really is the same person"
+            return "\(p): this face is \(String(format: "%.3f", d)) (median) from the other references of '\(name)' (threshold \(t)): " +
+                "it looks like a different person. Leave the file out, use another --name, or --force if it really is the same person"
         case .noIdentities(let c): return "\(c): no identities enrolled; run `identify enroll --name NAME IMAGE...` first"
         case .unknownIdentity(let n, let known):
             return "no identity named '\(n)' (enrolled: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"

@@ -11,6 +11,14 @@ public struct IdentitySummary: Codable, Sendable {
     public var origins: [String: Int]
     public var createdAt: String
     public var updatedAt: String
+    /// Median pairwise distance of the references (nil with fewer than two).
+    public var spread: Double?
+    /// The reference least like the others, and its median distance to them.
+    public var worstReference: String?
+    public var worstDistance: Double?
+    /// The references disagree: spread above 0.5, or one of three or more is an outlier (above 0.6); see
+    /// `ReferenceChecks`. Re-enrol the identity from photos of the person alone.
+    public var loose: Bool
 }
 
 /// `identify list` and `identify remove`.
@@ -18,9 +26,13 @@ public enum IdentityListing {
     public static func list(catalog: Catalog) throws -> [IdentitySummary] {
         try catalog.identities().map { identity in
             var origins: [String: Int] = [:]
-            if let id = identity.id { for r in try catalog.references(identityId: id) { origins[r.origin, default: 0] += 1 } }
+            let references = try identity.id.map { try catalog.references(identityId: $0) } ?? []
+            for r in references { origins[r.origin, default: 0] += 1 }
+            let spread = ReferenceChecks.spread(references.map { IdentityGallery.floats($0.embedding) })
             return IdentitySummary(name: identity.name, consent: identity.consent, references: identity.referenceCount, origins: origins,
-                                   createdAt: identity.createdAt, updatedAt: identity.updatedAt)
+                                   createdAt: identity.createdAt, updatedAt: identity.updatedAt, spread: spread.map { round4($0.median) },
+                                   worstReference: spread.map { references[$0.worst].path }, worstDistance: spread.map { round4($0.worstDistance) },
+                                   loose: spread?.loose ?? false)
         }
     }
 

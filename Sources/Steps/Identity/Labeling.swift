@@ -7,9 +7,11 @@ import Recognition
 
 /// Settings of `identify label`.
 public struct LabelOptions: Sendable {
-    /// A face matches an identity when its descriptor distance is at most this (dlib's 0.6 by default).
-    public var threshold: Double
-    public var rule: DistanceRule
+    /// `nearest`/`centroid`: a face matches an identity when its distance is at most this (nil: dlib's 0.6).
+    /// `calibrated`: nil keeps the calibration; a value caps every identity's threshold.
+    public var threshold: Double?
+    /// The decision rule (see `LabelDecider`, `DecisionRule`); `calibrated`, the open-set rule, by default.
+    public var rule: DecisionRule
     /// Decide faces of video tracks by their track's vote (see `LabelDecider`).
     public var trackVoting: Bool
     /// Faces smaller than this (√(box area), frame pixels) are not recognised on their own (see `LabelDecider`).
@@ -23,15 +25,15 @@ public struct LabelOptions: Sendable {
     public var workspace: URL
     public var models: ModelStore
 
-    public init(threshold: Double = 0.6, rule: DistanceRule = .nearest, trackVoting: Bool = true, minFaceSize: Double = 36, target: String? = nil,
+    public init(threshold: Double? = nil, rule: DecisionRule = .calibrated, trackVoting: Bool = true, minFaceSize: Double = 36, target: String? = nil,
                 labelsURL: URL? = nil, targetURL: URL? = nil, workspace: URL, models: ModelStore = ModelStore()) {
         self.threshold = threshold; self.rule = rule; self.trackVoting = trackVoting; self.minFaceSize = minFaceSize; self.target = target
         self.labelsURL = labelsURL; self.targetURL = targetURL; self.workspace = workspace; self.models = models
     }
 
     var parameters: [String: JSONValue] {
-        var p: [String: JSONValue] = ["threshold": .number(threshold), "rule": .string(rule.rawValue), "track-voting": .bool(trackVoting),
-                                        "min-face-size": .number(minFaceSize)]
+        var p: [String: JSONValue] = ["rule": .string(rule.rawValue), "track-voting": .bool(trackVoting), "min-face-size": .number(minFaceSize)]
+        if let threshold { p["threshold"] = .number(threshold) }
         if let target { p["target"] = .string(target) }
         return p
     }
@@ -59,7 +61,7 @@ public struct LabelReport: Codable, Sendable {
 public enum Labeler {
     public static func run(facesManifest url: URL, options: LabelOptions, catalog: Catalog, progress: ProgressSink) throws -> LabelReport {
         let started = Date()
-        guard options.threshold > 0, options.threshold.isFinite else { throw IdentifyError.badOption("--threshold must be a positive distance") }
+        if let t = options.threshold, !(t > 0 && t.isFinite) { throw IdentifyError.badOption("--threshold must be a positive distance") }
         let gallery = try IdentityGallery(catalog: catalog)
         guard !gallery.isEmpty else { throw IdentifyError.noIdentities(catalog: catalog.url.path) }
         var targetIndex: Int?
@@ -74,8 +76,8 @@ public enum Labeler {
         let (descriptors, hashes, embedded) = try embedder.embed(manifest.items, manifestURL: url, catalog: catalog, progress: progress)
 
         // Distances face × identity, then decisions per track (video inputs) or per face (images).
-        let distances = descriptors.map { gallery.distances($0, rule: options.rule) }
-        let decider = LabelDecider(threshold: options.threshold, minFaceSize: options.minFaceSize, names: gallery.entries.map(\.name))
+        let distances = descriptors.map { gallery.distances($0, rule: options.rule.distance) }
+        let decider = LabelDecider(gallery: gallery, rule: options.rule, threshold: options.threshold, minFaceSize: options.minFaceSize)
         var decisions = [LabelDecider.Decision?](repeating: nil, count: manifest.items.count)
         var trackOrder: [Int64] = []
         var trackFaces: [Int64: [Int]] = [:]
@@ -88,13 +90,17 @@ public enum Labeler {
                 decisions[i] = decider.decideFace(distances[i], faceSize: item.faceSize)
             }
         }
+        // Tracks of one input seen in the same frame are different people: each other's cohort.
+        let members = trackOrder.map { trackFaces[$0] ?? [] }
+        let frames = members.map { Set($0.map { "\(manifest.items[$0].input)/\(manifest.items[$0].frameNumber)" }) }
+        let votes = decider.decideVideo(members.map { $0.map { distances[$0] } }, faceSizes: members.map { $0.map { manifest.items[$0].faceSize } },
+                                        overlaps: { !frames[$0].isDisjoint(with: frames[$1]) })
         var tracks: [TrackLabel] = []
-        for track in trackOrder {
-            let members = trackFaces[track] ?? []
-            let (faces, vote) = decider.decideTrack(members.map { distances[$0] }, faceSizes: members.map { manifest.items[$0].faceSize })
-            for (k, i) in members.enumerated() { decisions[i] = faces[k] }
+        for (t, track) in trackOrder.enumerated() {
+            let (faces, vote) = votes[t]
+            for (k, i) in members[t].enumerated() { decisions[i] = faces[k] }
             tracks.append(TrackLabel(track: track, identity: vote.identity.map { decider.names[$0] }, medianDistance: vote.medianDistance.map(round4),
-                                     faces: members.count, outliers: vote.outliers))
+                                     faces: members[t].count, outliers: vote.outliers))
         }
 
         // Outputs: labels manifest, optional target manifest, catalog rows.
@@ -122,7 +128,7 @@ public enum Labeler {
         let identities = gallery.entries.map { LabelsIdentity(name: $0.name, references: $0.references.count, consent: $0.consent) }
         let labels = LabelsManifest(tool: tool, createdAt: timestamp(),
                                     faces: ManifestReference(path: ManifestIO.relativePath(of: url, fromManifest: labelsURL), sha256: manifestHash),
-                                    threshold: options.threshold, rule: options.rule.rawValue, trackVoting: options.trackVoting,
+                                    threshold: options.threshold ?? decider.threshold, rule: options.rule.rawValue, trackVoting: options.trackVoting,
                                     identities: identities, tracks: tracks, items: items, counts: counts)
         try ManifestIO.write(labels, to: labelsURL)
 
@@ -137,7 +143,7 @@ public enum Labeler {
         let snapshot = ToolRunNaming.canonicalJSON(Dictionary(uniqueKeysWithValues: identities.map { ($0.name, JSONValue.number(Double($0.references))) }))
         let labelingId = try catalog.recordLabeling(
             LabelingRecord(manifestPath: url.path, manifestSha256: manifestHash, outputPath: filteredURL?.path ?? labelsURL.path,
-                           threshold: options.threshold, rule: options.rule.rawValue, identities: snapshot,
+                           threshold: options.threshold ?? decider.threshold, rule: options.rule.rawValue, identities: snapshot,
                            faces: items.count, unknown: counts["unknown"] ?? 0, createdAt: timestamp()),
             labels: rows)
         return LabelReport(labels: labelsURL.path, filtered: filteredURL?.path, faces: items.count, embedded: embedded, tracks: tracks.count,

@@ -16,8 +16,9 @@ struct Identify: ParsableCommand {
         abstract: "Enrol people, label faces by person, filter to one person, cluster the unknown.",
         discussion: """
             Faces are compared by dlib's 128-d face descriptors (ResNet), computed from detect's aligned crops and \
-            cached in the catalog. Distance: to an identity's nearest reference (--rule nearest, the default) or \
-            to its centroid (--rule centroid); threshold 0.6 by default.
+            cached in the catalog. Default rule (calibrated, open-set): distance to an identity's centroid, within a \
+            threshold per identity from its references' spread (0.40-0.48), and 0.05 nearer than any other \
+            identity. Old rules: --rule nearest (nearest reference) or centroid, one threshold (0.6).
 
             Exit codes: 0 ok, 1 failure (I/O, locked catalog, full disk), 64 usage, 65 bad data (an image with no \
             face or several, references of a different person, an unknown manifest version, an undecodable crop), \
@@ -101,7 +102,9 @@ extension Identify {
                 if common.json { try ToolRunner.printJSON(identities); return .ok }
                 for identity in identities {
                     let consent = identity.consent.isEmpty ? "(no consent note)" : identity.consent
-                    print("\(identity.name)\t\(identity.references) references\t\(consent)")
+                    let spread = identity.spread.map { String(format: "spread %.3f", $0) } ?? "spread -"
+                    let flag = identity.loose ? "\tLOOSE: \(identity.worstReference ?? "?") is \(String(format: "%.3f", identity.worstDistance ?? 0)) from the others" : ""
+                    print("\(identity.name)\t\(identity.references) references\t\(spread)\t\(consent)\(flag)")
                 }
                 return .ok
             }
@@ -129,19 +132,21 @@ extension Identify {
             abstract: "Label every face of a faces manifest with the nearest enrolled identity or 'unknown'; --target keeps one person.",
             discussion: """
                 Faces of a video track are decided together: the track takes the identity with the smallest median \
-                distance over its faces when that median is within the threshold, and each face keeps it unless its \
-                own distance is beyond threshold + 0.1 (then it is unknown, never another person). Faces of images \
+                distance over its faces when that median passes the rule, and each face keeps it unless its \
+                own distance is beyond the identity's threshold + 0.1 (then it is unknown, never another person). \
+                Of tracks seen in the same frame only the nearest can take an identity. Faces of images \
                 are decided one by one. Writes a labels manifest and catalog rows with every distance.
                 """)
 
         @OptionGroup var common: CommonOptions
         @OptionGroup var model: ModelOptions
 
-        @Option(help: ArgumentHelp("A face matches an identity at this descriptor distance or less.", valueName: "distance"))
-        var threshold: Double = 0.6
+        @Option(help: ArgumentHelp("nearest/centroid: a face matches at this distance or less (default 0.6); calibrated: caps every identity's threshold.",
+                                   valueName: "distance"))
+        var threshold: Double?
 
-        @Option(help: "Distance to an identity: nearest (its nearest reference) or centroid (the mean of its references).")
-        var rule: String = "nearest"
+        @Option(help: "calibrated (open-set: per-identity thresholds and a margin), nearest (nearest reference, fixed threshold) or centroid.")
+        var rule: String = "calibrated"
 
         @Flag(help: "Decide every face on its own, ignoring tracks.")
         var noTrackVoting = false
@@ -162,8 +167,8 @@ extension Identify {
         var faces: String
 
         func validate() throws {
-            guard DistanceRule(rawValue: rule) != nil else { throw ValidationError("--rule must be nearest or centroid") }
-            guard threshold > 0 else { throw ValidationError("--threshold must be positive") }
+            guard DecisionRule(rawValue: rule) != nil else { throw ValidationError("--rule must be calibrated, nearest or centroid") }
+            if let threshold, !(threshold > 0) { throw ValidationError("--threshold must be positive") }
             guard minFaceSize >= 0 else { throw ValidationError("--min-face-size must be 0 or more pixels") }
             if output != nil && target == nil { throw ValidationError("--output names the --target manifest; give --target") }
         }
@@ -173,7 +178,7 @@ extension Identify {
             try ToolRunner.run(tool: "identify label") {
                 let progress = ProgressReporter(quiet: common.quiet)
                 let catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout)
-                let options = LabelOptions(threshold: threshold, rule: DistanceRule(rawValue: rule) ?? .nearest, trackVoting: !noTrackVoting,
+                let options = LabelOptions(threshold: threshold, rule: DecisionRule(rawValue: rule) ?? .calibrated, trackVoting: !noTrackVoting,
                                            minFaceSize: minFaceSize, target: target, labelsURL: labels.map(fileURL), targetURL: output.map(fileURL),
                                            workspace: common.workspaceURL, models: model.store)
                 let report = try Labeler.run(facesManifest: fileURL(faces), options: options, catalog: catalog, progress: progress)

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Faces
+import FacetCore
+import Foundation
+import Media
+import Models
+import Recognition
+import ToolSupport
+
+/// `identify-bench`: dlib descriptors of every face of every image under some folders, as `identify enroll`
+/// computes them (BlazeFace full range with 2 tiles, dlib's 5 points, the 150 px chip cut from the whole
+/// image, the ResNet), written once as JSON lines so `benchmarks/identify/open_set.py` can replay decision
+/// rules over them without running the network again. Benchmark tool, not a pipeline step.
+@main
+struct IdentifyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "identify-bench",
+        abstract: "Write the dlib descriptor of every face of every image under the given folders (JSON lines).")
+
+    static func main() {
+        OpenBLASCoreChoice.applyRecordedChoice()
+        Self.main(nil)
+    }
+
+    @Option(help: "Model folder (default: $FACET_MODELS, else ~/.cache/facet/models).")
+    var models: String?
+
+    @Option(help: "The JSON-lines file to write: one line per image {path, width, height, faces: [{box, size, descriptor}]}.")
+    var output: String
+
+    @Argument(help: "Folders of images (searched recursively) or images.")
+    var inputs: [String]
+
+    func run() throws {
+        let store = ModelStore(directory: models.map { URL(fileURLWithPath: $0) })
+        var files: [URL] = []
+        for input in inputs {
+            let url = URL(fileURLWithPath: input)
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else { throw ValidationError("\(input): no such file") }
+            if !isDir.boolValue { files.append(url); continue }
+            let walker = FileManager.default.enumerator(at: url, includingPropertiesForKeys: nil)
+            while let next = walker?.nextObject() as? URL {
+                if ["jpg", "jpeg", "png"].contains(next.pathExtension.lowercased()) { files.append(next) }
+            }
+        }
+        files.sort { $0.path < $1.path }
+        let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(), store: store)
+        let net = try FaceRecognitionNet(store: store, maxBatchSize: 16)
+        var out = Data()
+        let started = Date()
+        for (n, file) in files.enumerated() {
+            let image = try ImageDecoder.decode(fileAt: file)
+            let faces = analyzer.locate(image, tiles: 2)
+            let chips = try faces.map { try FaceEmbedder.chip(fromImage: image, points5: $0.points5) }
+            let vectors = chips.isEmpty ? [] : try net.embed(chips: chips)
+            let rows: [[String: Any]] = zip(faces, vectors).map { face, vector in
+                let d = face.detection
+                return ["box": [d.x, d.y, d.width, d.height], "size": (d.width * d.height).squareRoot(), "descriptor": vector.map { Double($0) }]
+            }
+            let line: [String: Any] = ["path": file.path, "width": image.width, "height": image.height, "faces": rows]
+            out += try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+            out += Data("\n".utf8)
+            if (n + 1) % 100 == 0 {
+                FileHandle.standardError.write(Data("identify-bench: \(n + 1)/\(files.count) images, \(Int(Date().timeIntervalSince(started))) s\n".utf8))
+            }
+        }
+        try AtomicFile.write(out, to: URL(fileURLWithPath: output))
+    }
+}
