@@ -24,6 +24,8 @@ final class SwapCLITests: XCTestCase {
         let report = try run.requireReport()
         let entry = try XCTUnwrap(report.outputs.first)
         XCTAssertGreaterThan(entry.swapped, 50, "Miranda is on stage for most of the clip")
+        try validate(out.appendingPathComponent("swap.json"), schema: "swap.schema.json")
+        try validate(URL(fileURLWithPath: output.path + ".provenance.json"), schema: "provenance.schema.json")
         let manifest = try ManifestIO.read(SwapManifest.self, from: out.appendingPathComponent("swap.json"))
         let frames = try XCTUnwrap(manifest.outputs.first).frames
 

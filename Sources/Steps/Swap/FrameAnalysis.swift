@@ -126,19 +126,21 @@ final class FrameAnalysis {
     }
 }
 
-/// Decides which faces are the target, with the rule `identify label` uses (Recognition's `LabelDecider`:
-/// per track, the identity with the smallest median distance over the track's recognisable faces, if within
-/// the threshold; a face far from its track's identity is unknown; small faces do not vote). Faces of images
-/// are decided alone. Only faces decided as `target` are swapped.
+/// Decides which faces are the target with the rule `identify label` uses (Recognition's `LabelDecider`, the
+/// calibrated open-set rule by default: per-identity thresholds from each identity's own references, a margin
+/// to the runner-up, the track's median vote, tracks seen in the same frame as each other's cohort; small faces
+/// do not vote). Faces of images are decided alone. Only faces decided as `target` are swapped.
 struct TargetDecision {
     let gallery: IdentityGallery
     let target: Int
+    let rule: DecisionRule
     let decider: LabelDecider
 
-    init(gallery: IdentityGallery, target: Int, threshold: Double, minFaceSize: Double) {
+    init(gallery: IdentityGallery, target: Int, rule: DecisionRule, threshold: Double?, minFaceSize: Double) {
         self.gallery = gallery
         self.target = target
-        decider = LabelDecider(threshold: threshold, minFaceSize: minFaceSize, names: gallery.entries.map(\.name))
+        self.rule = rule
+        decider = LabelDecider(gallery: gallery, rule: rule, threshold: threshold, minFaceSize: minFaceSize)
     }
 
     var targetName: String { gallery.entries[target].name }
@@ -146,20 +148,24 @@ struct TargetDecision {
     func apply(to frames: inout [AnalysedFrame], tracked: Bool) {
         var members: [Int: [(Int, Int)]] = [:]
         for f in frames.indices { for k in frames[f].faces.indices { members[frames[f].faces[k].track, default: []].append((f, k)) } }
-        for (_, faces) in members.sorted(by: { $0.key < $1.key }) {
-            let distances = faces.map { f, k -> [Double] in
-                guard let d = frames[f].faces[k].descriptor else { return [Double](repeating: .infinity, count: gallery.entries.count) }
-                return gallery.distances(d, rule: .nearest)
-            }
-            let sizes = faces.map { frames[$0.0].faces[$0.1].faceSize }
-            let decisions: [LabelDecider.Decision]
-            if tracked {
-                decisions = decider.decideTrack(distances, faceSizes: sizes).faces
-            } else {
-                decisions = faces.indices.map { decider.decideFace(distances[$0], faceSize: sizes[$0]) }
-            }
-            for (j, (f, k)) in faces.enumerated() {
-                let decision = decisions[j]
+        let tracks = members.keys.sorted()
+        let faces = tracks.map { members[$0] ?? [] }
+        let distances = faces.map { list in list.map { f, k -> [Double] in
+            guard let d = frames[f].faces[k].descriptor else { return [Double](repeating: .infinity, count: gallery.entries.count) }
+            return gallery.distances(d, rule: rule.distance)
+        } }
+        let sizes = faces.map { list in list.map { frames[$0.0].faces[$0.1].faceSize } }
+        var decisions: [[LabelDecider.Decision]]
+        if tracked {
+            // Tracks seen in one frame are different people.
+            let framesOf = faces.map { Set($0.map(\.0)) }
+            decisions = decider.decideVideo(distances, faceSizes: sizes, overlaps: { a, b in !framesOf[a].isDisjoint(with: framesOf[b]) }).map(\.faces)
+        } else {
+            decisions = faces.indices.map { t in faces[t].indices.map { decider.decideFace(distances[t][$0], faceSize: sizes[t][$0]) } }
+        }
+        for (t, list) in faces.enumerated() {
+            for (j, (f, k)) in list.enumerated() {
+                let decision = decisions[t][j]
                 var face = frames[f].faces[k]
                 face.identity = decision.identity.map { gallery.entries[$0].name }
                 face.distance = decision.distance ?? decision.nearestDistance

@@ -287,7 +287,7 @@ struct AnalysisCache: Codable {
 
 extension SwapUnit {
     var kindName: String {
-        switch self { case .video, .faces: return "video"; case .image: return "image" }
+        switch self { case .video, .faces: return "video"; case .image: return "images" }
     }
 }
 

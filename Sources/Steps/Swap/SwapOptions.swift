@@ -62,8 +62,10 @@ public struct SwapOptions: Sendable {
     /// The enrolled identity to replace; nil = the model's source side's identity.
     public var target: String?
     public var direction: SwapDirection
-    /// Identity decision: distance threshold and the rule's parameters, as `identify label` uses them.
-    public var threshold: Double
+    /// Identity decision, as `identify label` makes it: the rule (`calibrated`, `nearest` or `centroid`) and
+    /// its threshold (nil: the rule's default; under `calibrated` a cap on every identity's own threshold).
+    public var rule: String
+    public var threshold: Double?
     public var minFaceSize: Double
     /// Track smoothing radius, frames (0 = none).
     public var smoothRadius: Int
@@ -102,14 +104,14 @@ public struct SwapOptions: Sendable {
     /// The command-line options that shaped the output, for the manifest and the catalog.
     public var parameters: [String: String]
 
-    public init(model: URL, target: String?, direction: SwapDirection = .aToB, threshold: Double = 0.6, minFaceSize: Double = 36,
+    public init(model: URL, target: String?, direction: SwapDirection = .aToB, rule: String = "calibrated", threshold: Double? = nil, minFaceSize: Double = 36,
                 smoothRadius: Int = 2, batchSize: Int = 16, mask: SwapMaskChoice? = nil, erosion: Double = 0.02, feather: Double = 0.08,
                 occlusion: SwapOcclusionChoice = .none, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
                 blend: SwapBlendChoice = .alpha, codec: SwapOutputCodec = .h264, crf: Int = 18, preset: String = "veryfast",
                 segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, visibleLabel: Bool = false, previewFrames: Int = 0,
                 preview: URL? = nil, output: URL? = nil, manifest: URL? = nil, workspace: URL, models: ModelStore = ModelStore(),
                 maxPixels: Int = 67_108_864, parameters: [String: String] = [:]) {
-        self.model = model; self.target = target; self.direction = direction; self.threshold = threshold; self.minFaceSize = minFaceSize
+        self.model = model; self.target = target; self.direction = direction; self.rule = rule; self.threshold = threshold; self.minFaceSize = minFaceSize
         self.smoothRadius = smoothRadius; self.batchSize = batchSize; self.mask = mask; self.erosion = erosion; self.feather = feather
         self.occlusion = occlusion; self.occlusionThreshold = occlusionThreshold; self.color = color; self.blend = blend
         self.codec = codec; self.crf = crf; self.preset = preset; self.segmentFrames = segmentFrames; self.shardIndex = shardIndex
@@ -120,7 +122,7 @@ public struct SwapOptions: Sendable {
 
     /// Checks the numbers a user gives.
     public func validate() throws {
-        guard threshold.isFinite, threshold > 0 else { throw SwapError.badOption("--threshold must be a positive distance") }
+        if let threshold { guard threshold.isFinite, threshold > 0 else { throw SwapError.badOption("--threshold must be a positive distance") } }
         guard smoothRadius >= 0, smoothRadius <= 30 else { throw SwapError.badOption("--smooth must be 0...30 frames") }
         guard batchSize >= 1, batchSize <= 256 else { throw SwapError.badOption("--batch-size must be 1...256") }
         guard erosion.isFinite, erosion > -0.5, erosion < 0.5 else { throw SwapError.badOption("--erosion must be between -0.5 and 0.5 (a fraction of the face size)") }

@@ -80,7 +80,10 @@ public enum SwapRun {
             guard let index = gallery.entries.firstIndex(where: { $0.name.lowercased() == targetName.lowercased() }) else {
                 throw SwapError.unknownTarget(name: targetName, known: gallery.entries.map(\.name))
             }
-            decision = TargetDecision(gallery: gallery, target: index, threshold: options.threshold, minFaceSize: options.minFaceSize)
+            guard let rule = DecisionRule(rawValue: options.rule) else {
+                throw SwapError.badOption("--rule must be \(DecisionRule.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            decision = TargetDecision(gallery: gallery, target: index, rule: rule, threshold: options.threshold, minFaceSize: options.minFaceSize)
             targetRecord = (gallery.entries[index].id, gallery.entries[index].consent)
         } else if let identity = try catalog.identities().first(where: { $0.name.lowercased() == targetName.lowercased() }) {
             targetRecord = (identity.id, identity.consent)
@@ -102,7 +105,7 @@ public enum SwapRun {
                                       direction: options.direction.rawValue, sourceIdentity: sourceIdentity, decoderIdentity: decoderIdentity,
                                       inputSize: framing.inputSize, centering: centering.rawValue, cropSize: framing.cropSize,
                                       coverage: framing.coverage)
-        let rule = "identify track vote, nearest reference, threshold \(options.threshold), min face \(Int(options.minFaceSize)) px"
+        let rule = "identify's \(options.rule) rule\(options.threshold.map { ", threshold \($0)" } ?? ""), track vote, min face \(Int(options.minFaceSize)) px"
         let context = SwapContext(options: options, catalog: catalog, progress: progress, analysis: analysis, renderer: renderer,
                                   decision: decision, framing: framing, modelInfo: modelInfo,
                                   target: SwapTarget(name: resolvedTarget, identityId: targetRecord.id, consent: targetRecord.consent, rule: rule))

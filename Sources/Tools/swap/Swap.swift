@@ -34,8 +34,13 @@ struct SwapCommand: ParsableCommand {
     @Option(help: ArgumentHelp("a-to-b renders side A's faces with decoder B; b-to-a the reverse.", valueName: "a-to-b|b-to-a"))
     var direction: String = SwapDirection.aToB.rawValue
 
-    @Option(help: ArgumentHelp("Identity threshold (descriptor distance), as identify label.", valueName: "distance"))
-    var threshold: Double = 0.6
+    @Option(help: ArgumentHelp("Identity rule, as identify label: calibrated (open-set default), nearest or centroid.",
+                               valueName: "calibrated|nearest|centroid"))
+    var rule: String = "calibrated"
+
+    @Option(help: ArgumentHelp("Identity threshold (descriptor distance): the fixed rules' threshold (0.6), or a cap under calibrated.",
+                               valueName: "distance"))
+    var threshold: Double?
 
     @Option(help: ArgumentHelp("Faces smaller than this (√ box area, px) are not recognised and are never swapped on their own.", valueName: "px"))
     var minFaceSize: Double = 36
@@ -121,13 +126,13 @@ struct SwapCommand: ParsableCommand {
         try ToolRunner.run(tool: "swap") {
             let url = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL }
             let parameters: [String: String] = [
-                "direction": direction, "threshold": "\(threshold)", "min-face-size": "\(minFaceSize)", "smooth": "\(smooth)",
+                "direction": direction, "rule": rule, "threshold": threshold.map { "\($0)" } ?? "default", "min-face-size": "\(minFaceSize)", "smooth": "\(smooth)",
                 "mask": mask ?? "default", "erosion": "\(erosion)", "feather": "\(feather)", "occlusion": occlusion,
                 "occlusion-threshold": "\(occlusionThreshold)", "color": color, "blend": blend, "codec": codec, "crf": "\(crf)",
                 "preset": preset, "segment-frames": "\(segmentFrames)", "target": target ?? "(model's source side)",
             ]
             let options = SwapOptions(
-                model: url(model), target: target, direction: SwapDirection(rawValue: direction) ?? .aToB, threshold: threshold,
+                model: url(model), target: target, direction: SwapDirection(rawValue: direction) ?? .aToB, rule: rule, threshold: threshold,
                 minFaceSize: minFaceSize, smoothRadius: smooth, batchSize: batchSize, mask: mask.flatMap(SwapMaskChoice.init(rawValue:)),
                 erosion: erosion, feather: feather, occlusion: SwapOcclusionChoice(rawValue: occlusion) ?? .none,
                 occlusionThreshold: occlusionThreshold, color: SwapColorChoice(rawValue: color) ?? .reinhard,
