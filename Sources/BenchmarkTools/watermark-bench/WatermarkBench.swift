@@ -75,8 +75,8 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check files for the watermark; one JSON line per file (errors too).")
     @Argument(help: "Videos or images.") var files: [String]
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 450
-    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 1
-    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 1
+    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
+    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
 
     struct Line: Codable { var report: ProvenanceReport?; var error: String?; var exitStatus: Int32; var seconds: Double }
 

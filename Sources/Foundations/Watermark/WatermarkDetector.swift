@@ -51,7 +51,7 @@ public final class WatermarkDetector {
 
         public init(maxFalsePositiveProbability: Double = 1e-6, relativeCellSizes: ClosedRange<Double> = 0.95...1.35,
                     cellSizeStep: Double = 0.004, searchMirrored: Bool = true, maxFrames: Int = 450,
-                    whiteningRadiusCells: Double = 1, normalizationRadiusCells: Double = 1) {
+                    whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5) {
             self.normalizationRadiusCells = normalizationRadiusCells
             self.whiteningRadiusCells = whiteningRadiusCells
             self.maxFalsePositiveProbability = maxFalsePositiveProbability

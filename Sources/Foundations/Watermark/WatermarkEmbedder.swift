@@ -3,11 +3,12 @@ import Media
 
 /// Embeds Facet's invisible watermark into the luma of whole RGB frames.
 ///
-/// Every frame gets the same keyed spread-spectrum pattern (see `WatermarkLayout`), scaled per 8×8 block by
-/// a perceptual mask: the amplitude follows `strength · 0.062 · sqrt(2σ² + C₂)` luma levels, σ the block's
-/// luma standard deviation and C₂ = (0.03·255)² SSIM's constant, i.e. the size of change SSIM tolerates,
-/// clamped to 0.45...2.6 levels. Flat regions get about half a level, textured ones more. The same integer
-/// is added to R, G and B, so only luma changes (chroma is untouched).
+/// Every frame gets the same keyed spread-spectrum pattern (see `WatermarkLayout`), scaled per 4×4 block by
+/// a perceptual mask built from SSIM's own tolerances: the amplitude in luma levels is
+/// `max(0.8, 0.05·sqrt(2σ² + C₂))`, capped by `0.05·sqrt(2μ² + C₁)` (dark blocks get less) and by 3, with
+/// μ, σ the block's luma mean and standard deviation and C₁ = (0.01·255)², C₂ = (0.03·255)². The pattern is
+/// smooth at SSIM's window scale, so flat regions take about one level and textured ones up to three.
+/// The same integer is added to R, G and B, so only luma changes (chroma is untouched).
 ///
 /// The pattern for a frame size is computed once and cached; embedding then costs one pass over the pixels.
 /// Not thread-safe: use one embedder per thread.
@@ -17,11 +18,13 @@ public final class WatermarkEmbedder {
     /// Multiplies the mask's amplitude (1: the tuned default that keeps PSNR ≥ 42 dB, SSIM ≥ 0.995).
     public let strength: Float
 
-    static let blockSize = 8
-    static let maskFactor: Float = 0.062
+    /// Mask block side; the loops index blocks with `x >> 2`.
+    static let blockSize = 4
+    static let maskFactor: Float = 0.05
     static let ssimC2: Float = 58.5225
-    static let minimumAmplitude: Float = 0.45
-    static let maximumAmplitude: Float = 2.6
+    static let ssimC1: Float = 6.5025
+    static let minimumAmplitude: Float = 0.8
+    static let maximumAmplitude: Float = 3
 
     private let cellValues: [Float]
     private var patternWidth = 0
@@ -65,9 +68,9 @@ public final class WatermarkEmbedder {
                     for y in y0..<y1 {
                         var p = y * w * 3
                         for x in 0..<w {
-                            let l = (77 * Int(px[p]) + 150 * Int(px[p + 1]) + 29 * Int(px[p + 2]) + 128) >> 8
-                            sums[x / bs] += l
-                            squares[x / bs] += l * l
+                            let l = (77 &* Int(px[p]) &+ 150 &* Int(px[p + 1]) &+ 29 &* Int(px[p + 2]) &+ 128) >> 8
+                            sums[x >> 2] &+= l
+                            squares[x >> 2] &+= l &* l
                             p += 3
                         }
                     }
@@ -75,13 +78,14 @@ public final class WatermarkEmbedder {
                         let n = Float((min(w, (i + 1) * bs) - i * bs) * (y1 - y0))
                         let mean = Float(sums[i]) / n
                         let variance = max(0, Float(squares[i]) / n - mean * mean)
-                        gains[i] = min(hi, max(lo, factor * (2 * variance + Self.ssimC2).squareRoot()))
+                        let luminanceLimit = factor * (2 * mean * mean + Self.ssimC1).squareRoot()
+                        gains[i] = min(hi, luminanceLimit, max(lo, factor * (2 * variance + Self.ssimC2).squareRoot()))
                     }
                     for y in y0..<y1 {
                         var p = y * w * 3
                         let row = y * w
                         for x in 0..<w {
-                            let d = Int((gains[x / bs] * pat[row + x]).rounded())
+                            let d = Int((gains[x >> 2] * pat[row + x]).rounded())
                             if d != 0 {
                                 px[p] = UInt8(clamping: Int(px[p]) + d)
                                 px[p + 1] = UInt8(clamping: Int(px[p + 1]) + d)
@@ -110,6 +114,11 @@ public final class WatermarkEmbedder {
                     energy += Double(s * s)
                 }
             }
+        }
+        if WatermarkLayout.bandPass {
+            let mean = WatermarkDetector.boxMean(out, width: w, height: h, radius: max(1, Int(c.rounded())))
+            energy = 0
+            for i in 0..<out.count { out[i] -= mean[i]; energy += Double(out[i] * out[i]) }
         }
         let rms = Float((energy / Double(max(1, w * h))).squareRoot())
         if rms > 0 { for i in 0..<out.count { out[i] /= rms } }

@@ -1,3 +1,4 @@
+import Foundation
 import FacetCore
 
 /// The secret-free key that lays out Facet's watermark. Facet's key is public on purpose: anyone with Facet
@@ -50,13 +51,15 @@ public struct WatermarkPayload: Sendable, Hashable, Codable, CustomStringConvert
 /// resized copy has the same number of cells per picture height. Each cell holds ±1 (a keyed pseudo-random
 /// sign); half the cells ("sync") always carry their sign, the other half carry it times one of the 48 code
 /// bits (32 payload bits + CRC-16), each code bit spread over ~10 cells scattered across the tile. Between
-/// cell centres the value is interpolated bilinearly, which keeps the pattern in low and middle frequencies
-/// (periods of 2 cells and more) where H.264 and JPEG keep most energy.
+/// cell centres the value is interpolated bilinearly and the result is band-passed (minus its mean over a
+/// cell-sized box): periods of about 2 to 4 cells, where H.264 and JPEG keep energy, SSIM's small window sees
+/// a nearly constant shift, and natural images have less content than at lower frequencies.
 public enum WatermarkLayout {
     /// Cells along one side of the repeating tile.
     public static let cellsPerTile = 32
-    /// Cells per frame height: a cell is `height / cellsPerHeight` pixels (7.5 px at 360 lines).
-    public static let cellsPerHeight = 48.0
+    /// Cells per frame height: a cell is `height / cellsPerHeight` pixels (15 px at 360 lines, 7.5 after a
+    /// 50% downscale), large enough to survive H.264 at small sizes.
+    public static let cellsPerHeight = 24.0
     /// Detector bins per cell side when folding frames onto the tile.
     public static let binsPerCell = 4
     /// Detector tile side in bins (`cellsPerTile * binsPerCell`), a power of two for the FFT.
@@ -142,6 +145,10 @@ public enum WatermarkLayout {
         return top * (1 - tb) + bottom * tb
     }
 
+    /// The pattern is band-passed (minus its mean over a cell-sized box), spending no energy on low frequencies
+    /// that natural images fill and the detector discards.
+    static let bandPass = true
+
     /// The tile rendered at detector resolution: `binsPerTile`² values, row-major, bin centres sampled.
     static func renderBins(_ values: [Float]) -> [Float] {
         let m = binsPerTile, r = Double(binsPerCell)
@@ -152,6 +159,16 @@ public enum WatermarkLayout {
                     out[y * m + x] = sample(v, a: (Double(x) + 0.5) / r, b: (Double(y) + 0.5) / r)
                 }
             }
+        }
+        if bandPass {
+            let r = binsPerCell
+            var blurred = [Float](repeating: 0, count: m * m)
+            for y in 0..<m { for x in 0..<m {
+                var sum: Float = 0
+                for dy in -r...r { for dx in -r...r { sum += out[((y + dy + m) % m) * m + (x + dx + m) % m] } }
+                blurred[y * m + x] = sum / Float((2 * r + 1) * (2 * r + 1))
+            } }
+            for i in 0..<(m * m) { out[i] -= blurred[i] }
         }
         return out
     }
