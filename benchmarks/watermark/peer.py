@@ -5,8 +5,11 @@ mark IN OUT PAYLOAD   embed every frame, write H.264 CRF 18 (like watermark-benc
 detect FILE PAYLOAD   decode up to --max-frames frames spread over the file, majority-vote each bit; prints JSON
 Frames move through the ffmpeg CLI as raw BGR24 (the layout OpenCV and invisible-watermark use).
 """
-import json, subprocess, sys, time
+import importlib.util, json, subprocess, sys, time, types
 import numpy as np
+if importlib.util.find_spec("torch") is None:
+    # The package imports torch at load time for its RivaGAN method only; DWT-DCT never touches it.
+    sys.modules["torch"] = types.ModuleType("torch")
 from imwatermark import WatermarkEncoder, WatermarkDecoder
 
 def probe(path):
