@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
+.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark clean
 
 setup: apt models openblas build
 
@@ -93,6 +93,9 @@ bench-dedupe: setup
 	benchmarks/dedupe/run.sh
 bench-train: setup
 	benchmarks/train/run.sh
+
+bench-watermark: setup
+	benchmarks/watermark/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

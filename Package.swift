@@ -35,7 +35,7 @@ func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Targe
 }
 
 let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "swap"]
-let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench", "identify-bench"]
+let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench", "identify-bench", "watermark-bench"]
 
 let package = Package(
     name: "Facet",
@@ -70,6 +70,8 @@ let package = Package(
         foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
         // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
         foundation("Augment", ["FacetCore", "Media", "Faces", "Models"]),
+        // The invisible provenance watermark: embedder (swap), blind detector and file check (score provenance).
+        foundation("Watermark", ["FacetCore", "Media"]),
         // Shared CLI options, progress reporting and exit handling.
         foundation("ToolSupport", ["FacetCore", argumentParser]),
 
@@ -80,7 +82,7 @@ let package = Package(
         // dedupe; Haswell-level x86-64 so hash comparisons use POPCNT.
         step("Datasets", ["FacetCore", "Media", "Manifest", "Catalog"], settings: haswell),
         step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train, warp-augment
-        step("Swap", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor"]),  // swap
+        step("Swap", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor", "Watermark"]),  // swap
 
         // MARK: Tools
         tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),
@@ -96,13 +98,14 @@ let package = Package(
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
         benchmarkTool("identify-bench", ["Faces", "Recognition", "Models", "Media", "FacetCore", "ToolSupport"]),
+        benchmarkTool("watermark-bench", ["Watermark", "Media", "FacetCore", "NN", "Tensor"]),
 
         // MARK: Tests
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
                            "Faces", "Recognition", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment",
-                           "Training", "Swap", "swap", grdb]
+                           "Training", "Swap", "swap", "Watermark", grdb]
         ),
     ]
 )

@@ -6,6 +6,7 @@ import GRDB
 import Manifest
 import Media
 import Swap
+import Watermark
 import XCTest
 
 /// `swap` through the built binary on real clips: only the target changes, everything else is carried over
@@ -33,15 +34,21 @@ final class SwapCLITests: XCTestCase {
         XCTAssertEqual(written.count, input.count, "frame count")
         XCTAssertEqual(frames.count, input.count)
         for (a, b) in zip(input, written) { XCTAssertEqual(a.seconds, b.seconds, accuracy: 0.002, "frame times") }
+        // Every frame carries the invisible watermark (whole frame, luma only); apart from it, only the swapped
+        // faces' masks may change. The mark's gain is set per 4×4 block, so blocks touching a mask are allowed too.
+        let embedder = WatermarkEmbedder(payload: try XCTUnwrap(WatermarkPayload(hexPrefix: manifest.watermark.payload)))
         var bystanderFaces = 0, swappedFaces = 0
-        for (i, (source, result)) in zip(input, written).enumerated() {
+        for (i, (original, result)) in zip(input, written).enumerated() {
+            var source = original
+            embedder.embed(into: &source.image)
             // Pixels any swapped face's blend mask may touch (its support, grown by 1 px).
             var allowed = [Bool](repeating: false, count: source.image.width * source.image.height)
             for face in frames[i].faces where face.swapped {
                 swappedFaces += 1
                 guard let box = face.maskBox else { XCTFail("swapped face without a mask box"); continue }
-                let x0 = max(0, Int(box.x) - 1), y0 = max(0, Int(box.y) - 1)
-                let x1 = min(source.image.width, Int(box.x + box.width) + 1), y1 = min(source.image.height, Int(box.y + box.height) + 1)
+                let x0 = max(0, (Int(box.x) - 1) / 4 * 4), y0 = max(0, (Int(box.y) - 1) / 4 * 4)
+                let x1 = min(source.image.width, (Int(box.x + box.width) + 5) / 4 * 4)
+                let y1 = min(source.image.height, (Int(box.y + box.height) + 5) / 4 * 4)
                 for y in y0..<y1 { for x in x0..<x1 { allowed[y * source.image.width + x] = true } }
             }
             var differing = 0
@@ -49,7 +56,7 @@ final class SwapCLITests: XCTestCase {
                 if source.image.pixels[3 * p] != result.image.pixels[3 * p] || source.image.pixels[3 * p + 1] != result.image.pixels[3 * p + 1]
                     || source.image.pixels[3 * p + 2] != result.image.pixels[3 * p + 2] { differing += 1 }
             }
-            XCTAssertEqual(differing, 0, "frame \(i): \(differing) pixels changed outside the swapped faces' masks")
+            XCTAssertEqual(differing, 0, "frame \(i): \(differing) pixels changed outside the swapped faces' masks (beyond the watermark)")
             bystanderFaces += frames[i].faces.filter { !$0.swapped }.count
             if differing > 0 { break }
         }
@@ -65,6 +72,9 @@ final class SwapCLITests: XCTestCase {
         XCTAssertTrue(sidecar.synthetic)
         XCTAssertEqual(sidecar.outputSha256, try SHA256.hex(fileAt: output))
         XCTAssertEqual(sidecar.target.consent, "public White House footage; tests only")
+        let found = try ProvenanceCheck.check(url: output)
+        XCTAssertTrue(found.detected, "the watermark is found blindly in the written file")
+        XCTAssertEqual(found.payload?.description, manifest.watermark.payload)
         let row = try readCatalog(fx.workspace) { db in
             try Row.fetchOne(db, sql: "SELECT consent, status, faces_swapped FROM swaps WHERE output_path = ?", arguments: [output.path])
         }
@@ -89,7 +99,12 @@ final class SwapCLITests: XCTestCase {
         XCTAssertTrue(entry.warnings.contains { $0.contains("not found") }, "\(entry.warnings)")
         let input = try decodedFrames(clip), written = try decodedFrames(output)
         XCTAssertEqual(input.count, written.count)
-        XCTAssertTrue(zip(input, written).allSatisfy { $0.image == $1.image }, "frames pass through unchanged")
+        let embedder = WatermarkEmbedder(payload: try XCTUnwrap(WatermarkPayload(hexPrefix: try run.requireReport().watermark)))
+        XCTAssertTrue(zip(input, written).allSatisfy { original, result in
+            var marked = original.image
+            embedder.embed(into: &marked)
+            return marked == result.image
+        }, "frames pass through unchanged but for the invisible watermark")
         XCTAssertTrue(FileManager.default.fileExists(atPath: output.path + ".provenance.json"))
     }
 

@@ -35,6 +35,7 @@ final class SwapJob {
     }
 
     var watermark: SwapWatermark { SwapWatermark(payload: payload, bits: 32, scheme: SwapLabels.watermarkScheme) }
+    private lazy var labeller = FrameLabeller(payload: payload, visible: options.visibleLabel)
 
     func run(collectPreview: Int, previews: inout [(RGBImage, RGBImage)]) throws -> SwapReport.Output {
         switch unit {
@@ -56,7 +57,7 @@ final class SwapJob {
         frame = frames[0]
         var image = original
         let (records, failed) = try render(frame: &frame, image: &image, smoothed: nil)
-        SwapLabels.finishFrame(&image, payload: payload, visible: options.visibleLabel)
+        labeller.finish(&image)
         if collectPreview > previews.count, frame.faces.contains(where: \.swap) { previews.append((original, image)) }
         let format: ImageFormat = output.pathExtension.lowercased() == "jpg" ? .jpeg : .png
         let encoded = try ImageEncoder(format: format, quality: 95).encode(image)
@@ -130,7 +131,7 @@ final class SwapJob {
                 failedFaces += done.failed
                 for (k, entry) in done.frames.enumerated() {
                     var image = entry
-                    SwapLabels.finishFrame(&image, payload: payload, visible: options.visibleLabel)
+                    labeller.finish(&image)
                     let i = batch.indices[k]
                     if collectPreview > previews.count, frames[i].faces.contains(where: \.swap), i % max(1, frames.count / max(collectPreview, 1)) == 0 {
                         previews.append((batch.originals[k], image))

@@ -3,11 +3,13 @@ import FacetCore
 import Foundation
 import Manifest
 import Media
+import Watermark
 
 /// How every output says it is synthetic.
 enum SwapLabels {
-    /// The invisible watermark's scheme name (recorded in manifests, sidecars and the catalog).
-    static let watermarkScheme = "none"
+    /// The invisible watermark's scheme name (recorded in manifests, sidecars and the catalog): Facet's keyed
+    /// spread-spectrum luma mark (`Watermark.WatermarkEmbedder`, key `WatermarkKey.facet`).
+    static let watermarkScheme = "facet-ss-luma-1"
 
     /// One sentence for people and for container metadata.
     static func statement(model: SwapModelInfo, payload: String) -> String {
@@ -27,7 +29,21 @@ enum SwapLabels {
          "facet_target": target.name]
     }
 
-    /// Marks a finished frame: the invisible watermark, and the visible badge when asked.
-    static func finishFrame(_ image: inout RGBImage, payload: String, visible: Bool) {
+}
+
+/// Marks every finished frame of one output: Facet's invisible watermark carrying the run's 32-bit payload,
+/// over the whole frame (not only the face, so cutting the face out does not remove it), and the visible
+/// badge when asked. Always applied; there is no option to skip the watermark.
+final class FrameLabeller {
+    let embedder: WatermarkEmbedder
+    let visible: Bool
+
+    init(payload: String, visible: Bool) {
+        embedder = WatermarkEmbedder(payload: WatermarkPayload(hexPrefix: payload) ?? WatermarkPayload(0))
+        self.visible = visible
+    }
+
+    func finish(_ image: inout RGBImage) {
+        embedder.embed(into: &image)
     }
 }
