@@ -294,11 +294,12 @@ public final class DatasetBuilder {
             let origin = ManifestIO.resolve(item.crop, relativeToManifest: source.url)
             let name = DatasetFolder.cropName(face, originalExtension: origin.pathExtension)
             do {
-                let sha = try DatasetFolder.copy(origin, to: folder.appendingPathComponent(name))
+                let sha = try DatasetFolder.copy(origin, to: folder.appendingPathComponent(name), side: source.manifest.cropSize)
                 var maskPath: String?
                 if let mask = item.mask {
                     let maskName = DatasetFolder.maskName(forCrop: name)
-                    _ = try DatasetFolder.copy(ManifestIO.resolve(mask, relativeToManifest: source.url), to: folder.appendingPathComponent(maskName))
+                    _ = try DatasetFolder.copy(ManifestIO.resolve(mask, relativeToManifest: source.url), to: folder.appendingPathComponent(maskName),
+                                             side: source.manifest.cropSize)
                     maskPath = "faces/" + maskName
                 }
                 return .success(DatasetItem(face: item, crop: "faces/" + name, sha256: sha, mask: maskPath, source: face.source))
