@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
+.PHONY: setup apt models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
 
 setup: apt models openblas build
 
@@ -101,3 +101,7 @@ bench-train: setup
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"
+
+# libFuzzer + ASan on every parser (scripts/fuzz.sh; FUZZ_SECONDS per target, default 1800; FUZZ_TARGETS).
+fuzz: apt models
+	scripts/fuzz.sh

@@ -94,6 +94,9 @@ let package = Package(
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
 
+        // MARK: Fuzzing (scripts/fuzz.sh, `make fuzz`): libFuzzer targets for every parser; a replay tool otherwise.
+        .executableTarget(name: "facet-fuzz", dependencies: ["FacetCore", "Media", "Manifest", "Models", "NN"], path: "Sources/Fuzz/facet-fuzz"),
+
         // MARK: Tests
         .testTarget(
             name: "FacetTests",
