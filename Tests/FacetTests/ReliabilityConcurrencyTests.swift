@@ -60,4 +60,33 @@ final class ReliabilityConcurrencyTests: XCTestCase {
             }
         }
     }
+
+    /// Two `dedupe` builds of one identity at once: the second exits 1 at once naming the dataset folder, and
+    /// leaves the first's folder alone (the lock is `Datasets/.<identity>.dedupe.lock`).
+    func testDedupeRefusesASecondBuildOfTheSameDataset() throws {
+        try requireSharedMedia(TestPaths.video("d3.mp4"))
+        let (d3URL, _, _) = try DetectFixtures.d3.get()
+        let ws = try makeTemporaryDirectory()
+        try FileManager.default.createDirectory(at: ws.appendingPathComponent("Datasets"), withIntermediateDirectories: true)
+        let held = try FileLock(path: ws.appendingPathComponent("Datasets/.d3.dedupe.lock").path, timeout: 0)
+        let blocked = try runDedupe(["--identity", "d3", "--force", d3URL.path], workspace: ws)
+        XCTAssertEqual(blocked.status, 1, blocked.stderr)
+        XCTAssertTrue(blocked.stderr.contains("another dedupe") && blocked.stderr.contains("Datasets/d3"), blocked.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ws.appendingPathComponent("Datasets/d3").path))
+        held.release()
+        let free = try runDedupe(["--identity", "d3", "--force", d3URL.path], workspace: ws)
+        XCTAssertEqual(free.status, 0, free.stderr)
+    }
+
+    /// `train` on a model folder another process is training (its `.train.lock` held) exits 1, writing nothing.
+    func testTrainRefusesALockedModelFolder() throws {
+        let data = try trainFixtures()
+        let output = try makeTemporaryDirectory().appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let held = try FileLock(path: output.appendingPathComponent(".train.lock").path, timeout: 0)
+        let run = try train(quick(2, output: output) + [data.facesA.path, data.facesB.path], workspace: data.workspace)
+        assertTrainRun(run, exits: 1, mentioning: ["another train process", output.path])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output.appendingPathComponent("model.json").path))
+        held.release()
+    }
 }
