@@ -10,9 +10,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
+.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
 
-setup: apt models openblas build
+setup: apt pydeps models openblas build
+
+# The tests validate manifests with python3's jsonschema: Debian's python3-jsonschema (APT_PACKAGES) serves
+# Debian's python3; another python3 on the PATH (pyenv, a venv) gets it from PyPI.
+pydeps: apt
+	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install --quiet jsonschema 2>/dev/null || \
+	  python3 -m pip install --quiet --break-system-packages jsonschema
 
 # Idempotent: installs only what is missing; runs `apt-get update` once, only when something is.
 apt:
