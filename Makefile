@@ -4,14 +4,21 @@
 SWIFT ?= swift
 # Debian packages Facet builds against (FFmpeg's libraries, SQLite, pkg-config), plus the ffmpeg/ffprobe
 # command-line tools that the tests use to check written videos and the benchmarks run as the peer.
-APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg
+# python3-jsonschema: the tests validate every manifest kind against Manifests/*.schema.json.
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg python3-jsonschema
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark clean
+.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark clean
 
-setup: apt models openblas build
+setup: apt pydeps models openblas build
+
+# The tests validate manifests with python3's jsonschema: Debian's python3-jsonschema (APT_PACKAGES) serves
+# Debian's python3; another python3 on the PATH (pyenv, a venv) gets it from PyPI.
+pydeps: apt
+	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install --quiet jsonschema 2>/dev/null || \
+	  python3 -m pip install --quiet --break-system-packages jsonschema
 
 # Idempotent: installs only what is missing; runs `apt-get update` once, only when something is.
 apt:
@@ -43,7 +50,11 @@ test: setup check-imports
 	@core=$$(head -1 $${XDG_CACHE_HOME:-$$HOME/.cache}/facet/openblas-coretype 2>/dev/null || true); \
 	if [ -n "$$core" ] && [ -z "$${OPENBLAS_CORETYPE:-}" ]; then export OPENBLAS_CORETYPE=$$core; fi; \
 	echo "$(SWIFT) test (OpenBLAS kernels: $${OPENBLAS_CORETYPE:-OpenBLAS's own choice}; CLI tests run $(BIN)/)"; \
-	FACET_BIN_DIR="$(CURDIR)/$(BIN)" $(SWIFT) test
+	{ FACET_BIN_DIR="$(CURDIR)/$(BIN)" $(SWIFT) test 2>&1; echo $$? > .build/test-status; } | tee .build/test.log; \
+	skipped=$$(grep -c "^Test Case '.*' skipped" .build/test.log); \
+	echo "make test: $$skipped test(s) skipped$${CI:+ (CI=true: a missing prerequisite fails instead)}"; \
+	grep "^Test Case '.*' skipped" .build/test.log | sed 's/^/  /'; \
+	exit $$(cat .build/test-status)
 
 demo: setup
 	@rm -rf "$(DEMO_WORKSPACE)"
@@ -99,3 +110,7 @@ bench-watermark: setup
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"
+
+# libFuzzer + ASan on every parser (scripts/fuzz.sh; FUZZ_SECONDS per target, default 1800; FUZZ_TARGETS).
+fuzz: apt models
+	scripts/fuzz.sh

@@ -100,6 +100,9 @@ let package = Package(
         benchmarkTool("identify-bench", ["Faces", "Recognition", "Models", "Media", "FacetCore", "ToolSupport"]),
         benchmarkTool("watermark-bench", ["Watermark", "Media", "FacetCore", "NN", "Tensor"]),
 
+        // MARK: Fuzzing (scripts/fuzz.sh, `make fuzz`): libFuzzer targets for every parser; a replay tool otherwise.
+        .executableTarget(name: "facet-fuzz", dependencies: ["FacetCore", "Media", "Manifest", "Models", "NN"], path: "Sources/Fuzz/facet-fuzz"),
+
         // MARK: Tests
         .testTarget(
             name: "FacetTests",

@@ -7,6 +7,7 @@ Tiers (Sources/<Tier>/<Module>/...):
   Steps           one library per tool; may import foundations only (never another step)
   Tools           thin executables; may import steps and foundations
   BenchmarkTools  may import steps and foundations
+  Fuzz            libFuzzer targets (scripts/fuzz.sh); may import foundations
 Modules that are not Facet's own (Foundation, Glibc, GRDB, ArgumentParser, ...) are not checked here;
 `swift build --explicit-target-dependency-import-check error` checks Package.swift declares every import.
 Exits 1 and names each offending file and import.
@@ -23,6 +24,7 @@ MAY_IMPORT = {
     "Steps": {"Foundations"},
     "Tools": {"Steps", "Foundations"},
     "BenchmarkTools": {"Steps", "Foundations"},
+    "Fuzz": {"Foundations"},
 }
 IMPORT = re.compile(r"^\s*(?:@[\w()]+\s+)*(?:public\s+|internal\s+|private\s+|fileprivate\s+)?import\s+(?:class\s+|struct\s+|enum\s+|func\s+|var\s+|let\s+|protocol\s+|typealias\s+)?([A-Za-z_][\w]*)", re.M)
 

@@ -16,13 +16,13 @@ enum DlibFixtures {
     /// The model file, or a skip when `make setup` has not installed it.
     static func modelURL(_ file: ModelFile) throws -> URL {
         do { return try ModelStore().url(for: file) } catch let error as ModelError {
-            throw XCTSkip("\(error.description)")
+            throw missingPrerequisite("\(error.description)")
         }
     }
 
     static func requireGolden() throws {
         guard FileManager.default.fileExists(atPath: golden("landmarks5.txt").path) else {
-            throw XCTSkip("shared golden files missing: \(shared.path) (clone shared/ beside the repository)")
+            throw missingPrerequisite("shared golden files missing: \(shared.path) (clone shared/ beside the repository)")
         }
     }
 

@@ -17,30 +17,40 @@ final class FetchFramesRunTests: XCTestCase {
     func testKilledRunResumes() throws {
         let d6 = TestPaths.video("d6.mp4")
         try requireSharedMedia(d6)
-        let ws = try makeTemporaryDirectory()
-        let arguments = ["--workspace", ws.path, "--json", "-q", "--format", "png", d6.path]
         let binary = try TestPaths.executable("fetch-frames")
 
-        // Start, wait until the catalog records some frames, then kill without warning.
-        let (process, outURL, errURL) = try startProcess(binary, arguments)
-        let deadline = Date().addingTimeInterval(120)
+        // Start, wait until the catalog records some frames (plus a seeded extra moment), then kill without
+        // warning. A kill that comes after the run ended would check nothing: the test then tries again on a
+        // fresh workspace, and fails when no attempt was killed midway.
+        var rng = SeededRandom(seed: 18)
         var recorded = 0
-        while Date() < deadline {
-            let running = process.isRunning
+        var killedMidway = false
+        var ws = try makeTemporaryDirectory()
+        for _ in 0..<3 {
+            ws = try makeTemporaryDirectory()
+            let (process, outURL, errURL) = try startProcess(binary, ["--workspace", ws.path, "--json", "-q", "--format", "png", d6.path])
+            let deadline = Date().addingTimeInterval(120)
+            recorded = 0
+            while process.isRunning && Date() < deadline {
+                recorded = (try? catalogFrameRows(ws)) ?? 0
+                if recorded > 0 { break }
+                usleep(20_000)
+            }
+            usleep(UInt32.random(in: 0...300_000, using: &rng))
+            killedMidway = process.isRunning
+            if killedMidway { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
             recorded = (try? catalogFrameRows(ws)) ?? 0
-            if recorded > 0 || !running { break }
-            usleep(50_000)
+            let first = collect(process, outURL, errURL)
+            if killedMidway {
+                XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+                XCTAssertGreaterThan(recorded, 0, "the run recorded no frames before it was killed; stderr:\n\(first.stderr)")
+                XCTAssertLessThan(recorded, 1008, "all frames were recorded before the kill")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: ws.appendingPathComponent("Manifests/frames-d6.json").path))
+                break
+            }
         }
-        let killedMidway = process.isRunning
-        if killedMidway { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        if recorded == 0 { recorded = (try? catalogFrameRows(ws)) ?? 0 }
-        let first = collect(process, outURL, errURL)
-        XCTAssertGreaterThan(recorded, 0, "the run recorded no frames before it ended; stderr:\n\(first.stderr)")
-        if killedMidway {
-            XCTAssertEqual(process.terminationReason, .uncaughtSignal)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: ws.appendingPathComponent("Manifests/frames-d6.json").path))
-        }
+        XCTAssertTrue(killedMidway, "every run finished before it could be killed: the test checked nothing")
 
         // The same command again finishes the job, reusing what was recorded.
         let second = try fetchFrames(["--format", "png", d6.path], workspace: ws)
@@ -56,6 +66,9 @@ final class FetchFramesRunTests: XCTestCase {
         XCTAssertEqual(Set(manifest.items.map(\.path)).count, 1008)
         try assertItemFilesIntact(manifest, at: url)
         XCTAssertEqual(try catalogFrameRows(ws), 1008)
+        // Byte for byte what an uninterrupted run writes (PNG output is deterministic).
+        let clean = try fetchFrames(["--format", "png", d6.path], workspace: try makeTemporaryDirectory())
+        XCTAssertEqual(manifest.items.map(\.sha256), try clean.manifest().1.items.map(\.sha256), "resumed frames differ from an uninterrupted run's")
     }
 
     func testLockedCatalog() throws {

@@ -11,7 +11,7 @@ extension XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: schema.path), "Manifests/\(name) is missing", file: file, line: line)
         let python = URL(fileURLWithPath: "/usr/bin/env")
         guard (try? runProcess(python, ["python3", "-c", "import jsonschema"]))?.status == 0 else {
-            throw XCTSkip("python3 with jsonschema is not available")
+            throw missingPrerequisite("python3 with jsonschema is not available")
         }
         let script = """
             import json, sys, pathlib

@@ -43,8 +43,28 @@ enum TestPaths {
             let candidate = folder.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
         }
-        throw XCTSkip("\(name) not found (looked in \(folders.map(\.path).joined(separator: ", "))); build it or set FACET_BIN_DIR")
+        throw missingPrerequisite("\(name) not found (looked in \(folders.map(\.path).joined(separator: ", "))); build it or set FACET_BIN_DIR")
     }
+}
+
+/// A prerequisite of a test that is missing (shared media, a built tool, a model, python3's jsonschema, a
+/// mountable tmpfs): a skip on a developer's machine, but a failure in CI (`CI=true`), so no assertion
+/// silently vanishes there. `make test` prints how many tests were skipped.
+func missingPrerequisite(_ message: String) -> any Error {
+    if ProcessInfo.processInfo.environment["CI"] == "true" { return MissingPrerequisite(message: message) }
+    return XCTSkip(message)
+}
+
+/// What `missingPrerequisite` throws in CI: the test fails with the message.
+struct MissingPrerequisite: Error, CustomStringConvertible {
+    let message: String
+    var description: String { "missing prerequisite (CI=true: a failure, not a skip): \(message)" }
+}
+
+/// A check that must never turn into a skip (a detector finding no face on a known face is a regression).
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 extension XCTestCase {
@@ -59,20 +79,20 @@ extension XCTestCase {
     /// Skips unless the shared face media is present.
     func requireSharedMedia(_ urls: URL...) throws {
         for url in urls where !FileManager.default.fileExists(atPath: url.path) {
-            throw XCTSkip("shared media missing: \(url.path) (clone shared/ beside the repository)")
+            throw missingPrerequisite("shared media missing: \(url.path) (clone shared/ beside the repository)")
         }
     }
 
     /// Mounts a tmpfs of `size` (e.g. "64k") on a new temporary folder and unmounts it when the test ends.
     /// Skips when not root or when mounting is impossible (e.g. an unprivileged container).
     func mountTmpfs(size: String) throws -> URL {
-        guard getuid() == 0 else { throw XCTSkip("full-disk test needs root to mount a small tmpfs") }
+        guard getuid() == 0 else { throw missingPrerequisite("full-disk test needs root to mount a small tmpfs") }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("facet-tmpfs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let mount = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["mount", "-t", "tmpfs", "-o", "size=\(size)", "tmpfs", url.path])
         guard mount.status == 0 else {
             try? FileManager.default.removeItem(at: url)
-            throw XCTSkip("cannot mount a tmpfs (\(mount.stderr.trimmingCharacters(in: .whitespacesAndNewlines))); full-disk test skipped")
+            throw missingPrerequisite("cannot mount a tmpfs (\(mount.stderr.trimmingCharacters(in: .whitespacesAndNewlines))); full-disk test skipped")
         }
         addTeardownBlock {
             _ = try? runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["umount", url.path])

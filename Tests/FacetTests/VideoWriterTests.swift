@@ -72,7 +72,7 @@ final class VideoWriterTests: XCTestCase {
         // ffprobe's view: codec, pixel format and the metadata tags.
         let probe = try runProcess(URL(fileURLWithPath: "/usr/bin/env"),
                                    ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,pix_fmt:format_tags", "-of", "json", url.path])
-        if probe.status == 127 { throw XCTSkip("ffprobe is not installed") }
+        if probe.status == 127 { throw missingPrerequisite("ffprobe is not installed") }
         XCTAssertEqual(probe.status, 0, probe.stderr)
         let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: probe.stdoutData) as? [String: Any])
         let streams = try XCTUnwrap(json["streams"] as? [[String: Any]])

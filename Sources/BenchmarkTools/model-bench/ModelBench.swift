@@ -31,7 +31,15 @@ struct ModelBench: ParsableCommand {
     @Option(help: "A 150x150 face chip image for timing the face-recognition ResNet (batch 1 and 16).")
     var chip: String?
 
+    /// Errors exit with the shared table (README "Exit codes"), as in the pipeline tools.
     func run() throws {
+        try ToolRunner.run(tool: "model-bench") {
+            try measure()
+            return .ok
+        }
+    }
+
+    func measure() throws {
         let store = ModelStore(directory: models.map { URL(fileURLWithPath: $0) })
         print("openblas kernels: \(BLAS.coreName)")
         if profile {

@@ -46,7 +46,15 @@ struct TrainBench: ParsableCommand {
     @Flag(help: "Time sgemm alone at the shapes of the convolutions' products (diagnostics).")
     var shapes = false
 
+    /// Errors exit with the shared table (README "Exit codes"), as in the pipeline tools.
     func run() throws {
+        try ToolRunner.run(tool: "train-bench") {
+            try measure()
+            return .ok
+        }
+    }
+
+    func measure() throws {
         print("openblas kernels: \(BLAS.coreName), threads: \(Parallel.cores)")
         var configuration = DeepFakesAutoencoder.Configuration(inputSize: 64, widthDivisor: widthDivisor, seed: 0)
         if let name = modelName {

@@ -1,3 +1,4 @@
+import FacetCore
 import Foundation
 
 /// How strongly training faces are augmented. Every range is symmetric around "no change"; all zero
@@ -78,8 +79,10 @@ public struct AugmentGeometry: Codable, Equatable, Sendable {
 }
 
 /// Bad augmentation settings (a usage error).
-public enum AugmentError: Error, CustomStringConvertible, Equatable {
+public enum AugmentError: FacetError, Equatable {
     case invalidSettings(String)
+    /// Settings or faces that cannot be augmented are bad data (exit 65): they come from manifests and crops.
+    public var exitStatus: ExitStatus { .dataError }
     public var description: String {
         switch self { case .invalidSettings(let reason): return "invalid augmentation: \(reason)" }
     }

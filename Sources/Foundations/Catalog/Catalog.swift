@@ -24,6 +24,19 @@ public final class Catalog: @unchecked Sendable {
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
+        // Processes opening a brand-new catalog at once would each see no `grdb_migrations` and each run
+        // `CREATE TABLE`: opening (WAL setup) and migrating happen one process at a time, behind an
+        // exclusive lock on `<catalog>.lock`. A folder where the lock file cannot be created (read-only)
+        // opens without it; there nothing can be migrated anyway.
+        let openLock: FileLock?
+        do {
+            openLock = try FileLock(path: path + ".lock", timeout: busyTimeout)
+        } catch FileLockError.timedOut {
+            throw CatalogError.locked(path: path, waitedSeconds: busyTimeout)
+        } catch {
+            openLock = nil
+        }
+        defer { openLock?.release() }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             let migrator = CatalogMigrations.migrator

@@ -1,8 +1,12 @@
+import FacetCore
 import Foundation
 import Media
 
 /// Why an image-quality measure could not be taken.
-public enum ImageQualityError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ImageQualityError: FacetError, Equatable, Sendable {
+    /// The image or mask handed in is bad data (exit 65).
+    public var exitStatus: ExitStatus { .dataError }
+
     /// The mask does not have one byte per pixel.
     case maskSizeMismatch(expected: Int, got: Int)
     /// The luma buffer does not have `width * height` values.

@@ -15,6 +15,25 @@ public enum ExitStatus: Int32, Sendable, Codable {
     case noInput = 66
 }
 
+extension ExitStatus {
+    /// How bad a status is, for a run over several inputs: 0 < 64 (usage) < 65 (bad data) < 66 (missing
+    /// input) < 1 (failure: the work itself broke, whatever the input). README "Exit codes".
+    public var severity: Int {
+        switch self {
+        case .ok: return 0
+        case .usage: return 1
+        case .dataError: return 2
+        case .noInput: return 3
+        case .failure: return 4
+        }
+    }
+
+    /// The most severe of `statuses` (`.ok` when there are none): what a run over several inputs exits with.
+    public static func mostSevere<S: Sequence>(_ statuses: S) -> ExitStatus where S.Element == ExitStatus {
+        statuses.reduce(ExitStatus.ok) { $1.severity > $0.severity ? $1 : $0 }
+    }
+}
+
 /// An error that knows which exit code it maps to and how to say itself to a person.
 ///
 /// Every error a Facet library throws on bad input conforms, so an executable's `main` can turn any of

@@ -92,11 +92,13 @@ public enum ManifestError: FacetError, Equatable {
     case malformed(path: String, reason: String)
     case wrongSchema(path: String, found: String, expected: String)
     case unsupportedVersion(path: String, found: String, supported: String)
+    /// A file the manifest names resolves outside its workspace (absolute path, `..`, or a symlink).
+    case outsideWorkspace(path: String, item: String, target: String, root: String)
 
     public var exitStatus: ExitStatus {
         switch self {
         case .missing: return .noInput
-        case .malformed, .wrongSchema, .unsupportedVersion: return .dataError
+        case .malformed, .wrongSchema, .unsupportedVersion, .outsideWorkspace: return .dataError
         }
     }
 
@@ -107,6 +109,8 @@ public enum ManifestError: FacetError, Equatable {
         case .wrongSchema(let p, let f, let e): return "\(p): is a '\(f)' manifest, expected '\(e)'"
         case .unsupportedVersion(let p, let f, let s):
             return "\(p): manifest version \(f) is not supported by this Facet (it reads \(s)); upgrade Facet or re-create the manifest"
+        case .outsideWorkspace(let p, let item, let target, let root):
+            return "\(p): \(item) '\(target)' is outside the manifest's workspace \(root); refusing to read it"
         }
     }
 }
@@ -137,9 +141,12 @@ public enum ManifestIO {
         guard version.major == M.currentVersion.major else {
             throw ManifestError.unsupportedVersion(path: path, found: header.version, supported: "\(M.currentVersion.major).x")
         }
-        do { return try JSONDecoder().decode(M.self, from: data) } catch {
+        let manifest: M
+        do { manifest = try JSONDecoder().decode(M.self, from: data) } catch {
             throw ManifestError.malformed(path: path, reason: describe(error))
         }
+        if let referencing = manifest as? ManifestFileReferences { try checkConfined(referencing, at: url) }
+        return manifest
     }
 
     /// Writes a manifest atomically (temporary file, fsync, rename), pretty-printed with sorted keys.

@@ -70,17 +70,25 @@ public struct FrameSelector: Sendable {
         // first frame, or past its end (so that the next shard, and only it, takes it).
         if t >= windowEnd - 1e-6 { return .stop }
         if t < windowStart - 1e-6 { return .skip }
-        let number = Int((t * frameRate).rounded())
+        // A crafted stream can carry time stamps whose frame number is no Int (NaN, 1e300 s): such a frame
+        // is skipped rather than trapping.
+        guard let number = Self.integer((t * frameRate).rounded()) else { return .skip }
         if let every, every > 1, number % every != 0 { return .skip }
         if let fps, fps > 0 {
             // The same 1e-6 s tolerance as the window edges, so a frame that counts as at a slot start (and
             // a shard boundary there) also counts as in that slot.
-            let slot = Int(((t + 1e-6) * fps).rounded(.down))
+            guard let slot = Self.integer(((t + 1e-6) * fps).rounded(.down)) else { return .skip }
             if slot == lastSlot { return .skip }
             lastSlot = slot
         }
         kept += 1
         return .keep(frameNumber: number)
+    }
+
+    /// `value` as an Int when it is finite and well inside Int's range, else nil.
+    static func integer(_ value: Double) -> Int? {
+        guard value.isFinite, abs(value) < 9.0e18 else { return nil }
+        return Int(value)
     }
 
     /// Undoes the count of the last kept frame (when a later check, such as `--min-change`, drops it).

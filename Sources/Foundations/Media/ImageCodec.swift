@@ -55,10 +55,20 @@ public enum ImageDecoder {
         return try decode(data, path: url.path, maxPixels: maxPixels)
     }
 
-    /// Decodes image bytes to RGB; `path` names the source in errors.
+    /// The pixel limit when a caller gives none (100 megapixels, 300 MB as RGB): no caller decodes a
+    /// crafted image of unbounded size.
+    public static let defaultMaxPixels = 100_000_000
+
+    /// Decodes image bytes to RGB; `path` names the source in errors. `maxPixels` nil means
+    /// `defaultMaxPixels`.
     public static func decode(_ data: Data, path: String, maxPixels: Int? = nil) throws -> RGBImage {
         configureFFmpegLogging()
+        let maxPixels = maxPixels ?? defaultMaxPixels
         guard !data.isEmpty else { throw MediaError.emptyFile(path: path) }
+        // An FFmpeg packet holds at most Int32.max bytes (less its padding).
+        guard data.count < Int(Int32.max) - Int(AV_INPUT_BUFFER_PADDING_SIZE) else {
+            throw MediaError.unreadable(path: path, reason: "image file of \(data.count) bytes is larger than the 2 GiB an image may have")
+        }
         guard let format = ImageFormat(signature: data) else {
             throw MediaError.unreadable(path: path, reason: "not a PNG, JPEG, WebP or BMP image")
         }
@@ -67,7 +77,10 @@ public enum ImageDecoder {
         }
         let context = try CodecContextHandle(codec: codec, path: path)
         context.pointer.pointee.thread_count = 1
-        try check(avcodec_open2(context.pointer, codec, nil), "opening the \(format.rawValue) decoder", path: path)
+        // FFmpeg refuses to allocate a frame above the default limit before any pixel is decoded (an error
+        // naming the data as damaged); smaller limits are checked exactly once the size is known.
+        context.pointer.pointee.max_pixels = Int64(clamping: max(maxPixels, defaultMaxPixels))
+        try checkInput(avcodec_open2(context.pointer, codec, nil), "opening the \(format.rawValue) decoder", path: path)
         let packet = try PacketHandle(path: path)
         try check(av_new_packet(packet.pointer, Int32(data.count)), "allocating a packet", path: path)
         data.withUnsafeBytes { raw in
@@ -80,7 +93,7 @@ public enum ImageDecoder {
         let received = avcodec_receive_frame(context.pointer, frame.pointer)
         if received < 0 { throw MediaError.undecodable(path: path, reason: "damaged \(format.rawValue) data: \(ffmpegErrorString(received))") }
         let w = Int(frame.pointer.pointee.width), h = Int(frame.pointer.pointee.height)
-        if let maxPixels, w * h > maxPixels {
+        if w * h > maxPixels {
             throw MediaError.frameTooLarge(path: path, width: w, height: h, maxPixels: maxPixels)
         }
         return try FrameConverter().rgb(avFrame: frame.pointer, width: w, height: h, path: path)

@@ -1,5 +1,6 @@
 import CFFmpeg
 import FacetCore
+import Foundation
 
 /// Errors from reading and writing media. Each names the file and the problem.
 public enum MediaError: FacetError, Equatable {
@@ -63,6 +64,14 @@ func check(_ code: Int32, _ operation: @autoclosure () -> String, path: String) 
     if code >= 0 { return code }
     if code == facet_averror_enospc() { throw MediaError.diskFull(path: path) }
     throw MediaError.ffmpeg(path: path, operation: operation(), code: code, message: ffmpegErrorString(code))
+}
+
+/// `check` for a call whose failure is the input's fault (configuring or opening the decoder its stream asks
+/// for, seeking in it): bad data, `MediaError.undecodable` (exit 65), except for lack of memory or disk.
+@discardableResult
+func checkInput(_ code: Int32, _ operation: @autoclosure () -> String, path: String) throws -> Int32 {
+    if code >= 0 || code == facet_averror_enospc() || code == -ENOMEM { return try check(code, operation(), path: path) }
+    throw MediaError.undecodable(path: path, reason: "\(operation()) failed: \(ffmpegErrorString(code))")
 }
 
 /// Silences FFmpeg's own logging unless `FACET_FFMPEG_LOG` is set; Facet reports problems itself.

@@ -46,6 +46,7 @@ public final class VideoReader {
     private var seeked = false
     private var dropBeforeSeconds: Double?
     private var badPackets = 0
+    private let maxPixels: Int?
 
     public init(url: URL, options: VideoReaderOptions = VideoReaderOptions()) throws {
         configureFFmpegLogging()
@@ -102,12 +103,17 @@ public final class VideoReader {
             throw MediaError.unsupportedCodec(path: path, codec: codecName)
         }
         decoder = try CodecContextHandle(codec: codec, path: path)
-        try check(avcodec_parameters_to_context(decoder.pointer, par), "configuring the \(codecName) decoder", path: path)
-        decoder.pointer.pointee.thread_count = Int32(options.threads)
+        try checkInput(avcodec_parameters_to_context(decoder.pointer, par), "configuring the \(codecName) decoder", path: path)
+        decoder.pointer.pointee.thread_count = Int32(clamping: min(max(options.threads, 0), 64))
+        if let maxPixels = options.maxPixels {
+            // FFmpeg itself refuses to allocate a frame above the limit (a stream may change size midway).
+            decoder.pointer.pointee.max_pixels = Int64(clamping: maxPixels)
+        }
         decoder.pointer.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         decoder.pointer.pointee.pkt_timebase = stream.pointee.time_base
-        try check(avcodec_open2(decoder.pointer, codec, nil), "opening the \(codecName) decoder", path: path)
+        try checkInput(avcodec_open2(decoder.pointer, codec, nil), "opening the \(codecName) decoder", path: path)
         packet = try PacketHandle(path: path)
+        maxPixels = options.maxPixels
 
         let tb = stream.pointee.time_base
         timeBase = tb.den == 0 ? 0 : Double(tb.num) / Double(tb.den)
@@ -137,8 +143,16 @@ public final class VideoReader {
     /// after `seconds` (frames between the key frame and the target are decoded and dropped).
     public func seek(toSeconds seconds: Double) throws {
         guard seconds > 0 else { return }
-        let target = startPTS + Int64(seconds / max(timeBase, 1e-12))
-        try check(av_seek_frame(format.pointer, streamIndex, target, AVSEEK_FLAG_BACKWARD), "seeking to \(seconds) s", path: url.path)
+        // `--start` beyond any representable time stamp (or a bogus time base) seeks to the end: no frames.
+        let ticks = (seconds / max(timeBase, 1e-12)).rounded(.down) + Double(startPTS)
+        guard ticks.isFinite, ticks < 9.0e18 else {
+            draining = true
+            finished = true
+            seeked = true
+            return
+        }
+        let target = Int64(ticks)
+        try checkInput(av_seek_frame(format.pointer, streamIndex, target, AVSEEK_FLAG_BACKWARD), "seeking to \(seconds) s", path: url.path)
         avcodec_flush_buffers(decoder.pointer)
         dropBeforeSeconds = seconds - 0.5 / max(info.frameRate, 1)
         draining = false
@@ -165,7 +179,10 @@ public final class VideoReader {
             if received >= 0 {
                 let f = frame.pointer.pointee
                 let pts = f.best_effort_timestamp != facet_nopts_value() ? f.best_effort_timestamp : f.pts
-                let seconds = pts == facet_nopts_value() ? Double(framesDecoded) / max(info.frameRate, 1) : Double(pts - startPTS) * timeBase
+                if let maxPixels, Int(f.width) * Int(f.height) > maxPixels {
+                    throw MediaError.frameTooLarge(path: path, width: Int(f.width), height: Int(f.height), maxPixels: maxPixels)
+                }
+                let seconds = pts == facet_nopts_value() ? Double(framesDecoded) / max(info.frameRate, 1) : self.seconds(ofPTS: pts)
                 let corrupt = facet_frame_is_corrupt(frame.pointer) != 0
                 return VideoFrame(handle: frame, pts: pts == facet_nopts_value() ? Int64(framesDecoded) : pts,
                                   seconds: seconds, rotation: info.rotation, isCorrupt: corrupt, sourcePath: path)
@@ -204,10 +221,15 @@ public final class VideoReader {
             if sent >= 0 || sent == facet_averror_eagain() { return }
             badPackets += 1
             if badPackets <= 5 {
-                damage.append("undecodable packet at \(String(format: "%.3f", Double(packet.pointer.pointee.pts - startPTS) * timeBase)) s: \(ffmpegErrorString(sent))")
+                let pts = packet.pointer.pointee.pts
+                let at = pts == facet_nopts_value() ? "an unknown time" : String(format: "%.3f s", seconds(ofPTS: pts))
+                damage.append("undecodable packet at \(at): \(ffmpegErrorString(sent))")
             }
         }
     }
+
+    /// Seconds from the stream's start for a time stamp; in Double, so no time stamp a file holds can trap.
+    private func seconds(ofPTS pts: Int64) -> Double { (Double(pts) - Double(startPTS)) * timeBase }
 
     private func noteMissingFrames() {
         if badPackets > 5 { damage.append("\(badPackets) undecodable packets in all") }

@@ -13,6 +13,7 @@ public final class TFLiteInterpreter {
 
     /// Prepares buffers for `batch` inputs at once (the model's own batch dimension is replaced).
     public init(model: TFLiteModel, batch: Int = 1) throws {
+        guard batch >= 1, batch <= 4096 else { throw ModelError.badInput(reason: "\(model.path): batch \(batch) is outside 1...4096") }
         self.model = model
         self.batch = batch
         let shapes = model.tensors.map { info -> [Int] in

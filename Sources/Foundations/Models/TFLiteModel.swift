@@ -112,7 +112,8 @@ public struct TFLiteModel: Sendable {
             let shape = try t.int32Vector(0).map(Int.init)
             var elements = 1
             for d in shape where d > 0 { elements = d < 1 << 20 && elements < 1 << 28 ? elements * d : Int.max }
-            guard shape.count <= 8, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 20 }), elements < 1 << 28 else {
+            // Zero-sized dimensions are refused too: an empty tensor would reach the kernels as a buffer without memory.
+            guard shape.count <= 8, shape.allSatisfy({ $0 > 0 && $0 < 1 << 20 }), elements < 1 << 28 else {
                 throw ModelError.malformed(path: path, reason: "tensor with impossible shape \(shape)")
             }
             let type = try t.uint8(1)

@@ -59,6 +59,7 @@ public enum Checkpoint {
         }
         let iteration = Int(meta["iteration"] ?? "")
         if iteration == nil { problems.append("iteration missing or not a number") }
+        if let iteration, iteration < 0 { problems.append("iteration \(iteration) is negative") }
 
         var expected: [(name: String, shape: [Int])] = parameters.map { ($0.name, $0.value.shape) }
         var optimizerSettings: [(Adam, Int, Adam.Configuration)] = []
@@ -71,7 +72,8 @@ public enum Checkpoint {
             let config = meta["optimizer.\(adam.label).configuration"].flatMap {
                 try? JSONDecoder().decode(Adam.Configuration.self, from: Data($0.utf8))
             }
-            if let steps, let config { optimizerSettings.append((adam, steps, config)) } else {
+            if let steps, steps < 0 { problems.append("optimizer \(adam.label): iterations \(steps) is negative") }
+            if let steps, steps >= 0, let config { optimizerSettings.append((adam, steps, config)) } else if steps.map({ $0 >= 0 }) ?? true {
                 problems.append("optimizer \(adam.label): iterations or configuration missing")
             }
         }

@@ -35,6 +35,7 @@ public struct CommonOptions: ParsableArguments {
 
     public mutating func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be zero or more seconds") }
+        TrustedFolders.add(workspaceURL)
     }
 }
 

@@ -3,7 +3,8 @@ import FacetCore
 import Foundation
 
 /// Runs a tool's body and turns its errors into the documented exit codes with one clear line on stderr:
-/// `TOOL: error: MESSAGE`. `FacetError`s carry their own code; anything else exits 1.
+/// `TOOL: error: MESSAGE`. `FacetError`s carry their own code, a `ValidationError` exits 64, anything else
+/// exits 1 (README "Exit codes" is the table).
 public enum ToolRunner {
     public static func run(tool: String, _ body: () throws -> ExitStatus) throws {
         let status: ExitStatus
@@ -14,6 +15,9 @@ public enum ToolRunner {
             throw ExitCode(error.exitStatus.rawValue)
         } catch let error as ExitCode {
             throw error
+        } catch let error as ValidationError {
+            printError(tool: tool, error.message)
+            throw ExitCode(ExitStatus.usage.rawValue)
         } catch {
             printError(tool: tool, "\(error)")
             throw ExitCode(ExitStatus.failure.rawValue)

@@ -50,6 +50,10 @@ public final class DatasetBuilder {
         let faces = collectFaces(sources)
         let readYaw = range(faces.map(\.traits.yaw)), readPitch = range(faces.map(\.traits.pitch))
 
+        // One build of a dataset folder at a time: a second dedupe of the same identity exits 1 at once.
+        let lock = try lockFolder()
+        defer { lock.release() }
+
         // An earlier identical build whose folder is intact: nothing to do.
         let existing = try checkExistingFolder()
         if let record = try catalog.dataset(key: key), existing?.intact == true,
@@ -156,6 +160,20 @@ public final class DatasetBuilder {
             }
         }
         return faces
+    }
+
+    /// An exclusive lock on `Datasets/.<identity>.dedupe.lock` (beside the folder, so a refused build leaves
+    /// no folder behind); `FileError.writeFailed` (exit 1) when another dedupe holds it.
+    func lockFolder() throws -> FileLock {
+        let parent = options.folder.deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
+            throw FileError.writeFailed(path: parent.path, reason: error.localizedDescription)
+        }
+        do {
+            return try FileLock(path: parent.appendingPathComponent(".\(options.folder.lastPathComponent).dedupe.lock").path, timeout: 0)
+        } catch FileLockError.timedOut {
+            throw FileError.writeFailed(path: options.folder.path, reason: "another dedupe process is building this dataset")
+        }
     }
 
     /// The dataset folder's state when it has a manifest; throws when it was edited by hand (unless `replace`).
@@ -294,11 +312,12 @@ public final class DatasetBuilder {
             let origin = ManifestIO.resolve(item.crop, relativeToManifest: source.url)
             let name = DatasetFolder.cropName(face, originalExtension: origin.pathExtension)
             do {
-                let sha = try DatasetFolder.copy(origin, to: folder.appendingPathComponent(name))
+                let sha = try DatasetFolder.copy(origin, to: folder.appendingPathComponent(name), side: source.manifest.cropSize)
                 var maskPath: String?
                 if let mask = item.mask {
                     let maskName = DatasetFolder.maskName(forCrop: name)
-                    _ = try DatasetFolder.copy(ManifestIO.resolve(mask, relativeToManifest: source.url), to: folder.appendingPathComponent(maskName))
+                    _ = try DatasetFolder.copy(ManifestIO.resolve(mask, relativeToManifest: source.url), to: folder.appendingPathComponent(maskName),
+                                             side: source.manifest.cropSize)
                     maskPath = "faces/" + maskName
                 }
                 return .success(DatasetItem(face: item, crop: "faces/" + name, sha256: sha, mask: maskPath, source: face.source))

@@ -2,6 +2,7 @@ import Dispatch
 import FacetCore
 import Foundation
 import Manifest
+import Media
 
 /// How a dataset folder compares with its manifest.
 public struct DatasetIntegrity: Codable, Sendable, Equatable {
@@ -91,12 +92,17 @@ public enum DatasetFolder {
 
     /// Copies `origin` to `destination` unless a file with the same bytes is already there; returns the
     /// bytes' SHA-256. Atomic (temporary file, rename); not flushed to disk, since a damaged copy is found
-    /// by its hash.
-    static func copy(_ origin: URL, to destination: URL) throws -> String {
+    /// by its hash. The very bytes copied are first decoded as an image of `side` x `side` pixels, so a
+    /// crafted manifest cannot smuggle any other file into a dataset (`MediaError`, exit 65, otherwise).
+    static func copy(_ origin: URL, to destination: URL, side: Int) throws -> String {
         let data: Data
         do { data = try Data(contentsOf: origin) } catch {
             if !FileManager.default.fileExists(atPath: origin.path) { throw FileError.missing(path: origin.path) }
             throw FileError.unreadable(path: origin.path, reason: error.localizedDescription)
+        }
+        let image = try ImageDecoder.decode(data, path: origin.path, maxPixels: max(side, 1) * max(side, 1))
+        guard image.width == side, image.height == side else {
+            throw MediaError.undecodable(path: origin.path, reason: "is \(image.width)x\(image.height), not the \(side) px square the manifest says")
         }
         let sha = SHA256.hex(data)
         if let size = (try? FileManager.default.attributesOfItem(atPath: destination.path))?[.size] as? NSNumber,

@@ -72,8 +72,8 @@ public final class FaceDetector {
             faces: counts.faces, tracks: counts.tracks, analysed: analysedThisRun,
             seconds: milliseconds(since: started) / 1000, stages: stageTimes(), damage: results.flatMap(\.damage),
             failures: failures.map(\.0))
-        if let first = failures.first {
-            throw DetectError.inputFailed(failures: failures.map(\.0), status: first.1, report: report)
+        if !failures.isEmpty {
+            throw DetectError.inputFailed(failures: failures.map(\.0), status: ExitStatus.mostSevere(failures.map(\.1)), report: report)
         }
         return report
     }

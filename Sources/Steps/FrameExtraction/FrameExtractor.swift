@@ -93,8 +93,8 @@ public final class FrameExtractor {
             try ManifestIO.write(manifest, to: manifestURL)
             report.manifest = manifestURL.path
         }
-        if let first = failures.first {
-            throw FrameExtractionError.inputFailed(failures: failures.map(\.0), status: first.1, report: report)
+        if !failures.isEmpty {
+            throw FrameExtractionError.inputFailed(failures: failures.map(\.0), status: ExitStatus.mostSevere(failures.map(\.1)), report: report)
         }
         return report
     }
