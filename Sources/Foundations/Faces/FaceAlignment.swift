@@ -136,9 +136,9 @@ public struct FaceAlignment: Equatable, Sendable {
                 for i in 0..<size {
                     for j in 0..<size {
                         let p = inverse.apply(SIMD2(Double(j) + 0.5, Double(i) + 0.5))
-                        let v = BilinearSampler.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
+                        let v = Bilinear.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
                         let o = (i * size + j) * 3
-                        dst[o] = BilinearSampler.byte(v.0); dst[o + 1] = BilinearSampler.byte(v.1); dst[o + 2] = BilinearSampler.byte(v.2)
+                        dst[o] = Bilinear.byte(v.0); dst[o + 1] = Bilinear.byte(v.1); dst[o + 2] = Bilinear.byte(v.2)
                     }
                 }
             }
@@ -181,47 +181,15 @@ public struct FaceAlignment: Equatable, Sendable {
                             if alpha <= 0 { continue }
                         }
                         let c = q * cropScale
-                        let v = BilinearSampler.rgb(base, width: crop.width, height: crop.height, x: c.x, y: c.y)
+                        let v = Bilinear.rgb(base, width: crop.width, height: crop.height, x: c.x, y: c.y)
                         let o = (y * frame.width + x) * 3
-                        dst[o] = BilinearSampler.byte(alpha * v.0 + (1 - alpha) * Double(dst[o]))
-                        dst[o + 1] = BilinearSampler.byte(alpha * v.1 + (1 - alpha) * Double(dst[o + 1]))
-                        dst[o + 2] = BilinearSampler.byte(alpha * v.2 + (1 - alpha) * Double(dst[o + 2]))
+                        dst[o] = Bilinear.byte(alpha * v.0 + (1 - alpha) * Double(dst[o]))
+                        dst[o + 1] = Bilinear.byte(alpha * v.1 + (1 - alpha) * Double(dst[o + 1]))
+                        dst[o + 2] = Bilinear.byte(alpha * v.2 + (1 - alpha) * Double(dst[o + 2]))
                     }
                 }
             }
         }
         return RGBImage(width: frame.width, height: frame.height, pixels: out)
-    }
-}
-
-/// Bilinear sampling in the pixel-centre convention (pixel (i, j) covers [j, j+1) × [i, i+1), its centre is
-/// (j + 0.5, i + 0.5)), replicating the edge pixels outside the image.
-enum BilinearSampler {
-    /// The 2×2 neighbourhood of a (possibly far outside or non-finite) coordinate, clamped to the image:
-    /// left/right column, top/bottom row and the fractional weights towards right and bottom.
-    @inline(__always)
-    static func taps(x xs: Double, y ys: Double, width w: Int, height h: Int) -> (Int, Int, Int, Int, Double, Double) {
-        // Clamp before converting so NaN or huge coordinates cannot trap; outside, replication makes it exact.
-        let x = xs.isNaN ? 0 : min(max(xs - 0.5, -1), Double(w)), y = ys.isNaN ? 0 : min(max(ys - 0.5, -1), Double(h))
-        let xf = x.rounded(.down), yf = y.rounded(.down)
-        let xa = Int(xf), ya = Int(yf)
-        return (min(max(xa, 0), w - 1), min(max(xa + 1, 0), w - 1), min(max(ya, 0), h - 1), min(max(ya + 1, 0), h - 1), x - xf, y - yf)
-    }
-
-    /// R, G, B as Double 0...255 at (x, y) of an RGB buffer of `width × height`.
-    @inline(__always)
-    static func rgb(_ p: UnsafePointer<UInt8>, width w: Int, height h: Int, x: Double, y: Double) -> (Double, Double, Double) {
-        let (l, r, t, b, fx, fy) = taps(x: x, y: y, width: w, height: h)
-        let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
-        let p00 = p + (t * w + l) * 3, p01 = p + (t * w + r) * 3, p10 = p + (b * w + l) * 3, p11 = p + (b * w + r) * 3
-        return (Double(p00[0]) * w00 + Double(p01[0]) * w01 + Double(p10[0]) * w10 + Double(p11[0]) * w11,
-                Double(p00[1]) * w00 + Double(p01[1]) * w01 + Double(p10[1]) * w10 + Double(p11[1]) * w11,
-                Double(p00[2]) * w00 + Double(p01[2]) * w01 + Double(p10[2]) * w10 + Double(p11[2]) * w11)
-    }
-
-    /// A value 0...255 rounded half up and clamped to a byte.
-    @inline(__always)
-    static func byte(_ v: Double) -> UInt8 {
-        v.isNaN ? 0 : UInt8(min(max((v + 0.5).rounded(.down), 0), 255))
     }
 }
