@@ -1,14 +1,18 @@
+import FacetCore
 import Foundation
 import Media
 
 /// Why an image-quality measure could not be taken.
-public enum ImageQualityError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Bad input data (exit 65).
+public enum ImageQualityError: FacetError, Equatable, Sendable {
     /// The mask does not have one byte per pixel.
     case maskSizeMismatch(expected: Int, got: Int)
     /// The luma buffer does not have `width * height` values.
     case lumaSizeMismatch(expected: Int, got: Int)
     /// The image or the mask selects no pixel.
     case emptyRegion
+
+    public var exitStatus: ExitStatus { .dataError }
 
     public var description: String {
         switch self {
