@@ -68,8 +68,9 @@ let package = Package(
         foundation("Faces", ["FacetCore", "Media", "Models", "Manifest"]),
         // Face recognition: descriptors (cached in the catalog), the enrolled gallery, the identity decision rule.
         foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
-        // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
-        foundation("Augment", ["FacetCore", "Media", "Faces", "Models"]),
+        // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded);
+        // one side's faces loaded for it (TrainingSide) and the augmentation options, shared by train and warp-augment.
+        foundation("Augment", ["FacetCore", "Media", "Models", "Manifest", "Faces", argumentParser]),
         // Shared CLI options, progress reporting and exit handling.
         foundation("ToolSupport", ["FacetCore", argumentParser]),
 
@@ -79,14 +80,15 @@ let package = Package(
         step("Identity", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // identify
         // dedupe; Haswell-level x86-64 so hash comparisons use POPCNT.
         step("Datasets", ["FacetCore", "Media", "Manifest", "Catalog"], settings: haswell),
-        step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train, warp-augment
+        step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train
+        step("AugmentPreview", ["FacetCore", "Media", "Augment"]),                                     // warp-augment
 
         // MARK: Tools
         tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),
         tool("detect", ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models", "Catalog"]),
         tool("identify", ["Identity", "Recognition", "ToolSupport", "FacetCore", "Models", "Catalog"]),
         tool("dedupe", ["Datasets", "ToolSupport", "FacetCore", "Catalog"]),
-        tool("warp-augment", ["Training", "Augment", "ToolSupport", "FacetCore"]),
+        tool("warp-augment", ["AugmentPreview", "Augment", "ToolSupport", "FacetCore"]),
         tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
 
         // MARK: Benchmark tools
