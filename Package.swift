@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Facet: a face-swap toolchain. Small executables over shared libraries; see README.md ("Source layout").
 //
-// Tiers, each importing only from the tiers above it in this list (scripts/check-imports.sh enforces it):
+// Tiers, each importing only from the tiers above it in this list (scripts/check-imports.py enforces it, and that
+// every target declares exactly the modules it imports):
 //   Sources/Shims/         C shims, each imported by exactly one foundation module
 //   Sources/Foundations/   what several steps share: media, tensors, NN, models, faces, recognition, catalog, manifests
 //   Sources/Steps/         one library per tool, doing that tool's work; a step never imports another step
