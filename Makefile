@@ -39,10 +39,12 @@ models: apt
 openblas: apt
 	scripts/pick-openblas-core.sh
 
+# The import check fails the build when a target imports a package module outside its declared dependencies.
 build: apt
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --explicit-target-dependency-import-check error
 
-# No module imports from a tier above it, and no step library imports another (Package.swift's header).
+# No module imports from a tier above it, no step library imports another (Package.swift's header), and
+# Package.swift declares exactly what each target imports.
 check-imports:
 	python3 scripts/check-imports.py
 

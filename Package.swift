@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Facet: a face-swap toolchain. Small executables over shared libraries; see README.md ("Source layout").
 //
-// Tiers, each importing only from the tiers above it in this list (scripts/check-imports.sh enforces it):
+// Tiers, each importing only from the tiers above it in this list (scripts/check-imports.py enforces it, and that
+// every target declares exactly the modules it imports):
 //   Sources/Shims/         C shims, each imported by exactly one foundation module
 //   Sources/Foundations/   what several steps share: media, tensors, NN, models, faces, recognition, catalog, manifests
 //   Sources/Steps/         one library per tool, doing that tool's work; a step never imports another step
@@ -68,8 +69,9 @@ let package = Package(
         foundation("Faces", ["FacetCore", "Media", "Models", "Manifest"]),
         // Face recognition: descriptors (cached in the catalog), the enrolled gallery, the identity decision rule.
         foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
-        // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
-        foundation("Augment", ["FacetCore", "Media", "Faces", "Models"]),
+        // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded);
+        // one side's faces loaded for it (TrainingSide) and the augmentation options, shared by train and warp-augment.
+        foundation("Augment", ["FacetCore", "Media", "Models", "Manifest", "Faces", argumentParser]),
         // The invisible provenance watermark: embedder (swap), blind detector and file check (score provenance).
         foundation("Watermark", ["FacetCore", "Media"]),
         // Shared CLI options, progress reporting and exit handling.
@@ -81,7 +83,8 @@ let package = Package(
         step("Identity", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // identify
         // dedupe; Haswell-level x86-64 so hash comparisons use POPCNT.
         step("Datasets", ["FacetCore", "Media", "Manifest", "Catalog"], settings: haswell),
-        step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train, warp-augment
+        step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train
+        step("AugmentPreview", ["FacetCore", "Media", "Augment"]),                                     // warp-augment
         step("Swap", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor", "Watermark"]),  // swap
 
         // MARK: Tools
@@ -89,7 +92,7 @@ let package = Package(
         tool("detect", ["FaceDetect", "ToolSupport", "FacetCore", "Faces", "Manifest", "Media", "Models", "Catalog"]),
         tool("identify", ["Identity", "Recognition", "ToolSupport", "FacetCore", "Models", "Catalog"]),
         tool("dedupe", ["Datasets", "ToolSupport", "FacetCore", "Catalog"]),
-        tool("warp-augment", ["Training", "Augment", "ToolSupport", "FacetCore"]),
+        tool("warp-augment", ["AugmentPreview", "Augment", "ToolSupport", "FacetCore"]),
         tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
         tool("swap", ["Swap", "ToolSupport", "FacetCore", "Catalog", "Models"]),
 

@@ -9,7 +9,9 @@ Tiers (Sources/<Tier>/<Module>/...):
   BenchmarkTools  may import steps and foundations
   Fuzz            libFuzzer targets (scripts/fuzz.sh); may import foundations
 Modules that are not Facet's own (Foundation, Glibc, GRDB, ArgumentParser, ...) are not checked here;
-`swift build --explicit-target-dependency-import-check error` checks Package.swift declares every import.
+Also checks that Package.swift declares, for each target, exactly the Facet modules (and GRDB/ArgumentParser)
+its sources import (SwiftPM's `--explicit-target-dependency-import-check error`, used by `make build`, only
+catches imports of modules outside a target's dependency closure).
 Exits 1 and names each offending file and import.
 """
 import os
@@ -65,13 +67,51 @@ def main() -> int:
                         elif tier not in allowed:
                             problems.append(f"{rel}: {module_dir_tier[:-1] if module_dir_tier.endswith('s') else module_dir_tier} "
                                             f"module {module} imports {tier[:-1]} module {imported} (allowed: {', '.join(sorted(allowed)) or 'none'})")
+    problems += declaration_problems(tier_of)
     for p in problems:
         print(f"check-imports: {p}")
     if problems:
-        print(f"check-imports: {len(problems)} import(s) against the tiers (see Package.swift's header)")
+        print(f"check-imports: {len(problems)} problem(s): imports against the tiers or Package.swift (see its header)")
         return 1
     print(f"check-imports: {len(tier_of)} modules, every import points down a tier")
     return 0
+
+
+# Package.swift's helper calls: foundation("Name", [deps]...), step(...), tool(...), benchmarkTool(...).
+DECLARATION = re.compile(r'\b(foundation|step|tool|benchmarkTool)\(\s*"([^"]+)"\s*,\s*\[([^\]]*)\]')
+# Package.swift's names for products of other packages, and what tool()/benchmarkTool() add to every target.
+EXTERNAL = {"argumentParser": "ArgumentParser", "grdb": "GRDB"}
+IMPLICIT = {"tool": {"ArgumentParser"}, "benchmarkTool": {"ArgumentParser"}, "foundation": set(), "step": set()}
+
+
+def declaration_problems(tier_of):
+    """Each target's direct dependencies in Package.swift must be exactly the Facet modules (and GRDB /
+    ArgumentParser) its sources import: nothing used through another target, nothing declared and unused."""
+    with open(os.path.join(ROOT, "..", "Package.swift"), encoding="utf-8") as f:
+        manifest = f.read()
+    problems = []
+    checked = set(tier_of) | set(EXTERNAL.values())
+    for kind, name, deps in DECLARATION.findall(manifest):
+        declared = set()
+        for dep in (d.strip() for d in deps.split(",") if d.strip()):
+            declared.add(dep.strip('"') if dep.startswith('"') else EXTERNAL.get(dep, dep))
+        declared = {d.replace("-", "_") for d in declared}
+        module = name.replace("-", "_")
+        tier = tier_of.get(module)
+        if tier is None:
+            problems.append(f"Package.swift: {kind}(\"{name}\") has no folder under Sources/")
+            continue
+        imported = set()
+        for dirpath, _, files in os.walk(os.path.join(ROOT, tier, name)):
+            for file in files:
+                if file.endswith(".swift"):
+                    with open(os.path.join(dirpath, file), encoding="utf-8") as f:
+                        imported |= {m for m in IMPORT.findall(f.read()) if m in checked and m != module}
+        for missing in sorted(imported - declared - IMPLICIT[kind]):
+            problems.append(f"Package.swift: {name} imports {missing} without declaring it")
+        for unused in sorted(declared - imported):
+            problems.append(f"Package.swift: {name} declares {unused} but imports it nowhere")
+    return problems
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 import Augment
 import Faces
+import FacetCore
 import Foundation
 import Media
 import XCTest

@@ -1,5 +1,6 @@
 import Faces
 import FaceDetect
+import FacetCore
 import Foundation
 import GRDB
 import Manifest

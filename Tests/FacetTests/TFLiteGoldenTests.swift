@@ -152,6 +152,26 @@ final class TFLiteGoldenTests: XCTestCase {
         }
     }
 
+    /// A model whose input tensor declares a dimension of 0 (BlazeFace's 1×128×128×3 input patched to
+    /// 1×0×128×3): the interpreter refuses it with a typed error naming the file, before any kernel runs.
+    func testZeroSizedTensorIsRefused() throws {
+        var bytes = [UInt8](try Data(contentsOf: try ModelStore().url(for: .blazeFaceShort)))
+        let pattern: [Int32] = [4, 1, 128, 128, 3]   // the shape vector: length, then the dimensions
+        let needle = pattern.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) }
+        let at = try XCTUnwrap((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle },
+                               "the input shape vector was not found")
+        bytes.replaceSubrange((at + 8)..<(at + 12), with: [0, 0, 0, 0])
+        let url = try makeTemporaryDirectory().appendingPathComponent("zero-sized.tflite")
+        try Data(bytes).write(to: url)
+        let model = try TFLiteModel(contentsOf: url)
+        XCTAssertThrowsError(try TFLiteInterpreter(model: model)) { error in
+            guard let e = error as? ModelError, case .malformed = e else { return XCTFail("expected ModelError.malformed, got \(error)") }
+            XCTAssertTrue(e.description.contains(url.path), e.description)
+            XCTAssertTrue(e.description.contains("zero-sized"), e.description)
+            XCTAssertEqual(e.exitStatus, .dataError)
+        }
+    }
+
     /// A real model with an operator Facet lacks (the sparse BlazeFace needs DENSIFY): the error names it.
     func testUnsupportedOperatorIsNamed() throws {
         let url = ModelStore().directory.appendingPathComponent("face_detection_full_range_sparse.tflite")

@@ -78,13 +78,32 @@ public struct AugmentGeometry: Codable, Equatable, Sendable {
     public func warpSigma(_ settings: AugmentSettings) -> Double { settings.warpScale * Double(processingSize) / 256 }
 }
 
-/// Bad augmentation settings (a usage error).
+/// Bad augmentation settings or training faces; all exit 65 (bad data): the tools turn settings that came
+/// from the command line into usage errors themselves (`TrainingError.invalidOption`).
 public enum AugmentError: FacetError, Equatable {
+    /// Settings or a face the augmenter cannot use (out-of-range values, not a square crop, no 68 landmarks).
     case invalidSettings(String)
-    /// Settings or faces that cannot be augmented are bad data (exit 65): they come from manifests and crops.
+    /// A dataset with no faces.
+    case emptyDataset(path: String)
+    /// A crop or mask whose size is not the manifest's crop size.
+    case wrongImageSize(path: String, expected: Int, width: Int, height: Int)
+    /// A crop whose bytes are not the ones the dataset manifest lists.
+    case contentChanged(path: String, manifest: String)
+    /// A face the augmenter cannot use (no 68 landmarks, ...).
+    case badFace(path: String, reason: String)
+
     public var exitStatus: ExitStatus { .dataError }
+
     public var description: String {
-        switch self { case .invalidSettings(let reason): return "invalid augmentation: \(reason)" }
+        switch self {
+        case .invalidSettings(let reason): return "invalid augmentation: \(reason)"
+        case .emptyDataset(let path): return "\(path): the dataset has no faces"
+        case .wrongImageSize(let path, let expected, let w, let h):
+            return "\(path): image is \(w)×\(h), the manifest says \(expected)×\(expected)"
+        case .contentChanged(let path, let manifest):
+            return "\(path): content differs from the SHA-256 recorded in \(manifest) (the dataset folder was edited; re-run dedupe)"
+        case .badFace(let path, let reason): return "\(path): unusable face: \(reason)"
+        }
     }
 }
 

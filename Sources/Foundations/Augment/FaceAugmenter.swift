@@ -122,80 +122,16 @@ public struct FaceAugmenter: Sendable {
         }
     }
 
-    /// Bilinear taps in the pixel-centre convention, clamped to the image (edge replication).
-    @inline(__always)
-    static func taps(_ point: SIMD2<Double>, side: Int) -> (Int, Int, Int, Int, Float, Float) {
-        let limit = Double(side)
-        let x = point.x.isNaN ? 0 : min(max(point.x - 0.5, -1), limit), y = point.y.isNaN ? 0 : min(max(point.y - 0.5, -1), limit)
-        let xf = x.rounded(.down), yf = y.rounded(.down)
-        let x0 = Int(xf), y0 = Int(yf)
-        return (min(max(x0, 0), side - 1), min(max(x0 + 1, 0), side - 1), min(max(y0, 0), side - 1), min(max(y0 + 1, 0), side - 1),
-                Float(x - xf), Float(y - yf))
-    }
-
+    /// One RGB sample (Media's `Bilinear`, edges replicated) as floats 0…1.
     @inline(__always)
     static func sampleRGB(_ image: UnsafePointer<UInt8>, side: Int, at point: SIMD2<Double>, into out: UnsafeMutablePointer<Float>) {
-        let (l, r, t, b, fx, fy) = taps(point, side: side)
-        let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
-        let p00 = image + (t * side + l) * 3, p01 = image + (t * side + r) * 3
-        let p10 = image + (b * side + l) * 3, p11 = image + (b * side + r) * 3
-        for c in 0..<3 {
-            let v = Float(p00[c]) * w00 + Float(p01[c]) * w01 + Float(p10[c]) * w10 + Float(p11[c]) * w11
-            out[c] = v * (1 / 255)
-        }
+        let v = Bilinear.rgb(image, width: side, height: side, x: point.x, y: point.y)
+        out[0] = Float(v.0) * (1 / 255); out[1] = Float(v.1) * (1 / 255); out[2] = Float(v.2) * (1 / 255)
     }
 
+    /// One mask sample (edges replicated) as a float 0…1.
     @inline(__always)
     static func sampleGray(_ values: UnsafePointer<UInt8>, side: Int, at point: SIMD2<Double>) -> Float {
-        let (l, r, t, b, fx, fy) = taps(point, side: side)
-        let v = (Float(values[t * side + l]) * (1 - fx) + Float(values[t * side + r]) * fx) * (1 - fy)
-            + (Float(values[b * side + l]) * (1 - fx) + Float(values[b * side + r]) * fx) * fy
-        return v * (1 / 255)
-    }
-}
-
-/// Area-average (box filter) resizing of square images, exact for any ratio: each output pixel is the mean
-/// of the input area it covers, partial pixels weighted by their overlap (enlarging repeats pixels).
-public enum AreaResize {
-    /// `values` (side·side·channels bytes) → `to`·`to`·channels bytes, rounded half up.
-    public static func resize(_ values: [UInt8], side: Int, channels: Int, to out: Int) -> [UInt8] {
-        if side == out { return values }
-        let weights = axisWeights(from: side, to: out)
-        var rows = [Float](repeating: 0, count: out * side * channels)   // horizontal pass: out columns, side rows
-        for y in 0..<side {
-            for (x, taps) in weights.enumerated() {
-                for (i, w) in taps {
-                    for c in 0..<channels { rows[(y * out + x) * channels + c] += w * Float(values[(y * side + i) * channels + c]) }
-                }
-            }
-        }
-        var result = [UInt8](repeating: 0, count: out * out * channels)
-        for (y, taps) in weights.enumerated() {
-            for x in 0..<out {
-                for c in 0..<channels {
-                    var sum: Float = 0
-                    for (i, w) in taps { sum += w * rows[(i * out + x) * channels + c] }
-                    result[(y * out + x) * channels + c] = UInt8(min(max((sum + 0.5).rounded(.down), 0), 255))
-                }
-            }
-        }
-        return result
-    }
-
-    /// For each output index, the input indices it covers and their normalised weights.
-    static func axisWeights(from n: Int, to m: Int) -> [[(Int, Float)]] {
-        let scale = Double(n) / Double(m)
-        return (0..<m).map { j in
-            let lo = Double(j) * scale, hi = Double(j + 1) * scale
-            if scale <= 1 { return [(min(Int(lo + scale / 2), n - 1), 1)] }   // enlarging: nearest source pixel
-            var taps: [(Int, Float)] = []
-            var i = Int(lo.rounded(.down))
-            while Double(i) < hi, i < n {
-                let overlap = min(hi, Double(i + 1)) - max(lo, Double(i))
-                if overlap > 1e-12 { taps.append((i, Float(overlap / scale))) }
-                i += 1
-            }
-            return taps
-        }
+        Float(Bilinear.gray(values, width: side, height: side, x: point.x, y: point.y)) * (1 / 255)
     }
 }

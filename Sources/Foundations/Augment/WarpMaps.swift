@@ -1,4 +1,5 @@
 import Faces
+import FacetCore
 import Foundation
 import Models
 

@@ -1,3 +1,4 @@
+import FacetCore
 import Foundation
 import GRDB
 
@@ -127,8 +128,10 @@ public struct FaceRecord: Codable, FetchableRecord, MutablePersistableRecord, Eq
     public var brightness: Double, contrast: Double
     /// Clockwise degrees the frame was turned for the detector to find this face (0, 90, 180, 270).
     public var rotation: Int
-    /// The frame-to-crop matrix as JSON `[a, b, tx, c, d, ty]`.
+    /// The frame-to-crop matrix as JSON `[a, b, tx, c, d, ty]` (`AffineMatrix2x3.jsonText`).
     public var matrix: String
+    /// `matrix` decoded; nil when it is not six numbers.
+    public var affine: AffineMatrix2x3? { AffineMatrix2x3(jsonText: matrix) }
     /// The detector's 6 keypoints, 12 little-endian float32 (x, y) frame pixels.
     public var keypoints: Data
     /// The 468 FaceMesh points, 1404 little-endian float32 (x, y, z) frame pixels.

@@ -1,49 +1,12 @@
+import FacetCore
 import Foundation
 import Media
 import Models
 
-/// A 2-D affine map as a 2×3 matrix `[[a, b, tx], [c, d, ty]]`: `(x, y) ↦ (a·x + b·y + tx, c·x + d·y + ty)`.
-/// Units are whatever the two sides are in (for `FaceAlignment`, image pixels and crop pixels, both in the
-/// pixel-centre convention: pixel (row i, column j) covers [j, j+1) × [i, i+1)).
-public struct AffineMatrix2x3: Equatable, Sendable, Codable {
-    public var a: Double, b: Double, tx: Double
-    public var c: Double, d: Double, ty: Double
-
-    public init(a: Double, b: Double, tx: Double, c: Double, d: Double, ty: Double) {
-        self.a = a; self.b = b; self.tx = tx; self.c = c; self.d = d; self.ty = ty
-    }
-
+extension AffineMatrix2x3 {
     /// The same map as dlib's `point_transform_affine`.
     public init(_ t: DlibAffineTransform) {
         self.init(a: t.m00, b: t.m01, tx: t.b.x, c: t.m10, d: t.m11, ty: t.b.y)
-    }
-
-    public static let identity = AffineMatrix2x3(a: 1, b: 0, tx: 0, c: 0, d: 1, ty: 0)
-
-    /// The two rows, `[[a, b, tx], [c, d, ty]]` (OpenCV's `warpAffine` layout).
-    public var rows: [[Double]] { [[a, b, tx], [c, d, ty]] }
-
-    /// The determinant of the linear part, `a·d − b·c`.
-    public var determinant: Double { a * d - b * c }
-
-    @inline(__always)
-    public func apply(_ p: SIMD2<Double>) -> SIMD2<Double> {
-        SIMD2(a * p.x + b * p.y + tx, c * p.x + d * p.y + ty)
-    }
-
-    /// The inverse map; nil when the linear part is singular or not finite.
-    public var inverse: AffineMatrix2x3? {
-        let det = determinant
-        guard det != 0, det.isFinite else { return nil }
-        let ia = d / det, ib = -b / det, ic = -c / det, id = a / det
-        let inv = AffineMatrix2x3(a: ia, b: ib, tx: -(ia * tx + ib * ty), c: ic, d: id, ty: -(ic * tx + id * ty))
-        return [inv.a, inv.b, inv.tx, inv.c, inv.d, inv.ty].allSatisfy(\.isFinite) ? inv : nil
-    }
-
-    /// `self ∘ other`: first `other`, then `self`.
-    public func concatenating(_ other: AffineMatrix2x3) -> AffineMatrix2x3 {
-        AffineMatrix2x3(a: a * other.a + b * other.c, b: a * other.b + b * other.d, tx: a * other.tx + b * other.ty + tx,
-                        c: c * other.a + d * other.c, d: c * other.b + d * other.d, ty: c * other.tx + d * other.ty + ty)
     }
 }
 
@@ -136,9 +99,9 @@ public struct FaceAlignment: Equatable, Sendable {
                 for i in 0..<size {
                     for j in 0..<size {
                         let p = inverse.apply(SIMD2(Double(j) + 0.5, Double(i) + 0.5))
-                        let v = BilinearSampler.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
+                        let v = Bilinear.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
                         let o = (i * size + j) * 3
-                        dst[o] = BilinearSampler.byte(v.0); dst[o + 1] = BilinearSampler.byte(v.1); dst[o + 2] = BilinearSampler.byte(v.2)
+                        dst[o] = Bilinear.byte(v.0); dst[o + 1] = Bilinear.byte(v.1); dst[o + 2] = Bilinear.byte(v.2)
                     }
                 }
             }
@@ -181,47 +144,15 @@ public struct FaceAlignment: Equatable, Sendable {
                             if alpha <= 0 { continue }
                         }
                         let c = q * cropScale
-                        let v = BilinearSampler.rgb(base, width: crop.width, height: crop.height, x: c.x, y: c.y)
+                        let v = Bilinear.rgb(base, width: crop.width, height: crop.height, x: c.x, y: c.y)
                         let o = (y * frame.width + x) * 3
-                        dst[o] = BilinearSampler.byte(alpha * v.0 + (1 - alpha) * Double(dst[o]))
-                        dst[o + 1] = BilinearSampler.byte(alpha * v.1 + (1 - alpha) * Double(dst[o + 1]))
-                        dst[o + 2] = BilinearSampler.byte(alpha * v.2 + (1 - alpha) * Double(dst[o + 2]))
+                        dst[o] = Bilinear.byte(alpha * v.0 + (1 - alpha) * Double(dst[o]))
+                        dst[o + 1] = Bilinear.byte(alpha * v.1 + (1 - alpha) * Double(dst[o + 1]))
+                        dst[o + 2] = Bilinear.byte(alpha * v.2 + (1 - alpha) * Double(dst[o + 2]))
                     }
                 }
             }
         }
         return RGBImage(width: frame.width, height: frame.height, pixels: out)
-    }
-}
-
-/// Bilinear sampling in the pixel-centre convention (pixel (i, j) covers [j, j+1) × [i, i+1), its centre is
-/// (j + 0.5, i + 0.5)), replicating the edge pixels outside the image.
-enum BilinearSampler {
-    /// The 2×2 neighbourhood of a (possibly far outside or non-finite) coordinate, clamped to the image:
-    /// left/right column, top/bottom row and the fractional weights towards right and bottom.
-    @inline(__always)
-    static func taps(x xs: Double, y ys: Double, width w: Int, height h: Int) -> (Int, Int, Int, Int, Double, Double) {
-        // Clamp before converting so NaN or huge coordinates cannot trap; outside, replication makes it exact.
-        let x = xs.isNaN ? 0 : min(max(xs - 0.5, -1), Double(w)), y = ys.isNaN ? 0 : min(max(ys - 0.5, -1), Double(h))
-        let xf = x.rounded(.down), yf = y.rounded(.down)
-        let xa = Int(xf), ya = Int(yf)
-        return (min(max(xa, 0), w - 1), min(max(xa + 1, 0), w - 1), min(max(ya, 0), h - 1), min(max(ya + 1, 0), h - 1), x - xf, y - yf)
-    }
-
-    /// R, G, B as Double 0...255 at (x, y) of an RGB buffer of `width × height`.
-    @inline(__always)
-    static func rgb(_ p: UnsafePointer<UInt8>, width w: Int, height h: Int, x: Double, y: Double) -> (Double, Double, Double) {
-        let (l, r, t, b, fx, fy) = taps(x: x, y: y, width: w, height: h)
-        let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
-        let p00 = p + (t * w + l) * 3, p01 = p + (t * w + r) * 3, p10 = p + (b * w + l) * 3, p11 = p + (b * w + r) * 3
-        return (Double(p00[0]) * w00 + Double(p01[0]) * w01 + Double(p10[0]) * w10 + Double(p11[0]) * w11,
-                Double(p00[1]) * w00 + Double(p01[1]) * w01 + Double(p10[1]) * w10 + Double(p11[1]) * w11,
-                Double(p00[2]) * w00 + Double(p01[2]) * w01 + Double(p10[2]) * w10 + Double(p11[2]) * w11)
-    }
-
-    /// A value 0...255 rounded half up and clamped to a byte.
-    @inline(__always)
-    static func byte(_ v: Double) -> UInt8 {
-        v.isNaN ? 0 : UInt8(min(max((v + 0.5).rounded(.down), 0), 255))
     }
 }

@@ -83,10 +83,10 @@ public struct FaceMask: Equatable, Sendable {
     /// Bilinear sample (pixel-centre convention, edges replicated) as Double 0...255; 0 for an empty mask.
     public func sample(x: Double, y: Double) -> Double {
         guard width > 0, height > 0 else { return 0 }
-        let (l, r, t, b, fx, fy) = BilinearSampler.taps(x: x, y: y, width: width, height: height)
-        let v00 = Double(values[t * width + l]), v01 = Double(values[t * width + r])
-        let v10 = Double(values[b * width + l]), v11 = Double(values[b * width + r])
-        return (v00 * (1 - fx) + v01 * fx) * (1 - fy) + (v10 * (1 - fx) + v11 * fx) * fy
+        guard values.count >= width * height else { return 0 }
+        return values.withUnsafeBufferPointer { p in
+            p.baseAddress.map { Bilinear.gray($0, width: width, height: height, x: x, y: y) } ?? 0
+        }
     }
 
     /// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in x-right/y-up terms (clockwise

@@ -1,3 +1,4 @@
+import FacetCore
 import Foundation
 import Media
 
@@ -108,7 +109,7 @@ public enum FaceWarp {
                         for v in 0..<n {
                             let q = SIMD2(Double(j) + (Double(v) + 0.5) / Double(n), Double(i) + (Double(u) + 0.5) / Double(n))
                             let p = m.apply(q)
-                            let t = BilinearSampler.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
+                            let t = Bilinear.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
                             r += t.0; g += t.1; b += t.2
                         }
                     }
@@ -125,7 +126,7 @@ public enum FaceWarp {
         let m = AffineMatrix2x3(a: Double(image.width) / Double(width), b: 0, tx: 0, c: 0, d: Double(image.height) / Double(height), ty: 0)
         var floats = [Float](repeating: 0, count: width * height * 3)
         floats.withUnsafeMutableBufferPointer { sample(image, width: width, height: height, toImage: m, into: $0.baseAddress!) }
-        return RGBImage(width: width, height: height, pixels: floats.map { BilinearSampler.byte(Double($0) * 255) })
+        return RGBImage(width: width, height: height, pixels: floats.map { Bilinear.byte(Double($0) * 255) })
     }
 
     /// Blends a rendered face into `frame` in place: every frame pixel (x, y) with weight α = `alpha[x, y]` > 0
@@ -171,9 +172,9 @@ public enum FaceWarp {
                         c = bicubic(render, size: size, x: centre.x, y: centre.y)
                     }
                     let o = (y * width + x) * 3
-                    dst[o] = BilinearSampler.byte(255 * a * c.0 + (1 - a) * Double(dst[o]))
-                    dst[o + 1] = BilinearSampler.byte(255 * a * c.1 + (1 - a) * Double(dst[o + 1]))
-                    dst[o + 2] = BilinearSampler.byte(255 * a * c.2 + (1 - a) * Double(dst[o + 2]))
+                    dst[o] = Bilinear.byte(255 * a * c.0 + (1 - a) * Double(dst[o]))
+                    dst[o + 1] = Bilinear.byte(255 * a * c.1 + (1 - a) * Double(dst[o + 1]))
+                    dst[o + 2] = Bilinear.byte(255 * a * c.2 + (1 - a) * Double(dst[o + 2]))
                     changed += 1
                 }
             }
@@ -184,7 +185,8 @@ public enum FaceWarp {
     /// Bilinear tap of a float RGB grid (edges replicated), 0...1 per channel.
     @inline(__always)
     static func bilinear(_ p: UnsafePointer<Float>, size: Int, x: Double, y: Double) -> (Double, Double, Double) {
-        let (l, r, t, b, fx, fy) = BilinearSampler.taps(x: x, y: y, width: size, height: size)
+        let k = Bilinear.taps(x: x, y: y, width: size, height: size)
+        let (l, r, t, b, fx, fy) = (k.left, k.right, k.top, k.bottom, k.fx, k.fy)
         let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
         let p00 = p + (t * size + l) * 3, p01 = p + (t * size + r) * 3, p10 = p + (b * size + l) * 3, p11 = p + (b * size + r) * 3
         return (Double(p00[0]) * w00 + Double(p01[0]) * w01 + Double(p10[0]) * w10 + Double(p11[0]) * w11,

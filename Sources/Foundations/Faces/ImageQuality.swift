@@ -3,16 +3,16 @@ import Foundation
 import Media
 
 /// Why an image-quality measure could not be taken.
+/// Bad input data (exit 65).
 public enum ImageQualityError: FacetError, Equatable, Sendable {
-    /// The image or mask handed in is bad data (exit 65).
-    public var exitStatus: ExitStatus { .dataError }
-
     /// The mask does not have one byte per pixel.
     case maskSizeMismatch(expected: Int, got: Int)
     /// The luma buffer does not have `width * height` values.
     case lumaSizeMismatch(expected: Int, got: Int)
     /// The image or the mask selects no pixel.
     case emptyRegion
+
+    public var exitStatus: ExitStatus { .dataError }
 
     public var description: String {
         switch self {

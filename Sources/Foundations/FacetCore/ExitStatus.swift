@@ -16,15 +16,16 @@ public enum ExitStatus: Int32, Sendable, Codable {
 }
 
 extension ExitStatus {
-    /// How bad a status is, for a run over several inputs: 0 < 64 (usage) < 65 (bad data) < 66 (missing
-    /// input) < 1 (failure: the work itself broke, whatever the input). README "Exit codes".
+    /// How bad a status is, for a run over several inputs: 0 < 3 (checked, not found) < 64 (usage) < 65 (bad
+    /// data) < 66 (missing input) < 1 (failure: the work itself broke, whatever the input). README "Exit codes".
     public var severity: Int {
         switch self {
         case .ok: return 0
-        case .usage: return 1
-        case .dataError: return 2
-        case .noInput: return 3
-        case .failure: return 4
+        case .notFound: return 1
+        case .usage: return 2
+        case .dataError: return 3
+        case .noInput: return 4
+        case .failure: return 5
         }
     }
 

@@ -1,3 +1,5 @@
+import FacetCore
+
 /// A per-identity training dataset: the faces `dedupe` selected for one person, copied into
 /// `Datasets/<identity>/`, with everything `train` needs to read them without the faces manifests they came
 /// from. JSON Schema: `Manifests/dataset.schema.json`. Crop coordinates are crop pixels (x right, y down,
@@ -81,14 +83,13 @@ extension DatasetItem {
     /// A dataset item for `face` of a faces manifest: its landmarks mapped into crop pixels through the face's
     /// frame-to-crop matrix. `crop`, `sha256` and `mask` are the dataset's own copies.
     public init(face: FaceItem, crop: String, sha256: String, mask: String?, source: Int) {
-        let m = face.matrix
         var points = [Float](repeating: 0, count: face.landmarks68.count)
-        if m.count == 6 {
+        if let m = face.affine {
             var i = 0
             while i + 1 < face.landmarks68.count {
-                let x = Double(face.landmarks68[i]), y = Double(face.landmarks68[i + 1])
-                points[i] = Float(m[0] * x + m[1] * y + m[2])
-                points[i + 1] = Float(m[3] * x + m[4] * y + m[5])
+                let p = m.apply(SIMD2(Double(face.landmarks68[i]), Double(face.landmarks68[i + 1])))
+                points[i] = Float(p.x)
+                points[i + 1] = Float(p.y)
                 i += 2
             }
         }

@@ -1,3 +1,5 @@
+import FacetCore
+
 /// The output of `detect`: every face found, with its landmarks, alignment, measures and track.
 /// JSON Schema: `Manifests/faces.schema.json`. Coordinates are frame pixels (x right, y down, origin at the
 /// top-left corner of the displayed frame, pixel centres at +0.5).
@@ -127,6 +129,8 @@ public struct FaceItem: Codable, Equatable, Sendable {
     public var points5: [Float]
     /// Frame-to-crop similarity `[a, b, tx, c, d, ty]`: crop = (a·x + b·y + tx, c·x + d·y + ty).
     public var matrix: [Double]
+    /// `matrix` as the affine map (frame → crop pixels); nil when it is not six numbers.
+    public var affine: AffineMatrix2x3? { AffineMatrix2x3(elements: matrix) }
     public var pose: PoseItem
     public var expression: ExpressionItem
     public var quality: QualityItem

@@ -174,10 +174,10 @@ public final class TFLiteInterpreter {
             }
         case .leakyRelu(let alpha):
             copy(op.inputs[0], to: out)
-            buffers[out].withUnsafeMutableBufferPointer { Kernels.leakyRelu($0.baseAddress!, count: $0.count, alpha: alpha) }
+            buffers[out].withUnsafeMutableBufferPointer { if let p = $0.baseAddress { Kernels.leakyRelu(p, count: $0.count, alpha: alpha) } }
         case .logistic:
             copy(op.inputs[0], to: out)
-            buffers[out].withUnsafeMutableBufferPointer { Kernels.sigmoid($0.baseAddress!, count: $0.count) }
+            buffers[out].withUnsafeMutableBufferPointer { if let p = $0.baseAddress { Kernels.sigmoid(p, count: $0.count) } }
         case .reshape, .dequantize:
             copy(op.inputs[0], to: out)
         case .concatenation(let axis, let activation):
@@ -189,11 +189,12 @@ public final class TFLiteInterpreter {
                 var pointers: [(UnsafePointer<Float>, [Int])] = []
                 func collect(_ i: Int) {
                     if i == parts.count {
-                        Kernels.concat(pointers, axis: resolved, output: y.baseAddress!)
+                        if let base = y.baseAddress { Kernels.concat(pointers, axis: resolved, output: base) }
                         return
                     }
                     buffers[parts[i].0].withUnsafeBufferPointer { p in
-                        pointers.append((p.baseAddress!, parts[i].1))
+                        guard let base = p.baseAddress else { return }   // validate() refuses zero-sized tensors
+                        pointers.append((base, parts[i].1))
                         collect(i + 1)
                     }
                 }
@@ -227,7 +228,7 @@ public final class TFLiteInterpreter {
     private func applyActivation(_ activation: TFLiteModel.Activation, _ tensor: Int) {
         switch activation {
         case .none: return
-        case .relu: buffers[tensor].withUnsafeMutableBufferPointer { Kernels.relu($0.baseAddress!, count: $0.count) }
+        case .relu: buffers[tensor].withUnsafeMutableBufferPointer { if let p = $0.baseAddress { Kernels.relu(p, count: $0.count) } }
         case .relu6: for i in buffers[tensor].indices { buffers[tensor][i] = min(max(buffers[tensor][i], 0), 6) }
         }
     }
@@ -284,6 +285,10 @@ public final class TFLiteInterpreter {
                 throw fail(op, "needs one output and at least one input")
             }
             let x = op.inputs[0], xs = shapes[x], os = shapes[out]
+            // A damaged file can declare a dimension of 0: no kernel is given an empty buffer.
+            for t in op.inputs + [out] where t >= 0 && t < shapes.count && model.tensors[t].intConstant == nil && count(t) == 0 {
+                throw fail(op, "tensor \(t) ('\(model.tensors[t].name)') is zero-sized \(shapes[t])")
+            }
             guard buffers[x].count == count(x), buffers[out].count == count(out), model.tensors[out].constant == nil else {
                 throw fail(op, "tensor without storage")
             }

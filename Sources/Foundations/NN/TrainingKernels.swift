@@ -286,14 +286,4 @@ extension SIMD where Scalar == Float {
     func store(_ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self) }
 }
 
-/// A pointer handed to worker threads; the caller keeps the memory alive and threads write disjoint parts.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
-}
-
-/// A mutable pointer handed to worker threads (disjoint writes only).
-struct SendableMutablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
-}
+// SendablePointer / SendableMutablePointer: Tensor (Kernels.swift).

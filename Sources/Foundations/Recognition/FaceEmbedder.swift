@@ -26,14 +26,10 @@ public final class FaceEmbedder {
     /// The 150×150 recognition chip of a face from its aligned crop. `points5` are dlib's 5 points in frame
     /// pixels (x, y pairs) and `matrix` the face's frame-to-crop similarity `[a, b, tx, c, d, ty]`.
     public static func chip(fromCrop crop: RGBImage, points5: [Float], matrix: [Double]) throws -> RGBImage {
-        guard points5.count == 10, matrix.count == 6 else {
+        guard points5.count == 10, let m = AffineMatrix2x3(elements: matrix) else {
             throw ModelError.badInput(reason: "a face needs 5 points and a 2x3 matrix, got \(points5.count / 2) points and \(matrix.count) numbers")
         }
-        let m = matrix
-        let points = (0..<5).map { i -> SIMD2<Double> in
-            let x = Double(points5[2 * i]), y = Double(points5[2 * i + 1])
-            return SIMD2(m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5])
-        }
+        let points = (0..<5).map { i in m.apply(SIMD2(Double(points5[2 * i]), Double(points5[2 * i + 1]))) }
         return FaceChip.extract(from: crop, details: try FaceChip.details(landmarks5: points))
     }
 

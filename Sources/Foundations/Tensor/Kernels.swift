@@ -594,13 +594,14 @@ public struct ConvEpilogue: @unchecked Sendable {
 
 /// A pointer handed to worker threads; the caller guarantees the memory outlives the parallel section
 /// and that threads write disjoint parts.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
+/// Shared by Tensor's and NN's parallel kernels (one definition).
+public struct SendablePointer: @unchecked Sendable {
+    public let pointer: UnsafePointer<Float>
+    @inlinable public init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }
 
 /// A mutable pointer handed to worker threads (disjoint writes only).
-struct SendableMutablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+public struct SendableMutablePointer: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    @inlinable public init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }

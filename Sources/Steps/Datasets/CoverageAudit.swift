@@ -129,22 +129,16 @@ public enum FaceSetReader {
         public var dataset: DatasetManifest?
     }
 
-    private struct Header: Decodable { let schema: String }
-
     /// The faces of the manifest at `url`, whichever of `facet.dataset` and `facet.faces` it is.
     public static func read(_ url: URL) throws -> FaceSet {
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ManifestError.missing(path: url.path) }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw FileError.unreadable(path: url.path, reason: error.localizedDescription) }
-        let schema = (try? JSONDecoder().decode(Header.self, from: data))?.schema
-        if schema == DatasetManifest.schemaName {
-            let manifest = try ManifestIO.read(DatasetManifest.self, from: url)
+        switch try FaceSetManifest.read(url) {
+        case .dataset(let manifest):
             return FaceSet(kind: "dataset", identity: manifest.identity, traits: manifest.items.map { FaceTraits($0) },
                            tracks: Set(manifest.items.map { [Int64($0.source), $0.track] }).count, dataset: manifest)
+        case .faces(let manifest):
+            return FaceSet(kind: "faces", identity: nil, traits: manifest.items.map { FaceTraits($0) },
+                           tracks: Set(manifest.items.map(\.track)).count, dataset: nil)
         }
-        let manifest = try ManifestIO.read(FacesManifest.self, from: url)
-        return FaceSet(kind: "faces", identity: nil, traits: manifest.items.map { FaceTraits($0) },
-                       tracks: Set(manifest.items.map(\.track)).count, dataset: nil)
     }
 
     /// Only the traits.

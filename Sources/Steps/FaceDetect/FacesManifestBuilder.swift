@@ -38,7 +38,7 @@ extension FaceDetector {
         func rounded(_ values: [Double]) -> [Float] { values.map { Float(($0 * 100).rounded() / 100) } }
         let mesh = Float32Blob.unpack(face.mesh)
         let landmarks68 = (LandmarkSubsets.points68(fromMesh: face.meshPoints) ?? []).flatMap { [$0.x, $0.y] }
-        let matrix = (try? JSONDecoder().decode([Double].self, from: Data(face.matrix.utf8))) ?? []
+        let matrix = face.affine?.elements ?? []
         return FaceItem(
             id: face.id ?? 0, crop: relative(face.cropPath), mask: face.maskPath.map(relative), input: input, frame: framePath,
             frameNumber: face.frameNumber, pts: face.pts, seconds: face.seconds, frameWidth: frameWidth, frameHeight: frameHeight,

@@ -176,8 +176,7 @@ final class UnitRun {
     func record(_ f: FinishedFace, sequence: Int, frameNumber: Int, pts: Int64, seconds: Double, faceIndex: Int, cropPath: String,
                 maskPath: String?) -> FaceRecord {
         let d = f.located.detection
-        let m = f.alignment.matrix
-        let matrix = "[\(m.a), \(m.b), \(m.tx), \(m.c), \(m.d), \(m.ty)]"
+        let matrix = f.alignment.matrix.jsonText
         return FaceRecord(
             detectionId: detectionId, sourceId: sourceId, frameId: frameIds[sequence], sequence: sequence, frameNumber: frameNumber, pts: pts,
             seconds: seconds, faceIndex: faceIndex, trackId: 0, cropPath: cropPath, cropSHA256: "", maskPath: maskPath,

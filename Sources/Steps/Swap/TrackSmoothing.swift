@@ -1,3 +1,4 @@
+import FacetCore
 import Faces
 import Foundation
 

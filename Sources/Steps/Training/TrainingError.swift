@@ -1,19 +1,11 @@
 import FacetCore
 import Foundation
 
-/// Errors from loading training data, resuming, initialising and exporting; each names the file and the
-/// problem, and maps to the documented exit code.
+/// Errors from pairing training data, resuming, initialising and exporting; each names the file and the
+/// problem, and maps to the documented exit code. (Loading a side's faces throws `AugmentError`.)
 public enum TrainingError: FacetError, Equatable {
-    /// A dataset with no faces.
-    case emptyDataset(path: String)
     /// The two datasets' crops are framed differently (size or centering).
     case framingMismatch(pathA: String, framingA: String, pathB: String, framingB: String)
-    /// A crop or mask whose size is not the manifest's crop size.
-    case wrongImageSize(path: String, expected: Int, width: Int, height: Int)
-    /// A crop whose bytes are not the ones the dataset manifest lists.
-    case contentChanged(path: String, manifest: String)
-    /// A face the augmenter cannot use (no 68 landmarks, ...).
-    case badFace(path: String, reason: String)
     /// The output folder already holds a checkpoint and neither --resume nor --force was given.
     case checkpointExists(path: String)
     /// A checkpoint that is not a `train` checkpoint, or whose run does not fit what was asked.
@@ -29,20 +21,14 @@ public enum TrainingError: FacetError, Equatable {
         switch self {
         case .checkpointExists, .invalidOption: return .usage
         case .diverged: return .failure
-        case .emptyDataset, .framingMismatch, .wrongImageSize, .contentChanged, .badFace, .resumeMismatch, .initMismatch: return .dataError
+        case .framingMismatch, .resumeMismatch, .initMismatch: return .dataError
         }
     }
 
     public var description: String {
         switch self {
-        case .emptyDataset(let path): return "\(path): the dataset has no faces"
         case .framingMismatch(let a, let fa, let b, let fb):
             return "\(a) has \(fa) crops but \(b) has \(fb): both datasets must be cut the same way (detect --size and --centering)"
-        case .wrongImageSize(let path, let expected, let w, let h):
-            return "\(path): image is \(w)×\(h), the manifest says \(expected)×\(expected)"
-        case .contentChanged(let path, let manifest):
-            return "\(path): content differs from the SHA-256 recorded in \(manifest) (the dataset folder was edited; re-run dedupe)"
-        case .badFace(let path, let reason): return "\(path): unusable face: \(reason)"
         case .checkpointExists(let path):
             return "\(path) exists: pass --resume to continue that run, or --force to start a new one over it"
         case .resumeMismatch(let path, let problems):

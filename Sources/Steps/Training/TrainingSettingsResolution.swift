@@ -1,32 +1,7 @@
 import Augment
 import Foundation
 
-/// Augmentation values given on the command line (nil: the default, or the checkpoint's when resuming).
-public struct AugmentOverrides: Sendable, Equatable {
-    public var rotationDegrees: Double?, zoom: Double?, shift: Double?, flipProbability: Double?
-    public var lightness: Double?, contrast: Double?, colour: Double?, warpScale: Double?
-    public var warpToLandmarks: Bool?
-    /// Start from `AugmentSettings.none` instead of the defaults.
-    public var disableAll = false
-
-    public init() {}
-
-    func resolve() -> AugmentSettings {
-        var s = disableAll ? AugmentSettings.none : AugmentSettings()
-        if let v = rotationDegrees { s.rotationDegrees = v }
-        if let v = zoom { s.zoom = v }
-        if let v = shift { s.shift = v }
-        if let v = flipProbability { s.flipProbability = v }
-        if let v = lightness { s.lightness = v }
-        if let v = contrast { s.contrast = v }
-        if let v = colour { s.colour = v }
-        if let v = warpScale { s.warpScale = v }
-        if let v = warpToLandmarks { s.warpToLandmarks = v }
-        return s
-    }
-
-    var isEmpty: Bool { self == AugmentOverrides() }
-}
+// AugmentOverrides (the augmentation values given on the command line): Augment/AugmentOptions.swift.
 
 /// Training settings given on the command line; nil fields take their defaults for a new run, or the
 /// checkpoint's values when resuming (a value that differs from the checkpoint's is refused).

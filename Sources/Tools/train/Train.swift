@@ -83,7 +83,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Fraction of the crop side the model sees (default 0.75).", valueName: "f"))
     var coverage: Double?
 
-    @OptionGroup(title: "Augmentation") var augmentation: TrainAugmentOptions
+    @OptionGroup(title: "Augmentation") var augmentation: AugmentOptions
 
     @Option(help: ArgumentHelp("Write a checkpoint every N iterations.", valueName: "N"))
     var checkpointEvery: Int = 500
@@ -190,38 +190,5 @@ struct Train: ParsableCommand {
         if let initFrom { p["init-from"] = .string(initFrom) }
         if resume { p["resume"] = .bool(true) }
         return p
-    }
-}
-
-/// The augmentation options (nil: the default, or the checkpoint's when resuming).
-struct TrainAugmentOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Random rotation, ± degrees (default 10).", valueName: "deg"))
-    var rotation: Double?
-    @Option(help: ArgumentHelp("Random zoom, ± fraction (default 0.05).", valueName: "f"))
-    var zoom: Double?
-    @Option(help: ArgumentHelp("Random shift, ± fraction of the crop (default 0.05).", valueName: "f"))
-    var shift: Double?
-    @Option(help: ArgumentHelp("Probability of a horizontal flip (default 0.5).", valueName: "p"))
-    var flip: Double?
-    @Option(help: ArgumentHelp("L* lightness change, ± fraction (default 0.3).", valueName: "f"))
-    var lightness: Double?
-    @Option(help: ArgumentHelp("L* contrast change, ± fraction (default 0.25).", valueName: "f"))
-    var contrast: Double?
-    @Option(help: ArgumentHelp("a*/b* colour change, ± fraction (default 0.08).", valueName: "f"))
-    var colour: Double?
-    @Option(help: ArgumentHelp("Random warp noise, pixels on a 256 px crop (default 5; 0: no warp).", valueName: "px"))
-    var warpScale: Double?
-    @Flag(inversion: .prefixedNo, help: "Warp each face onto the landmarks of a similar face instead of the random grid.")
-    var warpToLandmarks: Bool?
-    @Flag(help: "No augmentation at all (every value above starts from 0).")
-    var noAugmentation = false
-
-    var overrides: AugmentOverrides {
-        var o = AugmentOverrides()
-        o.rotationDegrees = rotation; o.zoom = zoom; o.shift = shift; o.flipProbability = flip
-        o.lightness = lightness; o.contrast = contrast; o.colour = colour; o.warpScale = warpScale
-        o.warpToLandmarks = warpToLandmarks
-        o.disableAll = noAugmentation
-        return o
     }
 }

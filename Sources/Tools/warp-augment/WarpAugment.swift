@@ -1,9 +1,9 @@
 import ArgumentParser
 import Augment
+import AugmentPreview
 import FacetCore
 import Foundation
 import ToolSupport
-import Training
 
 /// `warp-augment`: shows (and optionally writes) the augmented training pairs `train` makes from a dataset.
 @main
@@ -70,32 +70,5 @@ struct WarpAugment: ParsableCommand {
                 + (report.pairsFolder.map { ", \(report.pairs) pairs in \($0)" } ?? ""))
             return .ok
         }
-    }
-}
-
-/// The augmentation settings, with `train`'s defaults.
-struct AugmentOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Random rotation, ± degrees.", valueName: "deg"))
-    var rotation: Double = 10
-    @Option(help: ArgumentHelp("Random zoom, ± fraction.", valueName: "f"))
-    var zoom: Double = 0.05
-    @Option(help: ArgumentHelp("Random shift, ± fraction of the crop.", valueName: "f"))
-    var shift: Double = 0.05
-    @Option(help: ArgumentHelp("Probability of a horizontal flip.", valueName: "p"))
-    var flip: Double = 0.5
-    @Option(help: ArgumentHelp("L* lightness change, ± fraction.", valueName: "f"))
-    var lightness: Double = 0.3
-    @Option(help: ArgumentHelp("L* contrast change, ± fraction.", valueName: "f"))
-    var contrast: Double = 0.25
-    @Option(help: ArgumentHelp("a*/b* colour change, ± fraction.", valueName: "f"))
-    var colour: Double = 0.08
-    @Option(help: ArgumentHelp("Random warp noise, pixels on a 256 px crop (0: no warp).", valueName: "px"))
-    var warpScale: Double = 5
-    @Flag(help: "Warp each face onto the landmarks of a similar face instead of the random grid.")
-    var warpToLandmarks = false
-
-    var settings: AugmentSettings {
-        AugmentSettings(rotationDegrees: rotation, zoom: zoom, shift: shift, flipProbability: flip, lightness: lightness, contrast: contrast,
-                        colour: colour, warpScale: warpScale, warpToLandmarks: warpToLandmarks)
     }
 }

@@ -1,4 +1,3 @@
-import Augment
 import FacetCore
 import Foundation
 import Manifest
@@ -6,7 +5,7 @@ import Media
 
 /// One identity's faces, in memory and ready for augmentation: read from a `facet.dataset` manifest
 /// (`dedupe`) or a `facet.faces` manifest (`detect`; its landmarks are mapped into crop pixels through each
-/// face's frame-to-crop matrix). `train` and `warp-augment` share it.
+/// face's frame-to-crop matrix). `train` and `warp-augment` share it, so it lives here, below both steps.
 public struct TrainingSide: Sendable {
     /// The person (the dataset's identity; for a faces manifest, the `identify --target` person it was filtered to,
     /// else its file name without `faces-` and `.json`).
@@ -27,16 +26,24 @@ public struct TrainingSide: Sendable {
     /// For warp-to-landmarks: each face's nearest faces by landmark positions (empty lists otherwise).
     public let neighbours: [[Int]]
 
+    /// A side from faces already in memory (tests, tools that build sides themselves).
+    public init(identity: String, manifestURL: URL, schema: String, manifestSHA256: String, contentSHA256: String, cropSize: Int,
+                centering: String, faces: [AugmentSource], cropPaths: [String], neighbours: [[Int]]) {
+        self.identity = identity; self.manifestURL = manifestURL; self.schema = schema; self.manifestSHA256 = manifestSHA256
+        self.contentSHA256 = contentSHA256; self.cropSize = cropSize; self.centering = centering; self.faces = faces
+        self.cropPaths = cropPaths; self.neighbours = neighbours
+    }
+
     /// Fewer faces than this draws a warning (the seeds ask for 300–2000 per identity).
     public static let recommendedFaces = 300
 
     /// Reads the manifest at `url` and every crop it lists (in parallel). `identity` overrides the name.
-    /// Throws `ManifestError` for a missing, unreadable or unknown manifest, `TrainingError.emptyDataset` when
+    /// Throws `ManifestError` for a missing, unreadable or unknown manifest, `AugmentError.emptyDataset` when
     /// it lists no faces, and a typed error naming the crop for a missing, undecodable, wrongly sized or
     /// changed crop.
     public static func load(_ url: URL, identity: String? = nil, geometry: AugmentGeometry, findNeighbours: Bool = false) throws -> TrainingSide {
         let (schema, items, cropSize, centering, defaultIdentity, verifiesHashes) = try readManifest(url)
-        guard !items.isEmpty else { throw TrainingError.emptyDataset(path: url.path) }
+        guard !items.isEmpty else { throw AugmentError.emptyDataset(path: url.path) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ManifestError.missing(path: url.path) }
         let results = ResultSlots<(AugmentSource, String)>(count: items.count)
@@ -67,26 +74,16 @@ public struct TrainingSide: Sendable {
     public var framing: String { "\(cropSize) px \(centering)-centred" }
 
     private static func readManifest(_ url: URL) throws -> (String, [DatasetItem], Int, String, String, Bool) {
-        struct Header: Decodable { let schema: String? }
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ManifestError.missing(path: url.path) }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw ManifestError.malformed(path: url.path, reason: error.localizedDescription) }
-        let schema = (try? JSONDecoder().decode(Header.self, from: data))?.schema ?? "none"
-        switch schema {
-        case DatasetManifest.schemaName:
-            let manifest = try ManifestIO.read(DatasetManifest.self, from: url)
-            return (schema, manifest.items, manifest.cropSize, manifest.centering, manifest.identity, true)
-        case FacesManifest.schemaName:
-            let manifest = try ManifestIO.read(FacesManifest.self, from: url)
-            // A faces manifest filtered by `identify label --target NAME` names its person; others are named by file.
+        switch try FaceSetManifest.read(url) {
+        case .dataset(let manifest):
+            return (DatasetManifest.schemaName, manifest.items, manifest.cropSize, manifest.centering, manifest.identity, true)
+        case .faces(let manifest):
             var name = url.deletingPathExtension().lastPathComponent
             if name.hasPrefix("faces-") { name.removeFirst("faces-".count) }
             if case .string(let target)? = manifest.tool.parameters["target"], !target.isEmpty { name = target }
             // The crop hashes are filled in when the crops are read.
             let items = manifest.items.map { DatasetItem(face: $0, crop: $0.crop, sha256: "", mask: $0.mask, source: $0.input) }
-            return (schema, items, manifest.cropSize, manifest.centering, name, false)
-        default:
-            throw ManifestError.wrongSchema(path: url.path, found: schema, expected: "\(DatasetManifest.schemaName) or \(FacesManifest.schemaName)")
+            return (FacesManifest.schemaName, items, manifest.cropSize, manifest.centering, name, false)
         }
     }
 
@@ -95,24 +92,24 @@ public struct TrainingSide: Sendable {
         let cropURL = ManifestIO.resolve(item.crop, relativeToManifest: manifest)
         let bytes = try readFile(cropURL)
         let hash = SHA256.hex(bytes)
-        if verifyHash && hash != item.sha256 { throw TrainingError.contentChanged(path: cropURL.path, manifest: manifest.path) }
+        if verifyHash && hash != item.sha256 { throw AugmentError.contentChanged(path: cropURL.path, manifest: manifest.path) }
         let crop = try ImageDecoder.decode(bytes, path: cropURL.path)
         guard crop.width == cropSize, crop.height == cropSize else {
-            throw TrainingError.wrongImageSize(path: cropURL.path, expected: cropSize, width: crop.width, height: crop.height)
+            throw AugmentError.wrongImageSize(path: cropURL.path, expected: cropSize, width: crop.width, height: crop.height)
         }
         var mask: RGBImage?
         if let maskPath = item.mask {
             let maskURL = ManifestIO.resolve(maskPath, relativeToManifest: manifest)
             let decoded = try ImageDecoder.decode(try readFile(maskURL), path: maskURL.path)
             guard decoded.width == cropSize, decoded.height == cropSize else {
-                throw TrainingError.wrongImageSize(path: maskURL.path, expected: cropSize, width: decoded.width, height: decoded.height)
+                throw AugmentError.wrongImageSize(path: maskURL.path, expected: cropSize, width: decoded.width, height: decoded.height)
             }
             mask = decoded
         }
         do {
             return (try AugmentSource(crop: crop, landmarks68: item.landmarks68, mask: mask, processingSize: geometry.processingSize), hash)
-        } catch let error as AugmentError {
-            throw TrainingError.badFace(path: cropURL.path, reason: error.description)
+        } catch AugmentError.invalidSettings(let reason) {
+            throw AugmentError.badFace(path: cropURL.path, reason: "invalid augmentation: \(reason)")
         }
     }
 
@@ -153,7 +150,7 @@ final class ResultSlots<T>: @unchecked Sendable {
 
     func get(_ index: Int) throws -> T {
         lock.lock(); let value = slots[index]; lock.unlock()
-        guard let value else { throw TrainingError.invalidOption("internal: result \(index) missing") }
+        guard let value else { throw AugmentError.invalidSettings("internal: result \(index) missing") }
         return try value.get()
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
-import Media
 
-/// Small image helpers for previews: float buffers to images, and grids of equal-size tiles.
+/// Facet's one image-grid composer (previews, contact sheets), and float buffers to images.
 public enum ImageGrid {
     /// `side`·`side`·3 floats 0…1 (RGB interleaved) → an image, rounded half up and clamped.
     public static func image(_ values: UnsafePointer<Float>, side: Int) -> RGBImage {
@@ -41,24 +40,31 @@ public enum ImageGrid {
         }
     }
 
-    /// Rows of tiles (each tile `tile`×`tile`; smaller or larger images are area-resized) separated by `gap`
-    /// pixels of `background`. Short rows are padded with background.
-    public static func compose(_ rows: [[RGBImage]], tile: Int, gap: Int = 2, background: (UInt8, UInt8, UInt8) = (32, 32, 32)) -> RGBImage {
+    /// Rows of tiles (each tile `tile`×`tile`; images of another size are area-resized to it) separated by
+    /// `gap` pixels of `background`, with `margin` pixels (default: `gap`) around the whole grid. Short rows
+    /// are padded with background; a nil tile is drawn in `missing` colour (or left as background).
+    public static func compose(_ rows: [[RGBImage?]], tile: Int, gap: Int = 2, margin: Int? = nil,
+                               background: (UInt8, UInt8, UInt8) = (32, 32, 32), missing: (UInt8, UInt8, UInt8)? = nil) -> RGBImage {
+        let tile = max(1, tile), margin = margin ?? gap
         let columns = max(1, rows.map(\.count).max() ?? 1), rowCount = max(1, rows.count)
-        let width = columns * tile + (columns + 1) * gap, height = rowCount * tile + (rowCount + 1) * gap
-        var canvas = RGBImage(width: width, height: height, fill: background)
+        let width = columns * tile + (columns - 1) * gap + 2 * margin, height = rowCount * tile + (rowCount - 1) * gap + 2 * margin
+        var canvas = Canvas(width: width, height: height, background: background)
         for (r, row) in rows.enumerated() {
             for (c, image) in row.enumerated() {
-                let fitted = image.width == tile && image.height == tile ? image.pixels
-                    : image.width == image.height ? AreaResize.resize(image.pixels, side: image.width, channels: 3, to: tile) : nil
-                guard let fitted else { continue }
-                let x0 = gap + c * (tile + gap), y0 = gap + r * (tile + gap)
-                for y in 0..<tile {
-                    let d = ((y0 + y) * width + x0) * 3
-                    canvas.pixels.replaceSubrange(d..<(d + tile * 3), with: fitted[(y * tile * 3)..<((y + 1) * tile * 3)])
+                let x0 = margin + c * (tile + gap), y0 = margin + r * (tile + gap)
+                if let image, image.width > 0, image.height > 0 {
+                    canvas.draw(image.width == tile && image.height == tile ? image : image.areaResized(width: tile, height: tile), x: x0, y: y0)
+                } else if let missing {
+                    canvas.fill(x: x0, y: y0, width: tile, height: tile, missing)
                 }
             }
         }
-        return canvas
+        return canvas.image
+    }
+
+    /// `compose` for rows without missing tiles.
+    public static func compose(_ rows: [[RGBImage]], tile: Int, gap: Int = 2, margin: Int? = nil,
+                               background: (UInt8, UInt8, UInt8) = (32, 32, 32)) -> RGBImage {
+        compose(rows.map { $0.map(Optional.some) }, tile: tile, gap: gap, margin: margin, background: background)
     }
 }

@@ -42,14 +42,14 @@ public struct WarpAugmentReport: Codable, Sendable {
 public enum WarpAugmentRun {
     public static func run(_ options: WarpAugmentOptions, progress: ProgressSink = SilentProgress()) throws -> WarpAugmentReport {
         guard options.previewFaces >= 1, options.pairs >= 0 else {
-            throw TrainingError.invalidOption("--faces must be at least 1 and --pairs at least 0")
+            throw WarpAugmentError.invalidOption("--faces must be at least 1 and --pairs at least 0")
         }
         let geometry: AugmentGeometry, augmenter: FaceAugmenter
         do {
             geometry = try AugmentGeometry(outputSize: options.size, coverage: options.coverage)
             augmenter = try FaceAugmenter(settings: options.settings, geometry: geometry)
         } catch let error as AugmentError {
-            throw TrainingError.invalidOption(error.description)
+            throw WarpAugmentError.invalidOption(error.description)
         }
         let side = try TrainingSide.load(options.manifest, geometry: geometry, findNeighbours: options.settings.warpToLandmarks)
         let s = geometry.outputSize, pixels = s * s
@@ -95,5 +95,14 @@ public enum WarpAugmentRun {
         return WarpAugmentReport(preview: options.preview.path, faces: side.faces.count, previewFaces: count, pairs: options.pairsFolder == nil ? 0 : options.pairs,
                                  pairsFolder: options.pairsFolder?.path, outputSize: s, processingSize: geometry.processingSize,
                                  coverage: geometry.coverage)
+    }
+}
+
+/// A `warp-augment` option out of range (a usage error, exit 64).
+public enum WarpAugmentError: FacetError, Equatable {
+    case invalidOption(String)
+    public var exitStatus: ExitStatus { .usage }
+    public var description: String {
+        switch self { case .invalidOption(let reason): return reason }
     }
 }
