@@ -89,6 +89,13 @@ demo: setup
 	@echo "demo: augmentation preview $(DEMO_WORKSPACE)/Previews/augment-faces-d18.png (rows: crop, warped input, target);"
 	@echo "demo: a 30-iteration lite model (A: the d18 dataset, B: Miranda's faces from identify) in $(DEMO_WORKSPACE)/Models/d18-miranda/"
 	@echo "demo: (model.json, preview.png, loss.csv): it only shows the mechanics; a usable model takes 300+ faces of one person per side and 20+ minutes (README, train)"
+	$(BIN)/swap --workspace "$(DEMO_WORKSPACE)" --model "$(DEMO_WORKSPACE)/Models/d18-miranda/model.json" --direction b-to-a \
+	  --target "Lin-Manuel Miranda" --preview-frames 4 --output "$(DEMO_WORKSPACE)/Swaps/two_people_stage-swapped.mp4" \
+	  --manifest "$(DEMO_WORKSPACE)/Manifests/swap-two_people_stage.json" Datasets/samples/two_people_stage.mp4
+	@echo "demo: swapped clip $(DEMO_WORKSPACE)/Swaps/two_people_stage-swapped.mp4 (only Miranda's face replaced, by the 30-iteration model's"
+	@echo "demo: d18 decoder: a blur at this stage), labelled as synthetic: container metadata, the sidecar"
+	@echo "demo: $(DEMO_WORKSPACE)/Swaps/two_people_stage-swapped.mp4.provenance.json, the catalog's swaps table and an invisible watermark;"
+	@echo "demo: input | output sheet $(DEMO_WORKSPACE)/Swaps/preview.png, manifest $(DEMO_WORKSPACE)/Manifests/swap-two_people_stage.json"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
