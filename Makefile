@@ -3,13 +3,14 @@
 
 SWIFT ?= swift
 # Debian packages Facet builds against (FFmpeg's libraries, SQLite, pkg-config), plus the ffmpeg/ffprobe
-# command-line tools that the tests use to check written videos and the benchmarks run as the peer.
-APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg
+# command-line tools that the tests use to check written videos and the benchmarks run as the peer, and Chromium,
+# which the `score` tests use to open the HTML reports headless and check a screenshot.
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train clean
+.PHONY: setup apt models openblas build check-imports test demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-score clean
 
 setup: apt models openblas build
 
@@ -93,6 +94,9 @@ bench-dedupe: setup
 	benchmarks/dedupe/run.sh
 bench-train: setup
 	benchmarks/train/run.sh
+
+bench-score: setup
+	benchmarks/score/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

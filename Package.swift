@@ -34,7 +34,7 @@ func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Targe
     .executableTarget(name: name, dependencies: dependencies + [argumentParser], path: "Sources/BenchmarkTools/\(name)")
 }
 
-let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train"]
+let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "score"]
 let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench"]
 
 let package = Package(
@@ -80,6 +80,7 @@ let package = Package(
         // dedupe; Haswell-level x86-64 so hash comparisons use POPCNT.
         step("Datasets", ["FacetCore", "Media", "Manifest", "Catalog"], settings: haswell),
         step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train, warp-augment
+        step("Scoring", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // score
 
         // MARK: Tools
         tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),
@@ -88,6 +89,7 @@ let package = Package(
         tool("dedupe", ["Datasets", "ToolSupport", "FacetCore", "Catalog"]),
         tool("warp-augment", ["Training", "Augment", "ToolSupport", "FacetCore"]),
         tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
+        tool("score", ["Scoring", "ToolSupport", "FacetCore", "Catalog", "Models"]),
 
         // MARK: Benchmark tools
         benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
@@ -99,7 +101,7 @@ let package = Package(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
                            "Faces", "Recognition", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment",
-                           "Training", grdb]
+                           "Training", "Scoring", "score", grdb]
         ),
     ]
 )

@@ -132,6 +132,8 @@ enum CatalogMigrations {
         // Added by `dedupe`: dataset versions, their sources, faces and drops (Sources/Catalog/CatalogDatasets.swift).
         migrator.registerMigration("v4-datasets") { db in try DatasetTables.create(db) }
         registerTrainingRuns(&migrator)
+        // Added by `score`: per-run and per-face swap quality scores (Sources/Foundations/Catalog/CatalogScores.swift).
+        registerScores(&migrator)
         return migrator
     }
 }

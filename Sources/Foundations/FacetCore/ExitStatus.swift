@@ -4,6 +4,8 @@ public enum ExitStatus: Int32, Sendable, Codable {
     case ok = 0
     /// Work failed for a reason that is not the input's fault (I/O error, locked catalog, full disk).
     case failure = 1
+    /// A quality gate the caller set failed (`score --fail-if`): the work was done, the result is not good enough.
+    case gateFailed = 4
     /// The command line is wrong.
     case usage = 64
     /// An input exists but its data is bad: a damaged video, an image with no face, an unknown manifest version.

@@ -14,7 +14,7 @@ public enum LossCurve {
     static let colourA: (UInt8, UInt8, UInt8) = (214, 39, 40), colourB: (UInt8, UInt8, UInt8) = (31, 119, 180)
 
     public static func render(_ points: [Point], width: Int = 720, height: Int = 400) -> RGBImage {
-        var canvas = Canvas(width: width, height: height)
+        var canvas = PlotCanvas(width: width, height: height)
         let left = 64, right = width - 16, top = 16, bottom = height - 40
         let finite = points.filter { $0.lossA.isFinite && $0.lossB.isFinite }
         let maxIteration = max(finite.last?.iteration ?? 1, 1)
@@ -26,36 +26,36 @@ public enum LossCurve {
         // Grid and labels.
         for k in 0...4 {
             let v = lo + (hi - lo) * Double(k) / 4, yy = y(v)
-            canvas.line(left, yy, right, yy, colour: (225, 225, 225))
-            canvas.text(label(v), x: 4, y: yy - 7, scale: 2, colour: (60, 60, 60))
+            canvas.line(x0: left, y0: yy, x1: right, y1: yy, (225, 225, 225))
+            canvas.text(label(v), x: 4, y: yy - 7, scale: 2, (60, 60, 60))
         }
         let step = niceStep(Double(maxIteration) / 5)
         var tick = 0
         while tick <= maxIteration {
             let xx = x(tick), text = iterationLabel(tick)
-            canvas.line(xx, top, xx, bottom, colour: (225, 225, 225))
-            canvas.text(text, x: min(max(xx - text.count * 6, 0), width - text.count * 12), y: bottom + 8, scale: 2, colour: (60, 60, 60))
+            canvas.line(x0: xx, y0: top, x1: xx, y1: bottom, (225, 225, 225))
+            canvas.text(text, x: min(max(xx - text.count * 6, 0), width - text.count * 12), y: bottom + 8, scale: 2, (60, 60, 60))
             tick += step
         }
-        canvas.line(left, bottom, right, bottom, colour: (0, 0, 0))
-        canvas.line(left, top, left, bottom, colour: (0, 0, 0))
+        canvas.line(x0: left, y0: bottom, x1: right, y1: bottom, (0, 0, 0))
+        canvas.line(x0: left, y0: top, x1: left, y1: bottom, (0, 0, 0))
 
         let window = max(1, finite.count / 50)
         for (series, colour) in [(finite.map(\.lossA), colourA), (finite.map(\.lossB), colourB)] {
             let light = (UInt8((Int(colour.0) + 2 * 255) / 3), UInt8((Int(colour.1) + 2 * 255) / 3), UInt8((Int(colour.2) + 2 * 255) / 3))
             for i in 1..<max(series.count, 1) {
-                canvas.line(x(finite[i - 1].iteration), y(series[i - 1]), x(finite[i].iteration), y(series[i]), colour: light)
+                canvas.line(x0: x(finite[i - 1].iteration), y0: y(series[i - 1]), x1: x(finite[i].iteration), y1: y(series[i]), light)
             }
             let smooth = movingAverage(series, window: window)
             for i in 1..<max(smooth.count, 1) {
-                canvas.line(x(finite[i - 1].iteration), y(smooth[i - 1]), x(finite[i].iteration), y(smooth[i]), colour: colour, thickness: 2)
+                canvas.line(x0: x(finite[i - 1].iteration), y0: y(smooth[i - 1]), x1: x(finite[i].iteration), y1: y(smooth[i]), thickness: 2, colour)
             }
         }
         // Legend.
         for (k, (name, colour)) in [("A", colourA), ("B", colourB)].enumerated() {
             let lx = right - 120 + k * 60
-            canvas.fill(x: lx, y: top + 6, width: 20, height: 4, colour: colour)
-            canvas.text(name, x: lx + 26, y: top + 1, scale: 2, colour: (0, 0, 0))
+            canvas.fill(x: lx, y: top + 6, width: 20, height: 4, colour)
+            canvas.text(name, x: lx + 26, y: top + 1, scale: 2, (0, 0, 0))
         }
         return canvas.image
     }
@@ -88,64 +88,4 @@ public enum LossCurve {
         }
     }
     static func iterationLabel(_ it: Int) -> String { it >= 10_000 && it % 1000 == 0 ? "\(it / 1000)k" : "\(it)" }
-}
-
-/// A white RGB canvas with lines, rectangles and a 5×7 bitmap font (digits, `.`, `-`, `k`, `A`, `B`).
-struct Canvas {
-    var image: RGBImage
-    init(width: Int, height: Int) { image = RGBImage(width: width, height: height, fill: (255, 255, 255)) }
-
-    mutating func set(_ x: Int, _ y: Int, _ c: (UInt8, UInt8, UInt8)) {
-        guard x >= 0, y >= 0, x < image.width, y < image.height else { return }
-        let i = (y * image.width + x) * 3
-        image.pixels[i] = c.0; image.pixels[i + 1] = c.1; image.pixels[i + 2] = c.2
-    }
-
-    mutating func fill(x: Int, y: Int, width: Int, height: Int, colour: (UInt8, UInt8, UInt8)) {
-        for yy in y..<(y + max(height, 0)) { for xx in x..<(x + max(width, 0)) { set(xx, yy, colour) } }
-    }
-
-    /// Bresenham's line, `thickness` pixels square pen.
-    mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, colour: (UInt8, UInt8, UInt8), thickness: Int = 1) {
-        var x = x0, y = y0
-        let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
-        var error = dx + dy
-        while true {
-            fill(x: x, y: y, width: thickness, height: thickness, colour: colour)
-            if x == x1 && y == y1 { break }
-            let e2 = 2 * error
-            if e2 >= dy { error += dy; x += sx }
-            if e2 <= dx { error += dx; y += sy }
-        }
-    }
-
-    static let glyphs: [Character: [String]] = [
-        "0": ["01110", "10001", "10011", "10101", "11001", "10001", "01110"],
-        "1": ["00100", "01100", "00100", "00100", "00100", "00100", "01110"],
-        "2": ["01110", "10001", "00001", "00010", "00100", "01000", "11111"],
-        "3": ["11110", "00001", "00001", "01110", "00001", "00001", "11110"],
-        "4": ["00010", "00110", "01010", "10010", "11111", "00010", "00010"],
-        "5": ["11111", "10000", "11110", "00001", "00001", "10001", "01110"],
-        "6": ["00110", "01000", "10000", "11110", "10001", "10001", "01110"],
-        "7": ["11111", "00001", "00010", "00100", "01000", "01000", "01000"],
-        "8": ["01110", "10001", "10001", "01110", "10001", "10001", "01110"],
-        "9": ["01110", "10001", "10001", "01111", "00001", "00010", "01100"],
-        ".": ["00000", "00000", "00000", "00000", "00000", "01100", "01100"],
-        "-": ["00000", "00000", "00000", "11111", "00000", "00000", "00000"],
-        "k": ["10000", "10000", "10010", "10100", "11000", "10100", "10010"],
-        "A": ["01110", "10001", "10001", "11111", "10001", "10001", "10001"],
-        "B": ["11110", "10001", "10001", "11110", "10001", "10001", "11110"],
-    ]
-
-    /// Draws `text` with its top-left corner at (x, y); each glyph cell is 6×8 font pixels of `scale` px.
-    mutating func text(_ text: String, x: Int, y: Int, scale: Int, colour: (UInt8, UInt8, UInt8)) {
-        for (k, character) in text.enumerated() {
-            guard let rows = Self.glyphs[character] else { continue }
-            for (row, bits) in rows.enumerated() {
-                for (column, bit) in bits.enumerated() where bit == "1" {
-                    fill(x: x + (k * 6 + column) * scale, y: y + row * scale, width: scale, height: scale, colour: colour)
-                }
-            }
-        }
-    }
 }

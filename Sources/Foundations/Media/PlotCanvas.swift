@@ -1,21 +1,21 @@
 import Foundation
-import Media
 
-/// A small drawing surface over `RGBImage` for the audit plots: filled and outlined rectangles and text in a
-/// 5×7 pixel font (upper case; lower case is drawn upper case, unknown characters as blanks).
-struct PlotCanvas {
-    typealias Colour = (UInt8, UInt8, UInt8)
-    var image: RGBImage
+/// The one drawing surface for Facet's plots (`dedupe audit`, `score` reports) over `RGBImage`: filled and
+/// outlined rectangles, lines, and text in a 5×7 pixel font (upper case; lower case is drawn upper case,
+/// unknown characters as blanks). Coordinates are pixels, origin top-left.
+public struct PlotCanvas {
+    public typealias Colour = (UInt8, UInt8, UInt8)
+    public var image: RGBImage
 
-    static let white: Colour = (255, 255, 255), black: Colour = (20, 20, 20), grey: Colour = (150, 150, 150)
-    static let light: Colour = (232, 232, 232), datasetBlue: Colour = (31, 119, 180), targetOrange: Colour = (255, 127, 14)
-    static let alarmRed: Colour = (214, 39, 40)
+    public static let white: Colour = (255, 255, 255), black: Colour = (20, 20, 20), grey: Colour = (150, 150, 150)
+    public static let light: Colour = (232, 232, 232), datasetBlue: Colour = (31, 119, 180), targetOrange: Colour = (255, 127, 14)
+    public static let alarmRed: Colour = (214, 39, 40)
 
-    init(width: Int, height: Int) {
+    public init(width: Int, height: Int) {
         image = RGBImage(width: max(1, width), height: max(1, height), fill: Self.white)
     }
 
-    mutating func fill(x: Int, y: Int, width: Int, height: Int, _ colour: Colour) {
+    public mutating func fill(x: Int, y: Int, width: Int, height: Int, _ colour: Colour) {
         let x0 = max(0, x), y0 = max(0, y), x1 = min(image.width, x + width), y1 = min(image.height, y + height)
         guard x0 < x1, y0 < y1 else { return }
         image.pixels.withUnsafeMutableBufferPointer { p in
@@ -29,18 +29,50 @@ struct PlotCanvas {
         }
     }
 
-    mutating func outline(x: Int, y: Int, width: Int, height: Int, thickness: Int = 1, _ colour: Colour) {
+    public mutating func outline(x: Int, y: Int, width: Int, height: Int, thickness: Int = 1, _ colour: Colour) {
         fill(x: x, y: y, width: width, height: thickness, colour)
         fill(x: x, y: y + height - thickness, width: width, height: thickness, colour)
         fill(x: x, y: y, width: thickness, height: height, colour)
         fill(x: x + width - thickness, y: y, width: thickness, height: height, colour)
     }
 
+    /// A straight line from (`x0`, `y0`) to (`x1`, `y1`), `thickness` pixels wide (Bresenham, square pen).
+    public mutating func line(x0: Int, y0: Int, x1: Int, y1: Int, thickness: Int = 1, _ colour: Colour) {
+        var x = x0, y = y0
+        let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
+        var error = dx + dy
+        let half = thickness / 2
+        for _ in 0...(dx - dy) {
+            fill(x: x - half, y: y - half, width: thickness, height: thickness, colour)
+            if x == x1 && y == y1 { break }
+            let e2 = 2 * error
+            if e2 >= dy { error += dy; x += sx }
+            if e2 <= dx { error += dx; y += sy }
+        }
+    }
+
+    /// Pastes `picture` with its top-left corner at (`x`, `y`), clipped to the canvas.
+    public mutating func paste(_ picture: RGBImage, x: Int, y: Int) {
+        for row in 0..<picture.height where y + row >= 0 && y + row < image.height {
+            for column in 0..<picture.width where x + column >= 0 && x + column < image.width {
+                let s = (row * picture.width + column) * 3, d = ((y + row) * image.width + x + column) * 3
+                image.pixels[d] = picture.pixels[s]; image.pixels[d + 1] = picture.pixels[s + 1]; image.pixels[d + 2] = picture.pixels[s + 2]
+            }
+        }
+    }
+
+    /// Ten distinguishable colours for plot series (matplotlib's `tab10`), cycled by `index`.
+    public static func series(_ index: Int) -> Colour {
+        let palette: [Colour] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+        return palette[((index % palette.count) + palette.count) % palette.count]
+    }
+
     /// Width in pixels of `text` at `scale`.
-    static func textWidth(_ text: String, scale: Int = 1) -> Int { max(0, text.count * 6 * scale - scale) }
+    public static func textWidth(_ text: String, scale: Int = 1) -> Int { max(0, text.count * 6 * scale - scale) }
 
     /// Draws `text` with its top-left corner at (`x`, `y`).
-    mutating func text(_ text: String, x: Int, y: Int, scale: Int = 1, _ colour: Colour = black) {
+    public mutating func text(_ text: String, x: Int, y: Int, scale: Int = 1, _ colour: Colour = black) {
         var cursor = x
         for character in text.uppercased() {
             if let rows = Self.glyphs[character] {
@@ -55,12 +87,12 @@ struct PlotCanvas {
     }
 
     /// Draws `text` centred on `x`.
-    mutating func centredText(_ text: String, x: Int, y: Int, scale: Int = 1, _ colour: Colour = black) {
+    public mutating func centredText(_ text: String, x: Int, y: Int, scale: Int = 1, _ colour: Colour = black) {
         self.text(text, x: x - Self.textWidth(text, scale: scale) / 2, y: y, scale: scale, colour)
     }
 
     /// A white → dark blue ramp; `t` in 0...1.
-    static func heat(_ t: Double) -> Colour {
+    public static func heat(_ t: Double) -> Colour {
         let s = min(max(t, 0), 1)
         return (UInt8(255 - 247 * s), UInt8(255 - 207 * s), UInt8(255 - 148 * s))
     }
