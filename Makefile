@@ -77,6 +77,11 @@ demo: setup
 	@echo "demo: augmentation preview $(DEMO_WORKSPACE)/Previews/augment-faces-d18.png (rows: crop, warped input, target);"
 	@echo "demo: a 30-iteration lite model (A: the d18 dataset, B: Miranda's faces from identify) in $(DEMO_WORKSPACE)/Models/d18-miranda/"
 	@echo "demo: (model.json, preview.png, loss.csv): it only shows the mechanics; a usable model takes 300+ faces of one person per side and 20+ minutes (README, train)"
+	$(BIN)/score identity-run --workspace "$(DEMO_WORKSPACE)" --person "Lin-Manuel Miranda" --output "$(DEMO_WORKSPACE)/Manifests/swap-identity-two_people_stage.json" \
+	  Datasets/samples/two_people_stage.mp4
+	$(BIN)/score run --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Manifests/swap-identity-two_people_stage.json"
+	@echo "demo: score's known-answer run (two_people_stage.mp4 scored against itself: errors 0, ratios 1, ID retrieval 1):"
+	@echo "demo: report $(DEMO_WORKSPACE)/Scores/swap-identity-two_people_stage/report.html (until swap lands; then the demo scores its own swap)"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh

@@ -27,14 +27,16 @@ final class ScoringKnownAnswerTests: XCTestCase {
         let outcome = try RunScorer.run(manifest: manifest, options: options(dir, "identity"), catalog: catalog)
         let a = outcome.document.aggregates
         let swapped = outcome.document.outputs[0].faces.filter(\.swapped)
-        XCTAssertGreaterThan(swapped.count, 30)
+        XCTAssertGreaterThanOrEqual(swapped.count, 30, "Miranda's tracks over the first 40 frames")
         XCTAssertEqual(a["detected"]?.mean, 1)
         XCTAssertEqual(a["id_retrieval"]?.mean, 1, "Miranda's own face must be retrieved as Miranda")
         XCTAssertLessThan(a["id_distance_decoder"]?.max ?? 9, 0.6)
         XCTAssertGreaterThan(a["id_distance_source"]?.count ?? 0, 0)
-        for name in ["pose_error", "expression_error", "landmark_jitter", "colour_de00", "bystander_change"] {
-            XCTAssertEqual(a[name]?.max ?? 9, 0, accuracy: 1e-9, name)
-        }
+        // The same pixels give the same pixel measures exactly; the networks agree with themselves to float noise.
+        for name in ["colour_de00", "bystander_change"] { XCTAssertEqual(a[name]?.max ?? 9, 0, accuracy: 1e-9, name) }
+        XCTAssertLessThan(a["pose_error"]?.max ?? 9, 0.05)
+        XCTAssertLessThan(a["expression_error"]?.max ?? 9, 1e-3)
+        XCTAssertLessThan(a["landmark_jitter"]?.max ?? 9, 0.01)
         XCTAssertEqual(a["flicker_ratio"]?.mean ?? 0, 1, accuracy: 1e-9)
         XCTAssertEqual(a["seam"]?.mean ?? 0, 1, accuracy: 1e-9)
         XCTAssertEqual(a["coverage"]?.mean, 1)

@@ -38,6 +38,17 @@ public struct ScoreDocument: ManifestDocument, Equatable, Sendable {
     /// Wall seconds the scoring took (0 when read from the cache).
     public var seconds: Double
     public var facesPerSecond: Double
+
+    public init(schema: String = ScoreDocument.schemaName, version: ManifestVersion = ScoreDocument.currentVersion, tool: ToolInfo, createdAt: String,
+                manifest: String, manifestSha256: String, cacheKey: String, shard: String, model: SwapModelInfo, recognizer: String, gallery: [String],
+                decoderEnrolled: Bool, sourceEnrolled: Bool, jitterFaceSize: Double, outputs: [OutputScore], aggregates: [String: MetricSummary],
+                warnings: [String], worst: [WorstFace], seconds: Double, facesPerSecond: Double) {
+        self.schema = schema; self.version = version; self.tool = tool; self.createdAt = createdAt; self.manifest = manifest
+        self.manifestSha256 = manifestSha256; self.cacheKey = cacheKey; self.shard = shard; self.model = model; self.recognizer = recognizer
+        self.gallery = gallery; self.decoderEnrolled = decoderEnrolled; self.sourceEnrolled = sourceEnrolled; self.jitterFaceSize = jitterFaceSize
+        self.outputs = outputs; self.aggregates = aggregates; self.warnings = warnings; self.worst = worst; self.seconds = seconds
+        self.facesPerSecond = facesPerSecond
+    }
 }
 
 /// One output of the swap: where it is, what was kept, and its faces and tracks.

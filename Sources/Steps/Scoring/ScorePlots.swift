@@ -7,7 +7,7 @@ enum ScorePlots {
     static let width = 640, height = 240, left = 56, right = 16, top = 30, bottom = 34
 
     static func label(_ v: Double) -> String {
-        abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : abs(v) >= 1 ? String(format: "%.1f", v) : String(format: "%.2f", v)
+        abs(v) >= 100 || v == v.rounded() ? String(format: "%.0f", v) : abs(v) >= 1 ? String(format: "%.1f", v) : String(format: "%.2g", v)
     }
 
     /// Axes with `ticks` labels on y from `lo` to `hi`, and the x range `x0…x1` labelled under the axis.

@@ -20,36 +20,32 @@ public enum SelfSwap {
     }
 
     /// The faces of every frame of `video` (the first `limit` frames analysed; later frames listed without faces),
-    /// tracked by nearest box centre to the previous frame's faces (farther than half a box: a new track).
-    public static func analyse(_ video: URL, limit: Int = .max, store: ModelStore = ModelStore()) throws
-        -> (frames: [[Face]], seconds: [Double], info: VideoInfo, first: RGBImage?) {
+    /// linked into tracks by `FaceTracker` (detect's rules), and with `net`, the dlib descriptor of each track's
+    /// first face.
+    public static func analyse(_ video: URL, limit: Int = .max, store: ModelStore = ModelStore(), net: FaceRecognitionNet? = nil) throws
+        -> (frames: [[Face]], seconds: [Double], info: VideoInfo, descriptors: [Int: [Float]]) {
         let reader = try VideoReader(url: video)
         let converter = FrameConverter()
         let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(minScore: 0.5, minSize: 20, maxFaces: 8), store: store)
+        let tracker = FaceTracker()
         var frames: [[Face]] = [], seconds: [Double] = []
-        var previous: [Face] = []
-        var nextTrack = 0
-        var first: RGBImage?
+        var descriptors: [Int: [Float]] = [:]
         while let frame = try reader.nextFrame() {
             seconds.append(frame.seconds)
             guard frames.count < limit else { frames.append([]); continue }
             let image = try converter.rgb(frame)
-            if first == nil { first = image }
+            let located = analyzer.locate(image, tiles: 1)
+            let ids = tracker.update(frame: frames.count, faces: located.map { FaceTracker.Observation($0.detection) })
             var faces: [Face] = []
-            for located in analyzer.locate(image, tiles: 1) {
-                let c = centre(located.detection)
-                let free = previous.filter { p in !faces.contains { $0.track == p.track } }
-                if let near = free.min(by: { distance(centre($0.located.detection), c) < distance(centre($1.located.detection), c) }),
-                   distance(centre(near.located.detection), c) < 0.5 * located.detection.width {
-                    faces.append(Face(track: near.track, located: located))
-                } else {
-                    faces.append(Face(track: nextTrack, located: located)); nextTrack += 1
+            for (face, id) in zip(located, ids) {
+                faces.append(Face(track: id, located: face))
+                if let net, descriptors[id] == nil, let chip = try? FaceEmbedder.chip(fromImage: image, points5: face.points5) {
+                    descriptors[id] = try net.embed(chip: chip)
                 }
             }
             frames.append(faces)
-            previous = faces
         }
-        return (frames, seconds, reader.info, first)
+        return (frames, seconds, reader.info, descriptors)
     }
 
     static func centre(_ d: FaceDetection) -> SIMD2<Double> { SIMD2(d.x + d.width / 2, d.y + d.height / 2) }
@@ -73,9 +69,9 @@ public enum SelfSwap {
                         maskHull: hull.flatMap { [Float($0.x), Float($0.y)] })
     }
 
-    /// Writes the identity-transform manifest of `video` to `manifest`: the track nearest `person` in the first
-    /// analysed frame (dlib descriptor against the catalog's references) is swapped, every other face is a
-    /// bystander. Returns the number of swapped faces.
+    /// Writes the identity-transform manifest of `video` to `manifest`: the tracks whose first face's nearest
+    /// enrolled identity is `person` (dlib descriptor, within 0.6) are swapped, every other face is a bystander.
+    /// Returns the number of swapped faces.
     @discardableResult
     public static func writeManifest(video: URL, person: String, catalog: Catalog, to manifest: URL, limit: Int = .max,
                                      store: ModelStore = ModelStore()) throws -> Int {
@@ -83,22 +79,21 @@ public enum SelfSwap {
         guard let entry = gallery.entries.firstIndex(where: { $0.name.caseInsensitiveCompare(person) == .orderedSame }) else {
             throw ScoringError.badOption("\(catalog.url.path): '\(person)' is not enrolled")
         }
-        let analysed = try analyse(video, limit: limit, store: store)
-        guard let image = analysed.first, let firstFaces = analysed.frames.first(where: { !$0.isEmpty }) else {
-            throw ScoringError.badMedia(path: video.path, reason: "no face in the analysed frames")
-        }
         let net = try FaceRecognitionNet(store: store)
-        var best: (track: Int, distance: Double)?
-        for face in firstFaces {
-            let chip = try FaceEmbedder.chip(fromImage: image, points5: face.located.points5)
-            let d = gallery.distances(try net.embed(chip: chip), rule: .nearest)[entry]
-            if d < (best?.distance ?? .infinity) { best = (face.track, d) }
+        let analysed = try analyse(video, limit: limit, store: store, net: net)
+        // The person's tracks: those whose first face is nearest to the person among the enrolled, within dlib's 0.6.
+        var targets = Set<Int>()
+        for (track, descriptor) in analysed.descriptors {
+            let distances = gallery.distances(descriptor, rule: .nearest)
+            if let nearest = distances.indices.min(by: { distances[$0] < distances[$1] }), nearest == entry, distances[nearest] < 0.6 {
+                targets.insert(track)
+            }
         }
-        guard let target = best?.track else { throw ScoringError.badMedia(path: video.path, reason: "no face to swap") }
+        guard !targets.isEmpty else { throw ScoringError.badMedia(path: video.path, reason: "no face of \(person) found in the analysed frames") }
         var frames: [SwapFrame] = []
         for (i, faces) in analysed.frames.enumerated() {
             frames.append(SwapFrame(index: i, pts: Int64(i), seconds: analysed.seconds[i], damaged: false, faces: faces.map {
-                record($0.located, track: $0.track, swapped: $0.track == target, identity: $0.track == target ? person : nil)
+                record($0.located, track: $0.track, swapped: targets.contains($0.track), identity: targets.contains($0.track) ? person : nil)
             }))
         }
         let swapped = frames.reduce(0) { $0 + $1.faces.filter(\.swapped).count }
