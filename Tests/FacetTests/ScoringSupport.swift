@@ -65,7 +65,7 @@ enum SwapFixture {
             let image = try ImageDecoder.decode(fileAt: url)
             guard let face = try analyseImage(image) else { throw XCTSkip("no face in \(url.path)") }
             let descriptor = try net.embed(chip: try FaceEmbedder.chip(fromImage: image, points5: face.points5))
-            references.append(IdentityReferenceRecord(identityId: 0, origin: "test", path: url.path, sha256: try SHA256.hex(fileAt: url), faceId: nil,
+            references.append(IdentityReferenceRecord(identityId: 0, origin: "image", path: url.path, sha256: try SHA256.hex(fileAt: url), faceId: nil,
                                                       embedding: IdentityGallery.blob(descriptor), addedAt: timestamp()))
         }
         _ = try catalog.enroll(name: name, consent: "test fixture", references: references, at: timestamp()) { blobs in
@@ -85,5 +85,20 @@ enum SwapFixture {
         try enroll("Tony Blair", images: [lfw("Tony_Blair", 1), lfw("Tony_Blair", 2)], catalog: catalog)
         try enroll("Colin Powell", images: [lfw("Colin_Powell", 1), lfw("Colin_Powell", 2)], catalog: catalog)
         return catalog
+    }
+}
+
+extension XCTestCase {
+    /// Runs the built `score run --json` on one manifest with `dir` as the workspace and returns its result.
+    func scoreWithCLI(_ manifest: URL, workspace dir: URL, name: String, file: StaticString = #filePath, line: UInt = #line) throws -> ScoreDocument {
+        let result = try runProcess(try TestPaths.executable("score"), ["run", "--workspace", dir.path, "--output",
+                                                                           dir.appendingPathComponent("Scores/\(name)").path, "--json", "-q", manifest.path],
+                                    timeout: 300)
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        struct Summary: Decodable { var documents: [ScoreDocument] }
+        guard let document = try JSONDecoder().decode(Summary.self, from: result.stdoutData).documents.first else {
+            throw XCTSkip("no result")
+        }
+        return document
     }
 }
