@@ -35,7 +35,7 @@ func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Targe
 }
 
 let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "score"]
-let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench"]
+let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench", "watermark-bench"]
 
 let package = Package(
     name: "Facet",
@@ -70,6 +70,8 @@ let package = Package(
         foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
         // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded).
         foundation("Augment", ["FacetCore", "Media", "Faces", "Models"]),
+        // The invisible provenance watermark: embedder (swap), blind detector and file check (score provenance).
+        foundation("Watermark", ["FacetCore", "Media"]),
         // Shared CLI options, progress reporting and exit handling.
         foundation("ToolSupport", ["FacetCore", argumentParser]),
 
@@ -89,19 +91,20 @@ let package = Package(
         tool("dedupe", ["Datasets", "ToolSupport", "FacetCore", "Catalog"]),
         tool("warp-augment", ["Training", "Augment", "ToolSupport", "FacetCore"]),
         tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
-        tool("score", ["Scoring", "ToolSupport", "FacetCore", "Catalog", "Models"]),
+        tool("score", ["Scoring", "Watermark", "ToolSupport", "FacetCore", "Catalog", "Models"]),
 
         // MARK: Benchmark tools
         benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
+        benchmarkTool("watermark-bench", ["Watermark", "Media", "FacetCore", "NN", "Tensor"]),
 
         // MARK: Tests
         .testTarget(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
                            "Faces", "Recognition", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment",
-                           "Training", "Scoring", "score", grdb]
+                           "Training", "Watermark", "Scoring", "score", grdb]
         ),
     ]
 )

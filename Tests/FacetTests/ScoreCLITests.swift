@@ -5,6 +5,7 @@ import Foundation
 import Manifest
 import Media
 import Scoring
+import Watermark
 import XCTest
 
 /// `score` run as a built binary: bad input with its documented exit codes, gates, compare's outputs, and the
@@ -130,6 +131,39 @@ final class ScoreCLITests: XCTestCase {
             XCTAssertGreaterThan(share, 0.03, "\(page.lastPathComponent) looks blank")
             XCTAssertGreaterThan(colours.count, 50, "\(page.lastPathComponent) has too few colours to hold plots")
         }
+    }
+
+    /// `score provenance`: a watermarked clip is found (exit 0), the unmarked clip is not (exit 3), a missing file is 66.
+    func testProvenanceFindsTheWatermark() throws {
+        let dir = try makeTemporaryDirectory()
+        let clip = TestPaths.video("d18.mp4")
+        try requireSharedMedia(clip)
+        let markedURL = dir.appendingPathComponent("marked.mp4"), plainURL = dir.appendingPathComponent("plain.mp4")
+        let embedder = WatermarkEmbedder(payload: WatermarkPayload(0x5eed1e55))
+        for (url, mark) in [(markedURL, true), (plainURL, false)] {
+            let reader = try VideoReader(url: clip)
+            let converter = FrameConverter()
+            var writer: VideoWriter?
+            var count = 0
+            while count < 30, let frame = try reader.nextFrame() {
+                var image = try converter.rgb(frame)
+                if mark { embedder.embed(into: &image) }
+                if writer == nil { writer = try VideoWriter(url: url, options: VideoWriterOptions(width: image.width, height: image.height, crf: 18)) }
+                try writer?.write(image)
+                count += 1
+            }
+            try writer?.finish()
+        }
+        var result = try score(["provenance", markedURL.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.hasPrefix("\(markedURL.path): watermark found (payload "), result.stdout)
+        result = try score(["provenance", "--json", markedURL.path, plainURL.path])
+        XCTAssertEqual(result.status, 3, result.stderr)
+        let reports = try JSONDecoder().decode([ProvenanceReport].self, from: result.stdoutData)
+        XCTAssertEqual(reports.map(\.detected), [true, false])
+        if let payload = reports.first?.payload { XCTAssertEqual("\(payload)", "5eed1e55") }  // readable once enough frames carry it
+        result = try score(["provenance", dir.appendingPathComponent("none.png").path])
+        XCTAssertEqual(result.status, 66, result.stderr)
     }
 
     /// A headless Chromium screenshot (1280×2400) of `page`.

@@ -4,6 +4,9 @@ public enum ExitStatus: Int32, Sendable, Codable {
     case ok = 0
     /// Work failed for a reason that is not the input's fault (I/O error, locked catalog, full disk).
     case failure = 1
+    /// A check ran to completion and did not find what it looks for (`score provenance`: no Facet watermark
+    /// in the file). Not an error: the answer is "no". (2 is left alone: shells use it for misuse.)
+    case notFound = 3
     /// A quality gate the caller set failed (`score --fail-if`): the work was done, the result is not good enough.
     case gateFailed = 4
     /// The command line is wrong.

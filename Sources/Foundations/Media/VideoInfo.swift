@@ -24,6 +24,9 @@ public struct VideoInfo: Codable, Sendable, Equatable {
     public var audioCodec: String?
     /// The decoder's pixel format name (e.g. `yuv420p`).
     public var pixelFormat: String
+    /// The container's metadata tags (`format.tags` in ffprobe: `comment`, `title`, and custom keys such as
+    /// `facet_synthetic` that Facet's writers add), nil when the container has none.
+    public var metadata: [String: String]? = nil
 
     /// Frame size in pixels as displayed, after rotation.
     public var displayWidth: Int { rotation % 180 == 0 ? codedWidth : codedHeight }

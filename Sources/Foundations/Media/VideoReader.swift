@@ -129,7 +129,8 @@ public final class VideoReader {
             durationSeconds: duration,
             frameCount: stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil,
             hasAudio: audioCodec != nil, audioCodec: audioCodec,
-            pixelFormat: pixelFormatName(par.pointee.format))
+            pixelFormat: pixelFormatName(par.pointee.format),
+            metadata: Self.metadata(of: opened))
     }
 
     /// Moves to the last key frame at or before `seconds`; the next frame returned is the first one at or
@@ -215,6 +216,17 @@ public final class VideoReader {
         if expected - framesDecoded > 2 {
             damage.append("only \(framesDecoded) of \(expected) frames could be decoded (file truncated or damaged)")
         }
+    }
+
+    /// The container-level metadata tags, nil when there are none.
+    static func metadata(of context: UnsafeMutablePointer<AVFormatContext>) -> [String: String]? {
+        var tags: [String: String] = [:]
+        var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
+        while let next = av_dict_get(context.pointee.metadata, "", entry, AV_DICT_IGNORE_SUFFIX) {
+            if let key = next.pointee.key, let value = next.pointee.value { tags[String(cString: key)] = String(cString: value) }
+            entry = next
+        }
+        return tags.isEmpty ? nil : tags
     }
 
     /// Clockwise rotation in degrees that the stream's display matrix asks for, as ffmpeg's autorotate does.

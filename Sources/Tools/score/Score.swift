@@ -5,6 +5,7 @@ import Foundation
 import Models
 import Scoring
 import ToolSupport
+import Watermark
 
 /// `score`: swap quality in batch (identity, pose, expression, temporal stability, seams, bystanders, coverage),
 /// with an HTML report per run and per comparison.
@@ -14,10 +15,11 @@ struct Score: ParsableCommand {
         commandName: "score",
         abstract: "Measure swap runs (identity, pose, expression, flicker, seams, bystanders, coverage) and compare them.",
         discussion: """
-            Exit codes: 0 ok, 1 failure (I/O, locked catalog, full disk), 4 a --fail-if gate failed, 64 usage, \
-            65 bad data (an unknown manifest version, undecodable media), 66 missing input (a manifest, video or image).
+            Exit codes: 0 ok, 1 failure (I/O, locked catalog, full disk), 3 no Facet watermark found (provenance), \
+            4 a --fail-if gate failed, 64 usage, 65 bad data (an unknown manifest version, undecodable media), \
+            66 missing input (a manifest, video or image).
             """,
-        subcommands: [Run.self, Compare.self, IdentityRun.self],
+        subcommands: [Run.self, Compare.self, IdentityRun.self, Provenance.self],
         defaultSubcommand: Run.self)
 }
 
@@ -188,6 +190,38 @@ struct IdentityRun: ParsableCommand {
                                                      to: URL(fileURLWithPath: output).standardizedFileURL, limit: frames ?? .max)
             if !common.quiet { FileHandle.standardError.write(Data("score: \(output): \(swapped) faces of \(person) marked swapped\n".utf8)) }
             return .ok
+        }
+    }
+}
+
+struct Provenance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "provenance",
+        abstract: "Check videos or images for Facet's provenance: the watermark in the pixels, the container label, the sidecar.",
+        discussion: "Exit 0 when every file carries the watermark, 3 when one does not, 65/66 for an unreadable or missing file.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: ArgumentHelp("Videos or images to check.", valueName: "file"))
+    var files: [String]
+
+    func run() throws {
+        try ToolRunner.run(tool: "score") {
+            var reports: [ProvenanceReport] = []
+            for file in files { reports.append(try ProvenanceCheck.check(url: URL(fileURLWithPath: file))) }
+            if common.json {
+                try ToolRunner.printJSON(reports)
+            } else {
+                for r in reports {
+                    let found = r.detected
+                        ? "watermark found (payload \(r.payload.map { "\($0)" } ?? "unreadable"), false-positive probability "
+                            + String(format: "%.1e", r.falsePositiveProbability) + (r.flipped ? ", mirrored" : "") + ")"
+                        : "no Facet watermark found (z \(String(format: "%.2f", r.zScore)) over \(r.framesUsed) frames)"
+                    let label = r.containerLabel.map { "; container label: \($0)" } ?? ""
+                    let sidecar = r.sidecar.map { "; sidecar \($0)" } ?? ""
+                    FileHandle.standardOutput.write(Data("\(r.file): \(found)\(label)\(sidecar)\n".utf8))
+                }
+            }
+            return reports.allSatisfy(\.detected) ? .ok : .notFound
         }
     }
 }

@@ -1,0 +1,88 @@
+import FacetCore
+import Foundation
+import Media
+
+/// What `ProvenanceCheck.check` found in one file (the JSON `score provenance --json` prints).
+public struct ProvenanceReport: Codable, Sendable, Equatable {
+    /// The file checked, as given.
+    public var file: String
+    /// `video` or `image`.
+    public var kind: String
+    /// Whether Facet's watermark is in the pixels (see `WatermarkDetection`).
+    public var detected: Bool
+    /// The 32-bit payload as 8 hex digits (the swap run's provenance hash prefix), when readable.
+    public var payload: WatermarkPayload?
+    /// Probability that an unmarked file scores this high (Bonferroni-corrected); small means confident.
+    public var falsePositiveProbability: Double
+    public var zScore: Double
+    public var framesUsed: Int
+    /// True when the mark was found in the mirrored picture (the file was flipped horizontally).
+    public var flipped: Bool
+    /// The container's synthetic-media label: its `facet_synthetic` tag, else its `comment` tag; nil if neither.
+    public var containerLabel: String?
+    /// All container metadata tags (videos only; nil when there are none).
+    public var containerMetadata: [String: String]?
+    /// The provenance sidecar `<file>.provenance.json` when it exists beside the file.
+    public var sidecar: String?
+
+    /// The exit code a checking tool ends with: 0 when the watermark was found, 3 (`notFound`) when not.
+    public var exitStatus: ExitStatus { detected ? .ok : .notFound }
+}
+
+/// Checks a video or image for Facet's provenance: the watermark in its pixels (blind), the container's
+/// label and the sidecar file. `score provenance` is a thin call to `check(url:)`.
+public enum ProvenanceCheck {
+    /// Video frames taller than this are scaled down by the decoder's converter (keeping their shape) before
+    /// detection; the mark scales with the picture, so this only saves time. Stills are used at their size.
+    public static let workingHeight = 540
+
+    /// Decodes `url` (image: PNG, JPEG, WebP, BMP by signature; anything else as a video), runs the detector
+    /// over its frames and reads its metadata and sidecar.
+    /// Throws `MediaError`: `.missing` (exit 66), or 65 for an empty, damaged or non-media file.
+    public static func check(url: URL, key: WatermarkKey = .facet,
+                             settings: WatermarkDetector.Settings = WatermarkDetector.Settings()) throws -> ProvenanceReport {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else { throw MediaError.missing(path: path) }
+        let detector = WatermarkDetector(key: key, settings: settings)
+        var kind = "video"
+        var metadata: [String: String]?
+        if isImage(url) {
+            kind = "image"
+            detector.add(try ImageDecoder.decode(fileAt: url))
+        } else {
+            let reader = try VideoReader(url: url)
+            metadata = reader.info.metadata
+            let converter = FrameConverter()
+            let (w, h) = workingSize(width: reader.info.displayWidth, height: reader.info.displayHeight)
+            while !detector.isFull, let frame = try reader.nextFrame() {
+                detector.add(try converter.rgb(frame, width: w, height: h))
+            }
+            if detector.framesUsed == 0 {
+                throw MediaError.undecodable(path: path, reason: reader.damage.first ?? "the video has no frames")
+            }
+        }
+        let found = detector.result()
+        let sidecarPath = path + ".provenance.json"
+        return ProvenanceReport(
+            file: path, kind: kind, detected: found.detected, payload: found.payload,
+            falsePositiveProbability: found.falsePositiveProbability, zScore: found.zScore,
+            framesUsed: found.framesUsed, flipped: found.flipped,
+            containerLabel: metadata?["facet_synthetic"] ?? metadata?["comment"],
+            containerMetadata: metadata,
+            sidecar: FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil)
+    }
+
+    /// True when the file starts with an image signature Media decodes.
+    static func isImage(_ url: URL) -> Bool {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 64)) ?? Data()
+        return ImageFormat(signature: head) != nil
+    }
+
+    static func workingSize(width: Int, height: Int) -> (Int, Int) {
+        guard height > workingHeight else { return (width, height) }
+        let w = Int((Double(width) * Double(workingHeight) / Double(height) / 2).rounded()) * 2
+        return (max(2, w), workingHeight)
+    }
+}

@@ -1,0 +1,211 @@
+import FacetCore
+import Foundation
+import Media
+import NN
+import Tensor
+@testable import Watermark
+import XCTest
+
+/// The provenance watermark on real frames: quality, round trips (in memory, and through an FFmpeg
+/// CRF-28 + half-size re-encode), no flag on unmarked media, and typed errors for bad files.
+final class WatermarkTests: XCTestCase {
+    let payload = WatermarkPayload(0x5eed1e55)
+
+    /// The first `count` frames of a clip as RGB.
+    func frames(_ url: URL, count: Int) throws -> [RGBImage] {
+        let reader = try VideoReader(url: url)
+        let converter = FrameConverter()
+        var out: [RGBImage] = []
+        while out.count < count, let frame = try reader.nextFrame() { out.append(try converter.rgb(frame)) }
+        return out
+    }
+
+    /// Standard SSIM (11-tap Gaussian, σ 1.5, RGB) through NN's DSSIM loss: SSIM = 1 − 2·DSSIM.
+    func ssim(_ a: RGBImage, _ b: RGBImage) throws -> Double {
+        let shape = [1, a.height, a.width, 3]
+        let x = Tensor(shape: shape, data: a.pixels.map { Float($0) / 255 })
+        let y = Tensor(shape: shape, data: b.pixels.map { Float($0) / 255 })
+        return 1 - 2 * Double(try Loss.standardDSSIM.evaluate(prediction: y, target: x).value)
+    }
+
+    func testPayloadHexCodableAndCRC() throws {
+        XCTAssertEqual(WatermarkPayload(hexPrefix: "5eed1e55aa"), payload)
+        XCTAssertEqual(payload.description, "5eed1e55")
+        XCTAssertEqual(WatermarkPayload(0xA).description, "0000000a")
+        XCTAssertNil(WatermarkPayload(hexPrefix: "5eed1e"))
+        XCTAssertNil(WatermarkPayload(hexPrefix: "5eed1e5z"))
+        let json = try JSONEncoder().encode([payload])
+        XCTAssertEqual(String(decoding: json, as: UTF8.self), "[\"5eed1e55\"]")
+        XCTAssertEqual(try JSONDecoder().decode([WatermarkPayload].self, from: json), [payload])
+        // CRC-16/CCITT-FALSE check value of the 4 bytes "1234" is 0x5349 (0x31323334 big-endian).
+        XCTAssertEqual(WatermarkLayout.crc16(0x3132_3334), 0x5349)
+        let code = WatermarkLayout.codeSigns(payload)
+        XCTAssertEqual(code.count, 48)
+        XCTAssertEqual(code.prefix(4), [-1, 1, -1, 1])  // 0x5 = 0101
+        // Every code bit has cells; half the tile is sync.
+        let cells = WatermarkLayout.cells(.facet)
+        XCTAssertEqual(cells.bit.filter { $0 < 0 }.count, WatermarkLayout.syncCells)
+        XCTAssertEqual(Set(cells.bit.filter { $0 >= 0 }).count, WatermarkLayout.codeBits)
+    }
+
+    func testFFTMatchesNaiveDFT() {
+        let n = 8
+        var rng = SeededRandom(seed: 7)
+        let input = (0..<(n * n)).map { _ in Double(rng.nextUnitFloat()) - 0.5 }
+        var re = input, im = [Double](repeating: 0, count: n * n)
+        FFT2D(n: n).transform(&re, &im, inverse: false)
+        for ky in 0..<n {
+            for kx in 0..<n {
+                var sr = 0.0, si = 0.0
+                for y in 0..<n {
+                    for x in 0..<n {
+                        let angle = -2 * Double.pi * Double(kx * x + ky * y) / Double(n)
+                        sr += input[y * n + x] * cos(angle); si += input[y * n + x] * sin(angle)
+                    }
+                }
+                XCTAssertEqual(re[ky * n + kx], sr, accuracy: 1e-9)
+                XCTAssertEqual(im[ky * n + kx], si, accuracy: 1e-9)
+            }
+        }
+        FFT2D(n: n).transform(&re, &im, inverse: true)
+        for i in 0..<(n * n) { XCTAssertEqual(re[i] / Double(n * n), input[i], accuracy: 1e-9) }
+    }
+
+    /// Marked real frames keep PSNR ≥ 42 dB and SSIM ≥ 0.995 against the unmarked ones, and only luma changes.
+    func testMarkedRealFramesKeepPSNRAndSSIMAndChangeOnlyLuma() throws {
+        let stage = TestPaths.video("two_people_stage.mp4"), d18 = TestPaths.video("d18.mp4")
+        try requireSharedMedia(stage, d18)
+        let embedder = WatermarkEmbedder(payload: payload)
+        for clip in [stage, d18] {
+            var ssims: [Double] = []
+            for (index, original) in try frames(clip, count: 24).enumerated() where index % 8 == 0 {
+                var marked = original
+                embedder.embed(into: &marked)
+                XCTAssertNotEqual(marked, original)
+                XCTAssertGreaterThanOrEqual(psnr(original, marked), 42, "\(clip.lastPathComponent) frame \(index)")
+                ssims.append(try ssim(original, marked))
+                // Luma only: the same change in R, G and B (except where a channel clipped at 0 or 255).
+                for p in stride(from: 0, to: marked.pixels.count, by: 3 * 97) {
+                    let d = (0..<3).map { Int(marked.pixels[p + $0]) - Int(original.pixels[p + $0]) }
+                    let clipped = (0..<3).contains { marked.pixels[p + $0] == 0 || marked.pixels[p + $0] == 255 }
+                    if !clipped { XCTAssertTrue(d[0] == d[1] && d[1] == d[2], "chroma changed at \(p): \(d)") }
+                }
+            }
+            XCTAssertGreaterThanOrEqual(ssims.reduce(0, +) / Double(ssims.count), 0.995, clip.lastPathComponent)
+        }
+    }
+
+    /// The detector finds the mark in a few marked real frames, at the right scale, and in their mirror image;
+    /// a payload it reads is the right one (CRC-16). (Reading the payload back is checked on a whole encoded
+    /// clip in `testCRF28HalfSizeReencodeRoundTripThroughFFmpeg`.)
+    func testRoundTripOnRealFramesFindsMarkAlsoMirrored() throws {
+        let d18 = TestPaths.video("d18.mp4")
+        try requireSharedMedia(d18)
+        let embedder = WatermarkEmbedder(payload: payload)
+        let detector = WatermarkDetector(), mirrored = WatermarkDetector()
+        let clip = try frames(d18, count: 12)
+        for var frame in clip {
+            embedder.embed(into: &frame)
+            detector.add(frame)
+            mirrored.add(frame.mirrored())
+        }
+        let found = detector.result(), flipped = mirrored.result()
+        XCTAssertTrue(found.detected, "\(found)")
+        XCTAssertLessThan(found.falsePositiveProbability, 1e-6)
+        XCTAssertFalse(found.flipped)
+        XCTAssertEqual(found.framesUsed, 12)
+        XCTAssertEqual(found.cellSize, WatermarkLayout.cellSize(frameHeight: clip[0].height), accuracy: 0.01 * found.cellSize)
+        XCTAssertTrue(flipped.detected, "mirrored: \(flipped)")
+        XCTAssertTrue(flipped.flipped)
+        for read in [found.payload, flipped.payload].compactMap({ $0 }) { XCTAssertEqual(read, payload) }
+    }
+
+    /// Unmarked media is not flagged: real clips, a still, and marked frames checked under another key.
+    func testUnwatermarkedMediaIsNotFlagged() throws {
+        let d18 = TestPaths.video("d18.mp4"), still = TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg")
+        try requireSharedMedia(d18)
+        var settings = WatermarkDetector.Settings()
+        settings.maxFrames = 20
+        for url in [d18, still] {
+            let report = try ProvenanceCheck.check(url: url, settings: settings)
+            XCTAssertFalse(report.detected, "\(url.lastPathComponent): \(report)")
+            XCTAssertNil(report.payload)
+            XCTAssertEqual(report.exitStatus, .notFound)
+            XCTAssertEqual(report.exitStatus.rawValue, 3)
+            XCTAssertGreaterThan(report.falsePositiveProbability, 1e-3)
+        }
+        let otherKey = WatermarkDetector(key: WatermarkKey(seed: 42))
+        let embedder = WatermarkEmbedder(payload: payload)
+        for var frame in try frames(d18, count: 6) {
+            embedder.embed(into: &frame)
+            otherKey.add(frame)
+        }
+        XCTAssertFalse(otherKey.result().detected)
+    }
+
+    func testDamagedMissingAndNonMediaFilesGiveTypedErrors() throws {
+        let dir = try makeTemporaryDirectory()
+        let text = dir.appendingPathComponent("notes.mp4"), empty = dir.appendingPathComponent("empty.jpg")
+        let truncated = dir.appendingPathComponent("cut.mp4")
+        try Data("this is not a video\n".utf8).write(to: text)
+        try Data().write(to: empty)
+        let whole = try Data(contentsOf: TestPaths.repo.appendingPathComponent("Datasets/samples/d18.mp4"))
+        try whole.prefix(whole.count / 3).write(to: truncated)
+        let cases: [(URL, ExitStatus)] = [(dir.appendingPathComponent("missing.mp4"), .noInput), (text, .dataError),
+                                          (empty, .dataError), (truncated, .dataError)]
+        for (url, status) in cases {
+            XCTAssertThrowsError(try ProvenanceCheck.check(url: url)) { error in
+                guard let facet = error as? FacetError else { return XCTFail("untyped error \(error)") }
+                XCTAssertEqual(facet.exitStatus, status, "\(url.lastPathComponent): \(facet)")
+                XCTAssertTrue(facet.description.contains(url.lastPathComponent), facet.description)
+            }
+        }
+    }
+
+    /// Marks a real clip as swap will (H.264 via VideoWriter, with the synthetic label), checks the label and
+    /// the sidecar, then re-encodes it with the ffmpeg CLI at half size and CRF 28 and finds the mark again.
+    func testCRF28HalfSizeReencodeRoundTripThroughFFmpeg() throws {
+        let clip = TestPaths.video("two_people_stage.mp4")
+        try requireSharedMedia(clip)
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        guard (try? runProcess(env, ["ffmpeg", "-version"]))?.status == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("ffmpeg missing (make setup installs it)") }
+            throw XCTSkip("ffmpeg is not installed")
+        }
+        let dir = try makeTemporaryDirectory()
+        let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
+        let reader = try VideoReader(url: clip)
+        let writer = try VideoWriter(url: marked, options: VideoWriterOptions(
+            width: reader.info.displayWidth, height: reader.info.displayHeight, frameRateNumerator: 30, crf: 18,
+            metadata: ["comment": "synthetic (test)", "facet_synthetic": "true"]))
+        let embedder = WatermarkEmbedder(payload: payload)
+        let converter = FrameConverter()
+        while let frame = try reader.nextFrame() {
+            var image = try converter.rgb(frame)
+            embedder.embed(into: &image)
+            try writer.write(image, seconds: frame.seconds)
+        }
+        try writer.finish()
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: marked.path + ".provenance.json"))
+        var settings = WatermarkDetector.Settings()
+        settings.maxFrames = 90
+        let first = try ProvenanceCheck.check(url: marked, settings: settings)
+        XCTAssertTrue(first.detected, "\(first)")
+        XCTAssertEqual(first.payload, payload)
+        XCTAssertEqual(first.containerLabel, "true")
+        XCTAssertEqual(first.containerMetadata?["comment"], "synthetic (test)")
+        XCTAssertEqual(first.sidecar, marked.path + ".provenance.json")
+        XCTAssertEqual(first.kind, "video")
+
+        let ffmpeg = try runProcess(env, ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", marked.path, "-vf", "scale=320:180",
+                                          "-c:v", "libx264", "-crf", "28", "-map_metadata", "-1", "-an", attacked.path], timeout: 300)
+        XCTAssertEqual(ffmpeg.status, 0, ffmpeg.stderr)
+        settings.maxFrames = 450
+        let second = try ProvenanceCheck.check(url: attacked, settings: settings)
+        XCTAssertTrue(second.detected, "\(second)")
+        XCTAssertLessThan(second.falsePositiveProbability, 1e-6)
+        XCTAssertNil(second.sidecar)
+        XCTAssertNil(second.containerLabel)
+        if let read = second.payload { XCTAssertEqual(read, payload) }
+    }
+}
