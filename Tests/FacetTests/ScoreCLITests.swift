@@ -104,6 +104,7 @@ final class ScoreCLITests: XCTestCase {
         let pasted = try imageRun(dir, name: "pasted", paste: true, decoder: "Barack Obama")
         var result = try score(["run", "--workspace", dir.path, same.path, pasted.path])
         XCTAssertEqual(result.status, 0, result.stderr)
+        try validate(dir.appendingPathComponent("Scores/pasted/score.json"), schema: "score.schema.json")
         result = try score(["compare", "--workspace", dir.path, "--csv", dir.appendingPathComponent("Scores/same").path,
                             dir.appendingPathComponent("Scores/pasted/score.json").path])
         XCTAssertEqual(result.status, 0, result.stderr)
