@@ -4,13 +4,13 @@
 SWIFT ?= swift
 # Debian packages Facet builds against (FFmpeg's libraries, SQLite, pkg-config), plus the ffmpeg/ffprobe
 # command-line tools that the tests use to check written videos and the benchmarks run as the peer.
-# python3-jsonschema: the tests validate every manifest kind against Manifests/*.schema.json.
-APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg python3-jsonschema
+# python3-jsonschema chromium: the tests validate every manifest kind against Manifests/*.schema.json.
+APT_PACKAGES := libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libopenblas-dev libsqlite3-dev pkg-config ffmpeg python3-jsonschema chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark clean
+.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark bench-score clean
 
 setup: apt pydeps models openblas build
 
@@ -96,6 +96,10 @@ demo: setup
 	@echo "demo: d18 decoder: a blur at this stage), labelled as synthetic: container metadata, the sidecar"
 	@echo "demo: $(DEMO_WORKSPACE)/Swaps/two_people_stage-swapped.mp4.provenance.json, the catalog's swaps table and an invisible watermark;"
 	@echo "demo: input | output sheet $(DEMO_WORKSPACE)/Swaps/preview.png, manifest $(DEMO_WORKSPACE)/Manifests/swap-two_people_stage.json"
+	$(BIN)/score run --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Manifests/swap-two_people_stage.json"
+	@echo "demo: scores of the demo's own swap (a 30-iteration model, so expect poor identity and blending numbers):"
+	@echo "demo: report $(DEMO_WORKSPACE)/Scores/swap-two_people_stage/report.html"
+	$(BIN)/score provenance --workspace "$(DEMO_WORKSPACE)" "$(DEMO_WORKSPACE)/Swaps/two_people_stage-swapped.mp4"
 
 bench-fetch-frames: setup
 	benchmarks/fetch-frames/run.sh
@@ -116,6 +120,9 @@ bench-train: setup
 
 bench-watermark: setup
 	benchmarks/watermark/run.sh
+
+bench-score: setup
+	benchmarks/score/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -35,7 +35,7 @@ func benchmarkTool(_ name: String, _ dependencies: [Target.Dependency]) -> Targe
     .executableTarget(name: name, dependencies: dependencies + [argumentParser], path: "Sources/BenchmarkTools/\(name)")
 }
 
-let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "swap"]
+let tools = ["fetch-frames", "detect", "identify", "dedupe", "warp-augment", "train", "swap", "score"]
 let benchmarkTools = ["model-bench", "train-bench", "dedupe-bench", "identify-bench", "watermark-bench"]
 
 let package = Package(
@@ -86,6 +86,7 @@ let package = Package(
         step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train
         step("AugmentPreview", ["FacetCore", "Media", "Augment"]),                                     // warp-augment
         step("Swap", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor", "Watermark"]),  // swap
+        step("Scoring", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // score
 
         // MARK: Tools
         tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),
@@ -95,6 +96,7 @@ let package = Package(
         tool("warp-augment", ["AugmentPreview", "Augment", "ToolSupport", "FacetCore"]),
         tool("train", ["Training", "Augment", "NN", "Catalog", "ToolSupport", "FacetCore", "Manifest"]),
         tool("swap", ["Swap", "ToolSupport", "FacetCore", "Catalog", "Models"]),
+        tool("score", ["Scoring", "Watermark", "ToolSupport", "FacetCore", "Catalog", "Models"]),
 
         // MARK: Benchmark tools
         benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
@@ -111,7 +113,7 @@ let package = Package(
             name: "FacetTests",
             dependencies: ["FacetCore", "Media", "Manifest", "Catalog", "FrameExtraction", "ToolSupport", "fetch-frames", "Tensor", "Models",
                            "Faces", "Recognition", "FaceDetect", "detect", "NN", "Identity", "identify", "Datasets", "dedupe", "Augment",
-                           "Training", "Swap", "swap", "Watermark", grdb]
+                           "Training", "Swap", "swap", "Watermark", "Scoring", "score", grdb]
         ),
     ]
 )

@@ -134,6 +134,8 @@ enum CatalogMigrations {
         registerTrainingRuns(&migrator)
         // Added by `swap`: one row per swapped output (Sources/Foundations/Catalog/CatalogSwaps.swift).
         registerSwaps(&migrator)
+        // Added by `score`: per-run and per-face swap quality scores (Sources/Foundations/Catalog/CatalogScores.swift).
+        registerScores(&migrator)
         return migrator
     }
 }

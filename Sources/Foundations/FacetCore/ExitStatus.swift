@@ -7,6 +7,8 @@ public enum ExitStatus: Int32, Sendable, Codable {
     /// A check ran to completion and did not find what it looks for (`score provenance`: no Facet watermark
     /// in the file). Not an error: the answer is "no". (2 is left alone: shells use it for misuse.)
     case notFound = 3
+    /// A quality gate the caller set failed (`score --fail-if`): the work was done, the result is not good enough.
+    case gateFailed = 4
     /// The command line is wrong.
     case usage = 64
     /// An input exists but its data is bad: a damaged video, an image with no face, an unknown manifest version.

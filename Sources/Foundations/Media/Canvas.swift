@@ -124,4 +124,11 @@ public struct Canvas: Sendable {
         "°": [0x0C, 0x12, 0x12, 0x0C, 0, 0, 0], "×": [0, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0], "_": [0, 0, 0, 0, 0, 0, 0x1F],
         "'": [0x04, 0x04, 0x08, 0, 0, 0, 0],
     ]
+
+    /// Ten distinguishable colours for plot series (matplotlib's `tab10`), cycled by `index`.
+    public static func series(_ index: Int) -> Colour {
+        let palette: [Colour] = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+        return palette[((index % palette.count) + palette.count) % palette.count]
+    }
 }

@@ -1,0 +1,227 @@
+import ArgumentParser
+import Catalog
+import FacetCore
+import Foundation
+import Models
+import Scoring
+import ToolSupport
+import Watermark
+
+/// `score`: swap quality in batch (identity, pose, expression, temporal stability, seams, bystanders, coverage),
+/// with an HTML report per run and per comparison.
+@main
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Measure swap runs (identity, pose, expression, flicker, seams, bystanders, coverage) and compare them.",
+        discussion: """
+            Exit codes: 0 ok, 1 failure (I/O, locked catalog, full disk), 3 no Facet watermark found (provenance), \
+            4 a --fail-if gate failed, 64 usage, 65 bad data (an unknown manifest version, undecodable media), \
+            66 missing input (a manifest, video or image).
+            """,
+        subcommands: [Run.self, Compare.self, IdentityRun.self, Provenance.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Options shared by both subcommands.
+struct GateOptions: ParsableArguments {
+    @Option(name: .customLong("fail-if"), help: ArgumentHelp(
+        "Exit 4 when a run's aggregate meets this condition, e.g. 'id_retrieval<0.9' or 'pose_error.p95>10' (repeatable).", valueName: "expr"))
+    var failIf: [String] = []
+
+    func gates() throws -> [Gate] { try failIf.map { try Gate(parsing: $0) } }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Score swap runs (the default command): writes <workspace>/Scores/<manifest name>/ (score.json, report.html, PNGs).",
+        discussion: "Inputs are facet.swap manifests. An unchanged run (same manifest, inputs, enrolled identities) is not scored again.")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var gateOptions: GateOptions
+
+    @Argument(help: ArgumentHelp("Swap manifests (.json) written by swap.", valueName: "swap-manifest"))
+    var manifests: [String]
+
+    @Option(help: ArgumentHelp("Score only part K of N of the tracks (each part to its own folder).", valueName: "K/N"))
+    var shard: ShardSpec = .whole
+    @Option(help: ArgumentHelp("Output folder (one manifest only; default <workspace>/Scores/<manifest name>).", valueName: "dir"))
+    var output: String?
+    @Option(help: ArgumentHelp("Worst faces shown as source | output strips.", valueName: "N"))
+    var worst: Int = 8
+    @Option(help: ArgumentHelp("Analysis threads (0: one per core).", valueName: "N"))
+    var threads: Int = 0
+    @Flag(help: "Score again even when an unchanged result is cached.")
+    var noCache = false
+    @Option(help: ArgumentHelp("Folder holding the pretrained models (default: $FACET_MODELS or ~/.cache/facet/models).", valueName: "dir"))
+    var models: String?
+
+    func validate() throws {
+        if output != nil && manifests.count > 1 { throw ValidationError("--output takes one manifest; without it each run gets its own folder") }
+        guard worst >= 0, threads >= 0 else { throw ValidationError("--worst and --threads must be zero or more") }
+    }
+
+    func run() throws {
+        try ToolRunner.run(tool: "score") {
+            let gates = try gateOptions.gates()
+            let progress = ProgressReporter(quiet: common.quiet)
+            let catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout)
+            let options = ScoreOptions(workspace: common.workspaceURL, outputFolder: output.map { URL(fileURLWithPath: $0).standardizedFileURL },
+                                       shardIndex: shard.index, shardCount: shard.count, worst: worst, threads: threads, useCache: !noCache,
+                                       models: ModelStore(directory: models.map { URL(fileURLWithPath: $0) }))
+            var documents: [ScoreDocument] = []
+            var files: [String] = []
+            for manifest in manifests {
+                let outcome = try RunScorer.run(manifest: URL(fileURLWithPath: manifest).standardizedFileURL, options: options, catalog: catalog,
+                                                progress: progress)
+                documents.append(outcome.document)
+                files.append(outcome.folder.appendingPathComponent("score.json").path)
+                progress.log("score: \(manifest): report \(outcome.folder.appendingPathComponent("report.html").path)"
+                    + (outcome.cached ? " (cached)" : String(format: " (%.1f s)", outcome.document.seconds)))
+            }
+            let table = ComparisonTable(documents: documents, files: files, gates: gates)
+            if common.json { try ToolRunner.printJSON(RunSummary(runs: files, documents: documents, failures: table.failures)) }
+            return Compare.report(table.failures)
+        }
+    }
+}
+
+/// `score run --json`: every run's result in full, plus failed gates.
+struct RunSummary: Encodable {
+    var runs: [String]
+    var documents: [ScoreDocument]
+    var failures: [GateFailure]
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Every aggregate of several runs side by side, best per row marked; compare.html and bar charts.",
+        discussion: "Runs are score.json files, folders holding one, or swap manifests (scored first, or taken from the cache).")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var gateOptions: GateOptions
+
+    @Argument(help: ArgumentHelp("Runs: score.json files, their folders, or swap manifests.", valueName: "run"))
+    var runs: [String]
+
+    @Flag(help: "Print the table as CSV on stdout.")
+    var csv = false
+    @Option(help: ArgumentHelp("Folder for compare.html and its plots (default <workspace>/Scores/compare).", valueName: "dir"))
+    var output: String?
+    @Option(help: ArgumentHelp("Folder holding the pretrained models (for runs that must be scored first).", valueName: "dir"))
+    var models: String?
+
+    func validate() throws {
+        guard !runs.isEmpty else { throw ValidationError("give at least one run") }
+        if csv && common.json { throw ValidationError("--csv and --json both print on stdout: choose one") }
+    }
+
+    func run() throws {
+        try ToolRunner.run(tool: "score") {
+            let gates = try gateOptions.gates()
+            let progress = ProgressReporter(quiet: common.quiet)
+            var documents: [ScoreDocument] = []
+            var files: [String] = []
+            var catalog: Catalog?
+            for run in runs {
+                switch try RunLocator.locate(URL(fileURLWithPath: run).standardizedFileURL) {
+                case .score(let document, let file):
+                    documents.append(document); files.append(file.path)
+                case .manifest(let manifest):
+                    if catalog == nil { catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout) }
+                    let options = ScoreOptions(workspace: common.workspaceURL, models: ModelStore(directory: models.map { URL(fileURLWithPath: $0) }))
+                    let outcome = try RunScorer.run(manifest: manifest, options: options, catalog: catalog, progress: progress)
+                    documents.append(outcome.document); files.append(outcome.folder.appendingPathComponent("score.json").path)
+                }
+            }
+            let table = ComparisonTable(documents: documents, files: files, gates: gates)
+            let folder = output.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? common.workspaceURL.appendingPathComponent("Scores").appendingPathComponent("compare")
+            try ScoreReport.writeComparison(table, to: folder)
+            if common.json {
+                try ToolRunner.printJSON(table)
+            } else if csv {
+                FileHandle.standardOutput.write(Data(table.csv().utf8))
+            } else {
+                FileHandle.standardOutput.write(Data(table.text().utf8))
+            }
+            progress.log("score: comparison report \(folder.appendingPathComponent("compare.html").path)")
+            return Compare.report(table.failures)
+        }
+    }
+
+    /// Prints one line per failed gate on stderr; exit 4 when any failed.
+    static func report(_ failures: [GateFailure]) -> ExitStatus {
+        for failure in failures {
+            let value = failure.value.map { String(format: "%.4g", $0) } ?? "not measured"
+            FileHandle.standardError.write(Data("score: gate failed: \(failure.run): \(failure.gate) (value \(value))\n".utf8))
+        }
+        return failures.isEmpty ? .ok : .gateFailed
+    }
+}
+
+struct IdentityRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "identity-run",
+        abstract: "Write the identity-transform swap manifest of a video: the video as its own output, one enrolled person's track 'swapped'.",
+        discussion: """
+            Scoring it must give zero pose, expression, jitter and colour error, flicker and seam ratios of 1 and full ID \
+            retrieval: a check of the scorer on your own footage, and the benchmark's input.
+            """)
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: ArgumentHelp("The video.", valueName: "video"))
+    var video: String
+    @Option(help: ArgumentHelp("The enrolled person whose track is marked swapped.", valueName: "name"))
+    var person: String
+    @Option(help: ArgumentHelp("Where to write the swap manifest.", valueName: "file"))
+    var output: String
+    @Option(help: ArgumentHelp("Analyse only the first N frames (the rest are listed without faces).", valueName: "N"))
+    var frames: Int?
+
+    func run() throws {
+        try ToolRunner.run(tool: "score") {
+            let catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout)
+            let url = URL(fileURLWithPath: video).standardizedFileURL
+            guard FileManager.default.fileExists(atPath: url.path) else { throw FileError.missing(path: url.path) }
+            let swapped = try SelfSwap.writeManifest(video: url, person: person, catalog: catalog,
+                                                     to: URL(fileURLWithPath: output).standardizedFileURL, limit: frames ?? .max)
+            if !common.quiet { FileHandle.standardError.write(Data("score: \(output): \(swapped) faces of \(person) marked swapped\n".utf8)) }
+            return .ok
+        }
+    }
+}
+
+struct Provenance: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "provenance",
+        abstract: "Check videos or images for Facet's provenance: the watermark in the pixels, the container label, the sidecar.",
+        discussion: "Exit 0 when every file carries the watermark, 3 when one does not, 65/66 for an unreadable or missing file.")
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: ArgumentHelp("Videos or images to check.", valueName: "file"))
+    var files: [String]
+
+    func run() throws {
+        try ToolRunner.run(tool: "score") {
+            var reports: [ProvenanceReport] = []
+            for file in files { reports.append(try ProvenanceCheck.check(url: URL(fileURLWithPath: file))) }
+            if common.json {
+                try ToolRunner.printJSON(reports)
+            } else {
+                for r in reports {
+                    let found = r.detected
+                        ? "watermark found (payload \(r.payload.map { "\($0)" } ?? "unreadable"), false-positive probability "
+                            + String(format: "%.1e", r.falsePositiveProbability) + (r.flipped ? ", mirrored" : "") + ")"
+                        : "no Facet watermark found (z \(String(format: "%.2f", r.zScore)) over \(r.framesUsed) frames)"
+                    let label = r.containerLabel.map { "; container label: \($0)" } ?? ""
+                    let sidecar = r.sidecar.map { "; sidecar \($0)" } ?? ""
+                    FileHandle.standardOutput.write(Data("\(r.file): \(found)\(label)\(sidecar)\n".utf8))
+                }
+            }
+            return reports.allSatisfy(\.detected) ? .ok : .notFound
+        }
+    }
+}
