@@ -18,16 +18,17 @@ public enum ExitStatus: Int32, Sendable, Codable {
 }
 
 extension ExitStatus {
-    /// How bad a status is, for a run over several inputs: 0 < 3 (checked, not found) < 64 (usage) < 65 (bad
+    /// How bad a status is, for a run over several inputs: 0 < 3 (checked, not found) < 4 (a quality gate failed) < 64 (usage) < 65 (bad
     /// data) < 66 (missing input) < 1 (failure: the work itself broke, whatever the input). README "Exit codes".
     public var severity: Int {
         switch self {
         case .ok: return 0
         case .notFound: return 1
-        case .usage: return 2
-        case .dataError: return 3
-        case .noInput: return 4
-        case .failure: return 5
+        case .gateFailed: return 2
+        case .usage: return 3
+        case .dataError: return 4
+        case .noInput: return 5
+        case .failure: return 6
         }
     }
 
