@@ -86,7 +86,7 @@ let package = Package(
         step("Training", ["FacetCore", "Media", "Manifest", "Catalog", "NN", "Tensor", "Augment"]),     // train
         step("AugmentPreview", ["FacetCore", "Media", "Augment"]),                                     // warp-augment
         step("Swap", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor", "Watermark"]),  // swap
-        step("Scoring", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition"]),  // score
+        step("Scoring", ["FacetCore", "Media", "Manifest", "Catalog", "Models", "Faces", "Recognition", "NN", "Tensor"]),  // score
 
         // MARK: Tools
         tool("fetch-frames", ["FrameExtraction", "ToolSupport", "FacetCore", "Catalog", "Media"]),

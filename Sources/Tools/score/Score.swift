@@ -19,7 +19,7 @@ struct Score: ParsableCommand {
             4 a --fail-if gate failed, 64 usage, 65 bad data (an unknown manifest version, undecodable media), \
             66 missing input (a manifest, video or image).
             """,
-        subcommands: [Run.self, Compare.self, IdentityRun.self, Provenance.self],
+        subcommands: [Run.self, Compare.self, ModelCommand.self, IdentityRun.self, Provenance.self],
         defaultSubcommand: Run.self)
 }
 
@@ -222,6 +222,50 @@ struct Provenance: ParsableCommand {
                 }
             }
             return reports.allSatisfy(\.detected) ? .ok : .notFound
+        }
+    }
+}
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Reconstruction quality of a trained model (A→A, B→B: MAE, PSNR, SSIM) on held-out faces, with example rows.",
+        discussion: """
+            Held-out faces are the ones you give per side (faces or dataset manifests of the same people from footage \
+            the model never saw); crops that are in the model's training datasets are skipped and counted. \
+            Writes <workspace>/Scores/model-<name>/model-score.json and examples.png (input | reconstruction rows).
+            """)
+
+    @OptionGroup var common: CommonOptions
+    @Argument(help: ArgumentHelp("The model's manifest (model.json).", valueName: "model.json"))
+    var model: String
+    @Option(help: ArgumentHelp("Held-out faces of side A (faces or dataset manifest).", valueName: "manifest"))
+    var a: String
+    @Option(help: ArgumentHelp("Held-out faces of side B (faces or dataset manifest).", valueName: "manifest"))
+    var b: String
+    @Option(help: ArgumentHelp("At most this many faces per side (spread evenly).", valueName: "n"))
+    var maxFaces: Int = 200
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output folder (default: <workspace>/Scores/model-<model folder>).", valueName: "dir"))
+    var output: String?
+
+    func validate() throws { guard maxFaces >= 1 else { throw ValidationError("--max-faces must be at least 1") } }
+
+    func run() throws {
+        OpenBLASCoreChoice.applyRecordedChoice()
+        try ToolRunner.run(tool: "score") {
+            let url = URL(fileURLWithPath: model).standardizedFileURL
+            let folder = output.map { URL(fileURLWithPath: $0).standardizedFileURL }
+                ?? common.workspaceURL.appendingPathComponent("Scores/model-\(url.deletingLastPathComponent().lastPathComponent)")
+            let report = try ModelScoring.run(model: url, facesA: URL(fileURLWithPath: a).standardizedFileURL,
+                                              facesB: URL(fileURLWithPath: b).standardizedFileURL, limit: maxFaces, folder: folder,
+                                              progress: ProgressReporter(quiet: common.quiet))
+            if common.json { try ToolRunner.printJSON(report); return .ok }
+            for side in [report.a, report.b] {
+                print(String(format: "%@: %d held-out faces (%d training faces skipped): SSIM %.3f, PSNR %.1f dB, MAE %.4f (means)",
+                             side.identity, side.faces, side.skippedTrainingFaces, side.ssim.mean, side.psnr.mean, side.mae.mean))
+            }
+            print("examples: \(report.examples)")
+            return .ok
         }
     }
 }
