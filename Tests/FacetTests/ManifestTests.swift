@@ -81,7 +81,11 @@ final class ManifestTests: XCTestCase {
         var items = try XCTUnwrap(object["items"] as? [[String: Any]])
         items[0]["faceCount"] = 2
         object["items"] = items
-        let url = try write(try text(of: object), to: dir)
+        // In a workspace's Manifests/, as the sample's `../Datasets/frames/...` paths say (paths outside the
+        // manifest's workspace are refused: ReliabilityConfinementTests).
+        let manifests = dir.appendingPathComponent("Manifests")
+        try FileManager.default.createDirectory(at: manifests, withIntermediateDirectories: true)
+        let url = try write(try text(of: object), to: manifests)
         let read = try ManifestIO.read(FramesManifest.self, from: url)
         XCTAssertEqual(read.version, ManifestVersion(1, 7))
         XCTAssertEqual(read.items, manifest.items)

@@ -240,8 +240,14 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(try run.requireReport().identities, ["Alice", "Bob"])
         let manifest = try ManifestIO.read(ModelManifest.self, from: folder.appendingPathComponent("m/model.json"))
         XCTAssertEqual(manifest.datasets.map(\.schema), ["facet.dataset", "facet.dataset"])
-        // The default model folder is named after the identities.
-        let named = try train(["--iterations", "1", "--batch-size", "2", alice.path, bob.path], workspace: folder)
+        // The default model folder is named after the identities. (Dataset manifests beside their crops' workspace:
+        // one naming files outside its own workspace and the tool's is refused, ReliabilityConfinementTests.)
+        let aliceHere = data.workspace.appendingPathComponent("alice-\(UUID().uuidString).json")
+        let bobHere = data.workspace.appendingPathComponent("bob-\(UUID().uuidString).json")
+        try datasetManifest(from: data.facesA, identity: "Alice", to: aliceHere)
+        try datasetManifest(from: data.facesB, identity: "Bob", to: bobHere)
+        addTeardownBlock { try? FileManager.default.removeItem(at: aliceHere); try? FileManager.default.removeItem(at: bobHere) }
+        let named = try train(["--iterations", "1", "--batch-size", "2", aliceHere.path, bobHere.path], workspace: folder)
         assertTrainRun(named, exits: 0, mentioning: [])
         XCTAssertEqual(try named.requireReport().output, folder.appendingPathComponent("Models/Alice_Bob").path)
 

@@ -10,8 +10,10 @@ import Foundation
 /// refuses a manifest when one of them resolves, symlinks followed, outside the manifest's tree: a manifest
 /// from another machine must not make a tool read (and copy into a dataset) `/etc/passwd` or `../../secret`.
 ///
-/// Fields that only record where an *original* input came from (`inputs[].path`, a dataset's `sources`)
-/// are not confined: they name the user's own videos, which live anywhere.
+/// Fields that only record where an *original* input came from (`inputs[].path`, a dataset's `sources`, a
+/// face's `frame` when it was found in an image file given on the command line) are not confined: they name
+/// the user's own media, which live anywhere. Labels and clusters manifests only record crops (no tool reads
+/// files through them), and may be written anywhere the user asks, so they are not checked either.
 public protocol ManifestFileReferences {
     /// Every file path a reader may open, with the item it belongs to (for the error message).
     var referencedFiles: [(item: String, path: String)] { get }
@@ -29,7 +31,6 @@ extension FacesManifest: ManifestFileReferences {
         for (i, item) in items.enumerated() {
             files.append(("items[\(i)].crop", item.crop))
             if let mask = item.mask { files.append(("items[\(i)].mask", mask)) }
-            if let frame = item.frame { files.append(("items[\(i)].frame", frame)) }
         }
         return files
     }
@@ -41,23 +42,6 @@ extension DatasetManifest: ManifestFileReferences {
         for (i, item) in items.enumerated() {
             files.append(("items[\(i)].crop", item.crop))
             if let mask = item.mask { files.append(("items[\(i)].mask", mask)) }
-        }
-        return files
-    }
-}
-
-extension LabelsManifest: ManifestFileReferences {
-    public var referencedFiles: [(item: String, path: String)] {
-        items.enumerated().map { ("items[\($0.offset)].crop", $0.element.crop) }
-    }
-}
-
-extension ClustersManifest: ManifestFileReferences {
-    public var referencedFiles: [(item: String, path: String)] {
-        var files: [(item: String, path: String)] = []
-        for (c, cluster) in clusters.enumerated() {
-            if let sheet = cluster.sheet { files.append(("clusters[\(c)].sheet", sheet)) }
-            for (m, member) in cluster.members.enumerated() { files.append(("clusters[\(c)].members[\(m)].crop", member.crop)) }
         }
         return files
     }
