@@ -12,6 +12,7 @@ import PackageDescription
 
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 #if arch(x86_64)
 let haswell: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
@@ -44,6 +45,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // SHA-256 with the CPU's SHA instructions (benchmarks/sha256).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: Shims (C libraries, each wrapped by one foundation module)
@@ -52,7 +55,7 @@ let package = Package(
 
         // MARK: Foundations
         // Errors with exit codes, atomic file writes, SHA-256, seeded random numbers, time stamps, progress sinks.
-        foundation("FacetCore", []),
+        foundation("FacetCore", [crypto]),
         // FFmpeg wrappers: video reading and writing, image codecs, RGB images, input units, frame sampling, encode pipeline.
         foundation("Media", ["CFFmpeg", "FacetCore"]),
         // NHWC float32 tensors and kernels on OpenBLAS, each with a naive reference twin (AVX2/FMA on x86-64).

@@ -80,7 +80,7 @@ def main() -> int:
 # Package.swift's helper calls: foundation("Name", [deps]...), step(...), tool(...), benchmarkTool(...).
 DECLARATION = re.compile(r'\b(foundation|step|tool|benchmarkTool)\(\s*"([^"]+)"\s*,\s*\[([^\]]*)\]')
 # Package.swift's names for products of other packages, and what tool()/benchmarkTool() add to every target.
-EXTERNAL = {"argumentParser": "ArgumentParser", "grdb": "GRDB"}
+EXTERNAL = {"argumentParser": "ArgumentParser", "grdb": "GRDB", "crypto": "Crypto"}
 IMPLICIT = {"tool": {"ArgumentParser"}, "benchmarkTool": {"ArgumentParser"}, "foundation": set(), "step": set()}
 
 
