@@ -74,9 +74,16 @@ for p in glob.glob(os.path.join(sys.argv[1], "*", "png__*.png")):
     cv2.imwrite(p.replace("png__", "jpeg75__")[:-4] + ".jpg", cv2.imread(p), [cv2.IMWRITE_JPEG_QUALITY, 75]); os.remove(p)
 PYEOF
 
+# parallel LOG COMMAND...: runs COMMAND over the file names on stdin, $JOBS at a time, each batch into its own
+# part file (parallel writers to one file can interleave long lines), then joins the parts into LOG.
+parallel() {
+  log=$1; shift; PARTS=$log.parts; export PARTS; mkdir -p "$PARTS"
+  xargs -P "$JOBS" -n 8 sh -c '"$@" > "$(mktemp -p "$PARTS" part.XXXXXX)"' sh "$@"
+  cat "$log.parts"/part.* > "$log"; rm -rf "$log.parts"
+}
 echo "detecting" >&2
-ls "$WORK"/attacked/facet/* | xargs -P "$JOBS" -n 8 "$B" detect > "$WORK/logs/facet-detect.jsonl"
-ls "$WORK"/attacked/peer/* | xargs -P "$JOBS" -n 8 "$PY" "$PEER" detect $PAYLOAD > "$WORK/logs/peer-detect.jsonl"
+ls "$WORK"/attacked/facet/* | parallel "$WORK/logs/facet-detect.jsonl" "$B" detect
+ls "$WORK"/attacked/peer/* | parallel "$WORK/logs/peer-detect.jsonl" "$PY" "$PEER" detect $PAYLOAD
 
 echo "false positives" >&2
 for v in "$SHARED"/videos/*.mp4; do n=$(basename "$v" .mp4)
@@ -87,6 +94,6 @@ find "$SHARED"/images "$SHARED"/identities -name '*.jpg' | head -200 | while rea
   ff -i "$i" -q:v 6 "$WORK/fp/$(basename "$(dirname "$i")")-$(basename "$i" .jpg)-requant.jpg"
 done
 { find "$SHARED" -type f \( -name '*.mp4' -o -name '*.jpg' -o -name '*.png' \); find "$WORK/fp" -type f; } \
-  | xargs -P "$JOBS" -n 50 "$B" detect > "$WORK/logs/fp-detect.jsonl"
+  | parallel "$WORK/logs/fp-detect.jsonl" "$B" detect
 
 python3 "$REPO/benchmarks/watermark/tables.py" "$WORK" $PAYLOAD

@@ -11,7 +11,12 @@ ROWS = [("none", "none (marked output, H.264 CRF 18)"), ("crf23", "H.264 re-enco
 
 def lines(name):
     path = os.path.join(work, "logs", name)
-    return [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+    if not os.path.exists(path): return []
+    out = []
+    for l in open(path):
+        try: out.append(json.loads(l))
+        except json.JSONDecodeError: pass  # two parallel writers can interleave a long line; that file is left out
+    return out
 
 def row_of(path):
     return os.path.basename(path).split("__")[0]
