@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark bench-score clean
+.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark bench-score bench-swap clean
 
 setup: apt pydeps models openblas build
 
@@ -123,6 +123,9 @@ bench-watermark: setup
 
 bench-score: setup
 	benchmarks/score/run.sh
+
+bench-swap: setup
+	benchmarks/swap/run.sh
 
 clean:
 	rm -rf .build "$(DEMO_WORKSPACE)"

@@ -38,8 +38,10 @@ final class FaceRenderer {
     let options: SwapOptions
     let mask: SwapMaskChoice
     let colour: ColourMatcher
+    let clock: StageClock
 
-    init(model: TrainedModel, framing: ModelFraming, decoder: DeepFakesAutoencoder.Side, options: SwapOptions) {
+    init(model: TrainedModel, framing: ModelFraming, decoder: DeepFakesAutoencoder.Side, options: SwapOptions, clock: StageClock) {
+        self.clock = clock
         self.model = model
         self.framing = framing
         self.decoder = decoder
@@ -54,7 +56,7 @@ final class FaceRenderer {
         let s = framing.inputSize, pixels = s * s
         var input = [Float](repeating: 0, count: jobs.count * pixels * 3)
         var toModel: [AffineMatrix2x3?] = []
-        input.withUnsafeMutableBufferPointer { buffer in
+        clock.measure(\.sample) { input.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             for (j, job) in jobs.enumerated() {
                 let m = framing.modelMatrix(alignment: job.alignment)
@@ -62,14 +64,14 @@ final class FaceRenderer {
                 toModel.append(m)
                 FaceWarp.sample(frames[job.frame], width: s, height: s, toImage: inverse, into: base + j * pixels * 3)
             }
-        }
+        } }
         let batch = Tensor(shape: [jobs.count, s, s, 3], data: input)
-        let output = try model.render(batch, decoder: decoder)
+        let output = try clock.measure(\.inference) { try model.render(batch, decoder: decoder) }
         var rendered = output.rgb
         let learned = output.mask
         var reconstruction: Tensor?
         if options.occlusion == .reconstruction {
-            reconstruction = try model.render(batch, decoder: decoder == .a ? .b : .a).rgb
+            reconstruction = try clock.measure(\.inference) { try model.render(batch, decoder: decoder == .a ? .b : .a).rgb }
         }
         var results: [FaceResult] = []
         for (j, job) in jobs.enumerated() {
@@ -79,15 +81,18 @@ final class FaceRenderer {
             }
             let offset = j * pixels * 3
             // The face's hull in model pixels: colour statistics come from inside it.
-            let hullModel = FaceMask(hullOf: job.landmarks68.map { m.apply($0) }, width: s, height: s)
-            let inside = hullModel.values.map { Float($0) / 255 }
-            rendered.data.withUnsafeMutableBufferPointer { r in
-                input.withUnsafeBufferPointer { o in
-                    guard let rb = r.baseAddress, let ob = o.baseAddress else { return }
-                    colour.match(render: rb + offset, original: ob + offset, mask: inside, track: job.track)
+            clock.measure(\.colour) {
+                let hullModel = FaceMask(hullOf: job.landmarks68.map { m.apply($0) }, width: s, height: s)
+                let inside = hullModel.values.map { Float($0) / 255 }
+                rendered.data.withUnsafeMutableBufferPointer { r in
+                    input.withUnsafeBufferPointer { o in
+                        guard let rb = r.baseAddress, let ob = o.baseAddress else { return }
+                        colour.match(render: rb + offset, original: ob + offset, mask: inside, track: job.track)
+                    }
                 }
             }
             // Blend mask over the frame.
+            let maskStart = DispatchTime.now()
             let frame = frames[job.frame]
             var alpha: AlphaPlane
             if mask == .learned {
@@ -114,7 +119,8 @@ final class FaceRenderer {
                     }
                 }
             }
-            let changed: Int = rendered.data.withUnsafeBufferPointer { r in
+            clock.add(\.mask, seconds: milliseconds(since: maskStart) / 1000)
+            let changed: Int = clock.measure(\.composite) { rendered.data.withUnsafeBufferPointer { r in
                 guard let rb = r.baseAddress else { return 0 }
                 switch options.blend {
                 case .alpha:
@@ -122,7 +128,7 @@ final class FaceRenderer {
                 case .poisson:
                     return PoissonBlend.composite(rb + offset, size: s, toRender: m, alpha: alpha, into: &frames[job.frame])
                 }
-            }
+            } }
             let hullFrame = FaceMask.convexHull(job.landmarks68)
             let modelArea = Double(pixels) / max(abs(m.determinant), 1e-12)
             let weighted = alpha.values.reduce(0.0) { $0 + ($1 > 0 ? 1 : 0) }

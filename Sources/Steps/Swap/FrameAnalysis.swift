@@ -44,10 +44,23 @@ final class FrameAnalysis {
     let catalog: Catalog
     let minFaceSize: Double
     let progress: ProgressSink
+    let clock: StageClock
     private var pending: [(frame: Int, face: Int, chip: RGBImage, hash: String)] = []
 
-    init(analyzer: FaceAnalyzer, embedder: FaceEmbedder, catalog: Catalog, minFaceSize: Double, progress: ProgressSink) {
+    init(analyzer: FaceAnalyzer, embedder: FaceEmbedder, catalog: Catalog, minFaceSize: Double, progress: ProgressSink, clock: StageClock) {
         self.analyzer = analyzer; self.embedder = embedder; self.catalog = catalog; self.minFaceSize = minFaceSize; self.progress = progress
+        self.clock = clock
+    }
+
+    /// Runs `body` and adds the analyzer's detect, mesh and 5-point time during it to the clock.
+    private func locating(_ body: () -> [LocatedFace]) -> [LocatedFace] {
+        let before = analyzer.times
+        let faces = body()
+        let after = analyzer.times
+        clock.add(\.detect, seconds: (after.detect - before.detect) / 1000)
+        clock.add(\.mesh, seconds: (after.mesh - before.mesh) / 1000)
+        clock.add(\.points5, seconds: (after.points5 - before.points5) / 1000)
+        return faces
     }
 
     /// Analyses every frame of `url`. Frames the decoder flags as damaged (or that cannot be converted) are
@@ -59,16 +72,18 @@ final class FrameAnalysis {
         var frames: [AnalysedFrame] = []
         var lastThumbnail: [Float]?
         progress.begin("\(name): analysing", total: reader.info.frameCount, unit: "frames")
-        while let frame = try reader.nextFrame() {
+        while let frame = try clock.measure(\.analysisDecode, { try reader.nextFrame() }) {
             let index = frames.count
             var entry = AnalysedFrame(index: index, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt, faces: [])
-            if !frame.isCorrupt, let image = try? converter.rgb(frame) {
-                let small = FaceTracker.thumbnail(image)
-                let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
-                lastThumbnail = small
-                let located = analyzer.locate(image, tiles: 1)
-                let tracks = tracker.update(frame: index, faces: located.map { FaceTracker.Observation($0.detection) }, isCut: cut)
-                entry.faces = try faces(located, tracks: tracks, in: image, frame: index)
+            if !frame.isCorrupt, let image = clock.measure(\.analysisDecode, { try? converter.rgb(frame) }) {
+                let located = locating { analyzer.locate(image, tiles: 1) }
+                entry.faces = try clock.measure(\.chips) {
+                    let small = FaceTracker.thumbnail(image)
+                    let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
+                    lastThumbnail = small
+                    let tracks = tracker.update(frame: index, faces: located.map { FaceTracker.Observation($0.detection) }, isCut: cut)
+                    return try faces(located, tracks: tracks, in: image, frame: index)
+                }
             } else {
                 entry.damaged = true
             }
@@ -83,7 +98,7 @@ final class FrameAnalysis {
 
     /// Analyses one image (faces are not tracked: each is decided alone).
     func analyseImage(_ image: RGBImage) throws -> AnalysedFrame {
-        let located = analyzer.locate(image, tiles: 1)
+        let located = locating { analyzer.locate(image, tiles: 1) }
         var frames = [AnalysedFrame(index: 0, pts: 0, seconds: 0, damaged: false, faces: [])]
         frames[0].faces = try faces(located, tracks: located.indices.map { $0 + 1 }, in: image, frame: 0)
         try flushDescriptors(into: &frames, all: true)
@@ -106,6 +121,10 @@ final class FrameAnalysis {
 
     /// Computes (or takes from the catalog's cache) the descriptors of the chips waiting, a batch at a time.
     private func flushDescriptors(into frames: inout [AnalysedFrame], all: Bool) throws {
+        try clock.measure(\.descriptors) { try flushPending(into: &frames, all: all) }
+    }
+
+    private func flushPending(into frames: inout [AnalysedFrame], all: Bool) throws {
         while pending.count >= embedder.batchSize || (all && !pending.isEmpty) {
             let batch = Array(pending.prefix(embedder.batchSize))
             pending.removeFirst(batch.count)

@@ -131,24 +131,24 @@ final class SwapJob {
                 failedFaces += done.failed
                 for (k, entry) in done.frames.enumerated() {
                     var image = entry
-                    labeller.finish(&image)
+                    context.clock.measure(\.label) { labeller.finish(&image) }
                     let i = batch.indices[k]
                     if collectPreview > previews.count, frames[i].faces.contains(where: \.swap), i % max(1, frames.count / max(collectPreview, 1)) == 0 {
                         previews.append((batch.originals[k], image))
                     }
-                    try writer?.write(image, pts: frames[i].pts)
+                    try context.clock.measure(\.encode) { try writer?.write(image, pts: frames[i].pts) }
                     frameRecords[i] = batch.records[k]
                 }
                 batch = FrameBatch()
             }
-            while let frame = try reader.nextFrame() {
+            while let frame = try context.clock.measure(\.decode, { try reader.nextFrame() }) {
                 defer { index += 1 }
                 guard index < frames.count else { break }
                 let segment = index / f
                 guard todo.contains(segment) else { continue }
                 if segment != currentSegment {
                     try flush()
-                    try writer?.finish()
+                    try context.clock.measure(\.encode) { try writer?.finish() }
                     if writer != nil { written += 1 }
                     currentSegment = segment
                     writer = try VideoWriter(url: segmentURL(segment), options: VideoWriterOptions(
@@ -157,7 +157,7 @@ final class SwapJob {
                         timeBase: (info.timeBaseNumerator, info.timeBaseDenominator)))
                 }
                 var image: RGBImage
-                if let converted = try? converter.rgb(frame) { image = converted; lastGood = converted } else {
+                if let converted = context.clock.measure(\.decode, { try? converter.rgb(frame) }) { image = converted; lastGood = converted } else {
                     image = lastGood ?? RGBImage(width: info.displayWidth, height: info.displayHeight)
                     frames[index].damaged = true
                 }
@@ -169,7 +169,7 @@ final class SwapJob {
                 context.progress.update(done: index + 1)
             }
             try flush()
-            try writer?.finish()
+            try context.clock.measure(\.encode) { try writer?.finish() }
             if writer != nil { written += 1 }
             context.progress.finish()
         }
@@ -186,8 +186,10 @@ final class SwapJob {
                                      segmentsReused: reused, segments: total, warnings: warnings)
         }
         let record = try startRecord()
-        try VideoJoiner.join(all, to: output, audioSource: info.hasAudio ? url : nil,
-                             metadata: SwapLabels.containerMetadata(model: context.modelInfo, payload: payload, target: context.target))
+        try context.clock.measure(\.join) {
+            try VideoJoiner.join(all, to: output, audioSource: info.hasAudio ? url : nil,
+                                 metadata: SwapLabels.containerMetadata(model: context.modelInfo, payload: payload, target: context.target))
+        }
         let records = frames.indices.map { i in frameRecords[i] ?? FrameBatch.record(frames[i], alignments: smoothed[i], results: nil) }
         var result = try finish(record: record, width: info.displayWidth, height: info.displayHeight, frameRate: info.frameRate,
                                 hasAudio: info.hasAudio, audioCopied: info.hasAudio, codec: options.codec.rawValue, counts: counts,

@@ -34,6 +34,8 @@ public struct SwapReport: Codable, Sendable {
     public var outputs: [Output]
     public var preview: String?
     public var seconds: Double
+    /// Where the time went, seconds per stage (see `SwapStages`).
+    public var stages: SwapStages
 }
 
 /// `swap`: replaces one enrolled person's face in videos and images with a trained model's rendering of the
@@ -99,14 +101,16 @@ public enum SwapRun {
 
         let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
         let embedder = try FaceEmbedder(store: options.models)
-        let analysis = FrameAnalysis(analyzer: analyzer, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress)
-        let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options)
+        let clock = StageClock()
+        let analysis = FrameAnalysis(analyzer: analyzer, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress,
+                                     clock: clock)
+        let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options, clock: clock)
         let modelInfo = SwapModelInfo(manifest: options.model.path, sha256: model.manifestSha256, weightsSha256: model.weightsSha256, kind: m.model,
                                       direction: options.direction.rawValue, sourceIdentity: sourceIdentity, decoderIdentity: decoderIdentity,
                                       inputSize: framing.inputSize, centering: centering.rawValue, cropSize: framing.cropSize,
                                       coverage: framing.coverage)
         let rule = "identify's \(options.rule) rule\(options.threshold.map { ", threshold \($0)" } ?? ""), track vote, min face \(Int(options.minFaceSize)) px"
-        let context = SwapContext(options: options, catalog: catalog, progress: progress, analysis: analysis, renderer: renderer,
+        let context = SwapContext(options: options, catalog: catalog, progress: progress, clock: clock, analysis: analysis, renderer: renderer,
                                   decision: decision, framing: framing, modelInfo: modelInfo,
                                   target: SwapTarget(name: resolvedTarget, identityId: targetRecord.id, consent: targetRecord.consent, rule: rule))
         var reports: [SwapReport.Output] = []
@@ -125,7 +129,7 @@ public enum SwapRun {
         }
         return SwapReport(model: options.model.path, target: resolvedTarget, direction: options.direction.rawValue,
                           watermark: payloads.first ?? "", outputs: reports, preview: previewPath,
-                          seconds: Date().timeIntervalSince(started))
+                          seconds: Date().timeIntervalSince(started), stages: clock.stages)
     }
 
     /// The output file for a unit: `--output` itself for a single input that is not a folder; else
@@ -167,6 +171,7 @@ struct SwapContext {
     let options: SwapOptions
     let catalog: Catalog
     let progress: ProgressSink
+    let clock: StageClock
     let analysis: FrameAnalysis
     let renderer: FaceRenderer
     let decision: TargetDecision?
