@@ -165,7 +165,7 @@ final class SwapJob {
                     frames[index].faces[k].swap = false; frames[index].faces[k].reason = "damaged-frame"
                 } }
                 batch.add(index: index, image: image, frame: frames[index], alignments: smoothed[index])
-                if batch.faceCount >= options.batchSize || batch.indices.count >= 8 { try flush() }
+                if batch.faceCount >= options.batchSize || batch.indices.count >= max(8, options.batchSize) { try flush() }
                 context.progress.update(done: index + 1)
             }
             try flush()
