@@ -163,11 +163,12 @@ final class TFLiteGoldenTests: XCTestCase {
         bytes.replaceSubrange((at + 8)..<(at + 12), with: [0, 0, 0, 0])
         let url = try makeTemporaryDirectory().appendingPathComponent("zero-sized.tflite")
         try Data(bytes).write(to: url)
-        let model = try TFLiteModel(contentsOf: url)
-        XCTAssertThrowsError(try TFLiteInterpreter(model: model)) { error in
+        // Refused when the file is read (a dimension of 0 is an impossible shape) or, at the latest, when the
+        // interpreter is built (an operator tensor with no elements): never a crash.
+        XCTAssertThrowsError(try TFLiteInterpreter(model: try TFLiteModel(contentsOf: url))) { error in
             guard let e = error as? ModelError, case .malformed = e else { return XCTFail("expected ModelError.malformed, got \(error)") }
             XCTAssertTrue(e.description.contains(url.path), e.description)
-            XCTAssertTrue(e.description.contains("zero-sized"), e.description)
+            XCTAssertTrue(e.description.contains("zero-sized") || e.description.contains("impossible shape"), e.description)
             XCTAssertEqual(e.exitStatus, .dataError)
         }
     }

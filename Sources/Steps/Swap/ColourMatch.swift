@@ -7,6 +7,7 @@ import Foundation
 /// Smoothing: each track keeps an exponential moving average of its statistics (weight `smoothing` for the
 /// newest frame; 0.3 ≈ a time constant of 3 frames), reset when a track starts. Both the original's and the
 /// render's statistics are smoothed, so a steady lighting change still comes through within a few frames.
+/// The averages restart at each segment (`--segment-frames`), so segments are independent of each other.
 final class ColourMatcher {
     let choice: SwapColorChoice
     let smoothing: Double
@@ -32,6 +33,10 @@ final class ColourMatcher {
         case .histogram: matchHistogram(render, original, inside: inside, count: count, track: track)
         }
     }
+
+    /// Forgets every track's statistics: called at each segment's start, so a segment's frames do not depend on
+    /// the segments before it (a resumed or sharded swap gives the same frames as one run).
+    func reset() { state.removeAll() }
 
     private func smoothed(_ fresh: [Double], track: Int) -> [Double] {
         guard let old = state[track], old.count == fresh.count else { state[track] = fresh; return fresh }

@@ -151,6 +151,7 @@ final class SwapJob {
                     try context.clock.measure(\.encode) { try writer?.finish() }
                     if writer != nil { written += 1 }
                     currentSegment = segment
+                    context.renderer.colour.reset()
                     writer = try VideoWriter(url: segmentURL(segment), options: VideoWriterOptions(
                         width: info.displayWidth, height: info.displayHeight, frameRateNumerator: rate.0, frameRateDenominator: rate.1,
                         crf: options.crf, preset: options.preset, codec: options.codec == .ffv1 ? .ffv1 : .h264,
