@@ -28,8 +28,9 @@ final class SwapJob {
         sourceSha256 = try SHA256.hex(fileAt: unit.url)
         sourceBytes = (try? ContentHasher.fileFacts(unit.url).bytes) ?? 0
         let parameters = context.options.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
-        let identity = [context.modelInfo.sha256, context.modelInfo.weightsSha256, sourceSha256, context.target.name, parameters,
-                        output.lastPathComponent].joined(separator: "|")
+        // What decides the frames (not where they are written), so a resumed or sharded run carries the same mark.
+        let identity = [context.modelInfo.sha256, context.modelInfo.weightsSha256, sourceSha256, context.target.name, parameters]
+            .joined(separator: "|")
         payload = String(SHA256.hex(Data(identity.utf8)).prefix(8))
         parts = output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).facet-parts")
     }
