@@ -45,11 +45,6 @@ public struct AlphaPlane: Sendable {
         return values[j * width + i]
     }
 
-    /// Share of the rectangle's pixels weighted above zero, 0...1.
-    public var coverage: Double {
-        values.isEmpty ? 0 : Double(values.reduce(0) { $0 + ($1 > 0 ? 1 : 0) }) / Double(values.count)
-    }
-
     /// The bounding box of the pixels weighted above zero (x, y, width, height), or nil when none are.
     public var support: (x: Int, y: Int, width: Int, height: Int)? {
         var minX = Int.max, minY = Int.max, maxX = Int.min, maxY = Int.min

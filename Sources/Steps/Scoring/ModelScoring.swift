@@ -92,7 +92,9 @@ public enum ModelScoring {
         }
         let s = framing.inputSize, pixels = s * s * 3
         // The model's input square inside a crop: crop pixels → model pixels, inverted.
-        let toCrop = try XCTUnwrapLike(framing.modelMatrix(alignment: .identity).inverse, path: url.path)
+        guard let toCrop = framing.modelMatrix(alignment: .identity).inverse else {
+            throw ScoringError.badMedia(path: url.path, reason: "the model's framing is degenerate")
+        }
         var inputs: [Float] = [], skipped = 0
         let step = max(1, items.count / max(1, limit))
         progress.begin("model \(side.rawValue)", total: min(items.count, limit), unit: "faces")
@@ -179,10 +181,5 @@ public enum ModelScoring {
         var canvas = Canvas(width: 2 * s + 3 * gap, height: rows * (s + gap) + gap, background: (24, 24, 24))
         for (k, image) in images.enumerated() { canvas.draw(image, x: gap + (k % 2) * (s + gap), y: gap + (k / 2) * (s + gap)) }
         return canvas.image
-    }
-
-    private static func XCTUnwrapLike(_ value: AffineMatrix2x3?, path: String) throws -> AffineMatrix2x3 {
-        guard let value else { throw ScoringError.badMedia(path: path, reason: "the model's framing is degenerate") }
-        return value
     }
 }

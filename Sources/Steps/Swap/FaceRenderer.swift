@@ -94,15 +94,12 @@ final class FaceRenderer {
             // Blend mask over the frame.
             let maskStart = DispatchTime.now()
             let frame = frames[job.frame]
-            var alpha: AlphaPlane
-            if mask == .learned {
-                let hull = FaceMask.convexHull(job.landmarks68)
-                alpha = AlphaPlane.hull(hull, erosion: -0.25 * job.faceSize, feather: 0, frameWidth: frame.width, frameHeight: frame.height)
-                for k in alpha.values.indices { alpha.values[k] = 1 }
-            } else {
-                alpha = AlphaPlane.hull(job.landmarks68, erosion: options.erosion * job.faceSize, feather: max(options.feather * job.faceSize, 0.5),
-                                        frameWidth: frame.width, frameHeight: frame.height)
-            }
+            // The learned mask alone may reach past the landmarks (forehead, hair line): let it, within the hull grown
+            // by a quarter of the face size; otherwise the hull, eroded and feathered.
+            var alpha = mask == .learned
+                ? AlphaPlane.hull(job.landmarks68, erosion: -0.25 * job.faceSize, feather: 0, frameWidth: frame.width, frameHeight: frame.height)
+                : AlphaPlane.hull(job.landmarks68, erosion: options.erosion * job.faceSize, feather: max(options.feather * job.faceSize, 0.5),
+                                  frameWidth: frame.width, frameHeight: frame.height)
             let learnedMap: ArraySlice<Float>? = (mask != .hull) ? learned.map { $0.data[(j * pixels)..<((j + 1) * pixels)] } : nil
             let occlusion = reconstruction.map { occlusionMap(input: input[offset..<(offset + pixels * 3)],
                                                               reconstruction: $0.data[offset..<(offset + pixels * 3)], size: s) }
@@ -187,6 +184,7 @@ enum PoissonBlend {
         var full = alpha
         for k in full.values.indices where full.values[k] > 0 { full.values[k] = 1 }
         FaceWarp.composite(render, size: size, toRender: m, alpha: full, into: &guide)
+        let fw = frame.width, gp = guide.pixels
         var inside = [Bool](repeating: false, count: w * h)
         for y in 1..<(h - 1) {
             for x in 1..<(w - 1) {
@@ -205,7 +203,6 @@ enum PoissonBlend {
             }
             for y in 1..<(h - 1) {
                 for x in 1..<(w - 1) where inside[y * w + x] {
-                    let fw = frame.width, gp = guide.pixels
                     let g = { (dx: Int, dy: Int) -> Double in Double(gp[((alpha.y0 + y + dy) * fw + alpha.x0 + x + dx) * 3 + c]) }
                     lap[y * w + x] = 4 * g(0, 0) - g(-1, 0) - g(1, 0) - g(0, -1) - g(0, 1)
                     f[y * w + x] = g(0, 0)

@@ -34,11 +34,10 @@ struct FrameBatch {
             let out = try renderer.render(jobs, into: &images)
             for (job, result) in zip(jobs, out) { results[job.frame, default: [:]][job.face] = result }
         }
-        var failed = 0
-        records = frames.enumerated().map { b, frame in
-            let r = results[b] ?? [:]
-            for (k, face) in frame.faces.enumerated() where face.swap && (alignments[b][k] == nil || r[k]?.failure != nil) { _ = face; failed += 1 }
-            return Self.record(frame, alignments: alignments[b], results: r)
+        records = frames.indices.map { Self.record(frames[$0], alignments: alignments[$0], results: results[$0] ?? [:]) }
+        // A face meant to be swapped that the record says was not: degenerate landmarks or a failed render.
+        let failed = zip(frames, records).reduce(0) { total, pair in
+            total + zip(pair.0.faces, pair.1.faces).filter { $0.swap && !$1.swapped }.count
         }
         return (images, failed)
     }

@@ -36,7 +36,7 @@ final class SwapJob {
     }
 
     var watermark: SwapWatermark { SwapWatermark(payload: payload, bits: 32, scheme: SwapLabels.watermarkScheme) }
-    private lazy var labeller = FrameLabeller(payload: payload, visible: options.visibleLabel)
+    private lazy var labeller = FrameLabeller(payload: payload)
 
     func run(collectPreview: Int, previews: inout [(RGBImage, RGBImage)]) throws -> SwapReport.Output {
         switch unit {

@@ -32,15 +32,13 @@ enum SwapLabels {
 }
 
 /// Marks every finished frame of one output: Facet's invisible watermark carrying the run's 32-bit payload,
-/// over the whole frame (not only the face, so cutting the face out does not remove it), and the visible
-/// badge when asked. Always applied; there is no option to skip the watermark.
+/// over the whole frame (not only the face, so cutting the face out does not remove it). Always applied; there
+/// is no option to skip it.
 final class FrameLabeller {
     let embedder: WatermarkEmbedder
-    let visible: Bool
 
-    init(payload: String, visible: Bool) {
+    init(payload: String) {
         embedder = WatermarkEmbedder(payload: WatermarkPayload(hexPrefix: payload) ?? WatermarkPayload(0))
-        self.visible = visible
     }
 
     func finish(_ image: inout RGBImage) {

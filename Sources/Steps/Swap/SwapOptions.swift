@@ -90,8 +90,6 @@ public struct SwapOptions: Sendable {
     public var segmentFrames: Int
     public var shardIndex: Int
     public var shardCount: Int
-    /// Draw a small "SYNTHETIC" badge on every frame.
-    public var visibleLabel: Bool
     /// Write a side-by-side (input | output) contact sheet of this many sample frames (0 = none).
     public var previewFrames: Int
     public var preview: URL?
@@ -108,14 +106,14 @@ public struct SwapOptions: Sendable {
                 smoothRadius: Int = 2, batchSize: Int = 16, mask: SwapMaskChoice? = nil, erosion: Double = 0.02, feather: Double = 0.08,
                 occlusion: SwapOcclusionChoice = .none, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
                 blend: SwapBlendChoice = .alpha, codec: SwapOutputCodec = .h264, crf: Int = 18, preset: String = "veryfast",
-                segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, visibleLabel: Bool = false, previewFrames: Int = 0,
+                segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, previewFrames: Int = 0,
                 preview: URL? = nil, output: URL? = nil, manifest: URL? = nil, workspace: URL, models: ModelStore = ModelStore(),
                 maxPixels: Int = 67_108_864, parameters: [String: String] = [:]) {
         self.model = model; self.target = target; self.direction = direction; self.rule = rule; self.threshold = threshold; self.minFaceSize = minFaceSize
         self.smoothRadius = smoothRadius; self.batchSize = batchSize; self.mask = mask; self.erosion = erosion; self.feather = feather
         self.occlusion = occlusion; self.occlusionThreshold = occlusionThreshold; self.color = color; self.blend = blend
         self.codec = codec; self.crf = crf; self.preset = preset; self.segmentFrames = segmentFrames; self.shardIndex = shardIndex
-        self.shardCount = shardCount; self.visibleLabel = visibleLabel; self.previewFrames = previewFrames; self.preview = preview
+        self.shardCount = shardCount; self.previewFrames = previewFrames; self.preview = preview
         self.output = output; self.manifest = manifest; self.workspace = workspace; self.models = models; self.maxPixels = maxPixels
         self.parameters = parameters
     }
