@@ -124,7 +124,7 @@ def prepare(args):
     enrol = os.path.join(args.work, "enrol.jsonl")
     if not os.path.exists(enrol):
         print("prepare: identify-bench over the people's and strangers' photos", file=sys.stderr)
-        run([os.path.join(args.bin, "identify-bench"), "--output", enrol, SHARED])
+        run([os.path.join(args.bin, "identify-bench"), "--mirror", "--output", enrol, SHARED])
     ws = os.path.join(args.work, "base")
     flat = os.path.join(args.work, "all")
     os.makedirs(flat, exist_ok=True)
@@ -353,8 +353,16 @@ def tune(args):
     seeds = range(1, args.seeds + 1)
     sources = {"crop": replay_records(probe, enrol, args.part, seeds, args.k),
                "image": replay_records(enrol, enrol, args.part, seeds, args.k)}
+    header = "from detect's crops | from whole-photo chips"
+    if all("mirror" in f for faces in enrol.values() for f in faces):
+        # Test-time augmentation as dlib's jitter does it, mirror only: each descriptor (references and probes)
+        # averaged with its mirrored chip's.
+        averaged = {p: [dict(f, descriptor=(np.asarray(f["descriptor"]) + np.asarray(f["mirror"])) / 2) for f in faces]
+                    for p, faces in enrol.items()}
+        sources["mirror"] = replay_records(averaged, averaged, args.part, seeds, args.k)
+        header += " | whole-photo chips averaged with their mirror image (not a candidate, compared only)"
     print(f"{args.part} part, {args.seeds} splits, first {args.k} photos enrolled; recall / wrong / strangers "
-          "with the probes' descriptors from detect's crops | from whole-photo chips")
+          f"with the probes' descriptors {header}")
     def show(label, accept, who=lambda r: r[1]):
         cols = [tally(recs, accept, who) for recs in sources.values()]
         print(f"{label:40s} " + " | ".join(f"recall {r:.3f} wrong {w:2d} strangers {s:3d}" for r, w, s in cols))
@@ -366,7 +374,7 @@ def tune(args):
     for ratio in (1.4, 1.5, 1.6, 1.7):
         for floor in (0.38, 0.40):
             for cap in (0.44, 0.46, 0.48, 0.50):
-                cols = show(f"calibrated ratio {ratio} floor {floor} cap {cap}", calibrated_rule(ratio, floor, cap))
+                cols = show(f"calibrated ratio {ratio} floor {floor} cap {cap}", calibrated_rule(ratio, floor, cap))[:2]
                 if all(w == 0 and s == 0 for _, w, s in cols):
                     key = (min(r for r, _, _ in cols), ratio, floor, cap)
                     best = max(best or key, key)
