@@ -91,6 +91,24 @@ final class IdentitySafetyTests: XCTestCase {
         print("identify: 60 strangers, dlib 0.6 names \(try ManifestIO.read(LabelsManifest.self, from: labelsURL).items.filter { $0.identity != nil }.count) faces")
     }
 
+    /// References on orthogonal axes at distance `a` from the origin: each lies a·√(1 + 1/(n−1)) from the mean of
+    /// the others, so the leave-one-out spread is known exactly.
+    private func axisReferences(_ n: Int, scale a: Float) -> [[Float]] {
+        (0..<n).map { i in (0..<128).map { $0 == i ? a : 0 } }
+    }
+
+    func testTheCalibratedThresholdFollowsTheReferencesSpreadWithinFloorAndCap() throws {
+        let c = OpenSetCalibration.standard
+        XCTAssertEqual(c.floor, 0.40); XCTAssertEqual(c.cap, 0.46); XCTAssertEqual(c.single, 0.48)
+        let k = (1.25 as Double).squareRoot()    // n = 5
+        let spread = try XCTUnwrap(IdentityGallery.leaveOneOutSpread(axisReferences(5, scale: 0.26)))
+        XCTAssertEqual(spread, 0.26 * k, accuracy: 1e-6)
+        XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.26)), 1.5 * 0.26 * k, accuracy: 1e-6, "1.5 × spread")
+        XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.1)), 0.40, "a tight identity: the floor")
+        XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.4)), 0.46, "a loose identity: the cap")
+        XCTAssertEqual(c.threshold(references: axisReferences(1, scale: 0.4)), 0.48, "one reference: no spread")
+    }
+
     func testTheMarginKeepsAFaceBetweenTwoIdentitiesUnknown() {
         var decider = LabelDecider(threshold: 0.48, names: ["A", "B"])
         decider.thresholds = [0.45, 0.45]

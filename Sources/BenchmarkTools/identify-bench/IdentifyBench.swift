@@ -28,6 +28,9 @@ struct IdentifyBench: ParsableCommand {
     @Option(help: "The JSON-lines file to write: one line per image {path, width, height, faces: [{box, size, descriptor}]}.")
     var output: String
 
+    @Flag(help: "Also write `mirror`, the descriptor of the chip mirrored left to right.")
+    var mirror = false
+
     @Argument(help: "Folders of images (searched recursively) or images.")
     var inputs: [String]
 
@@ -54,9 +57,13 @@ struct IdentifyBench: ParsableCommand {
             let faces = analyzer.locate(image, tiles: 2)
             let chips = try faces.map { try FaceEmbedder.chip(fromImage: image, points5: $0.points5) }
             let vectors = chips.isEmpty ? [] : try net.embed(chips: chips)
-            let rows: [[String: Any]] = zip(faces, vectors).map { face, vector in
+            let mirrored = chips.isEmpty || !mirror ? [] : try net.embed(chips: chips.map { $0.mirrored() })
+            let rows: [[String: Any]] = zip(faces, vectors).enumerated().map { k, pair in
+                let (face, vector) = pair
                 let d = face.detection
-                return ["box": [d.x, d.y, d.width, d.height], "size": (d.width * d.height).squareRoot(), "descriptor": vector.map { Double($0) }]
+                var row: [String: Any] = ["box": [d.x, d.y, d.width, d.height], "size": (d.width * d.height).squareRoot(), "descriptor": vector.map { Double($0) }]
+                if mirrored.indices.contains(k) { row["mirror"] = mirrored[k].map { Double($0) } }
+                return row
             }
             let line: [String: Any] = ["path": file.path, "width": image.width, "height": image.height, "faces": rows]
             out += try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])

@@ -30,14 +30,17 @@ public enum DecisionRule: String, CaseIterable, Sendable {
 /// the centroid of the others: a sample of how far its genuine faces fall from its centroid. Its threshold is
 /// `ratio × spread`, clamped to `floor...cap`: a tight identity (all references alike) gets a tight threshold,
 /// so faces merely resembling it (dlib packs some populations closely) are not taken for it; a loose one gets
-/// more room, never beyond `cap`. One reference has no spread (and its genuine faces fall farther from it than
-/// from a mean of several): it gets `cap`. A video track whose median is taken over at least `trackFaces`
+/// more room, never beyond `cap`. One reference has no spread, and its genuine faces fall farther from one photo
+/// than from a mean of several: it gets `single` (chosen on the development part enrolled from one photo).
+/// A video track whose median is taken over at least `trackFaces`
 /// faces is far steadier than one photo: its threshold is `trackBonus` higher, never beyond `trackCap`
 /// (dlib's verification threshold); its frames must still clear the margin.
 public struct OpenSetCalibration: Equatable, Sendable {
     public var ratio: Double
     public var floor: Double
     public var cap: Double
+    /// The threshold of an identity with one reference.
+    public var single: Double
     /// The best identity must be at least this much nearer than the second best.
     public var margin: Double
 
@@ -45,9 +48,9 @@ public struct OpenSetCalibration: Equatable, Sendable {
     public var trackFaces: Int
     public var trackCap: Double
 
-    public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.48, margin: Double = 0.05,
+    public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.46, single: Double = 0.48, margin: Double = 0.05,
                 trackBonus: Double = 0.1, trackFaces: Int = 5, trackCap: Double = 0.6) {
-        self.ratio = ratio; self.floor = floor; self.cap = cap; self.margin = margin
+        self.ratio = ratio; self.floor = floor; self.cap = cap; self.single = single; self.margin = margin
         self.trackBonus = trackBonus; self.trackFaces = trackFaces; self.trackCap = trackCap
     }
 
@@ -55,7 +58,7 @@ public struct OpenSetCalibration: Equatable, Sendable {
 
     /// The threshold of an identity with these references (centroid distance).
     public func threshold(references: [[Float]]) -> Double {
-        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return cap }
+        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return single }
         return min(cap, max(floor, ratio * spread))
     }
 }

@@ -55,11 +55,11 @@ public struct LabelDecider: Sendable {
         switch rule {
         case .calibrated:
             var c = calibration
-            if let threshold { c.cap = threshold; c.floor = min(c.floor, threshold) }
-            self.init(threshold: c.cap, minFaceSize: minFaceSize, names: names)
+            if let threshold { c.cap = threshold; c.single = threshold; c.floor = min(c.floor, threshold) }
+            self.init(threshold: max(c.cap, c.single), minFaceSize: minFaceSize, names: names)
             thresholds = gallery.thresholds(c)
             margin = c.margin
-            trackBonus = c.trackBonus; trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap)
+            trackBonus = c.trackBonus; trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap, c.single)
         case .nearest, .centroid:
             self.init(threshold: threshold ?? 0.6, minFaceSize: minFaceSize, names: names)
         }

@@ -17,7 +17,7 @@ struct Identify: ParsableCommand {
         discussion: """
             Faces are compared by dlib's 128-d face descriptors (ResNet), computed from detect's aligned crops and \
             cached in the catalog. Default rule (calibrated, open-set): distance to an identity's centroid, within a \
-            threshold per identity from its references' spread (0.40-0.48), and 0.05 nearer than any other \
+            threshold per identity from its references' spread (0.40-0.46; one reference 0.48), and 0.05 nearer than any other \
             identity. Old rules: --rule nearest (nearest reference) or centroid, one threshold (0.6).
 
             Exit codes: 0 ok, 1 failure (I/O, locked catalog, full disk), 64 usage, 65 bad data (an image with no \
