@@ -87,7 +87,7 @@ public enum RunScorer {
             warnings.append("\(url.path): the source identity '\(swap.model.sourceIdentity)' is not enrolled in \(catalogPath): distance to it is not measured")
         }
         let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let measurers = try (0..<threads).map { _ in try FaceMeasurer(store: options.models, describe: !gallery.isEmpty) }
+        let measurers = try loadMeasurers(threads, store: options.models, describe: !gallery.isEmpty)
 
         var outputs: [OutputScore] = []
         var worst: [(WorstFace, RGBImage)] = []
@@ -133,6 +133,21 @@ public enum RunScorer {
         try ManifestIO.write(document, to: resultURL)
         if let catalog { try store(document, folder: folder, in: catalog) }
         return Outcome(document: document, folder: folder, cached: false)
+    }
+
+    /// One measurer per thread, their networks loaded in parallel.
+    static func loadMeasurers(_ count: Int, store: ModelStore, describe: Bool) throws -> [FaceMeasurer] {
+        final class Slots: @unchecked Sendable {
+            let lock = NSLock()
+            var loaded: [Result<FaceMeasurer, Error>?]
+            init(_ count: Int) { loaded = Array(repeating: nil, count: count) }
+        }
+        let slots = Slots(count)
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            let result = Result { try FaceMeasurer(store: store, describe: describe) }
+            slots.lock.lock(); slots.loaded[i] = result; slots.lock.unlock()
+        }
+        return try slots.loaded.compactMap { try $0?.get() }
     }
 
     /// What a worker needs besides the job: the gallery and where the decoder's and source's persons are in it.

@@ -63,6 +63,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        OpenBLASCoreChoice.applyRecordedChoice()
         try ToolRunner.run(tool: "score") {
             let gates = try gateOptions.gates()
             let progress = ProgressReporter(quiet: common.quiet)
