@@ -149,7 +149,7 @@ extension RunScorer {
                 score.seam = ro / rs
             }
             if let lo = PixelMetrics.meanSkinLab(job.output, polygon: polygon), let ls = PixelMetrics.meanSkinLab(job.source, polygon: polygon) {
-                score.colourDe00 = ColourDifference.ciede2000(lo, ls)
+                score.colourDe00 = LabColour.ciede2000(lo, ls)
             }
         }
         let region = FaceMeasurer.region(box: (face.box.x, face.box.y, face.box.width, face.box.height), frameWidth: w, frameHeight: h)

@@ -1,3 +1,4 @@
+import Faces
 import Foundation
 import Media
 
@@ -166,7 +167,7 @@ public enum PixelMetrics {
         for y in Swift.stride(from: rect.y0, to: rect.y1, by: step) {
             for x in Swift.stride(from: rect.x0, to: rect.x1, by: step) where signedDistance(Double(x) + 0.5, Double(y) + 0.5, polygon: inner) > 0 {
                 let o = (y * image.width + x) * 3
-                sum += ColourDifference.lab(red: image.pixels[o], green: image.pixels[o + 1], blue: image.pixels[o + 2])
+                sum += LabColour.exactLab(red: image.pixels[o], green: image.pixels[o + 1], blue: image.pixels[o + 2])
                 n += 1
             }
         }
