@@ -58,8 +58,8 @@ final class ScoringUnitTests: XCTestCase {
             let exact = LabColour.exactLab(red: UInt8(r), green: UInt8(g), blue: UInt8(b))
             let table = LabColour.lab(red: Float(r) / 255, green: Float(g) / 255, blue: Float(b) / 255)
             let t = SIMD3(Double(table.l), Double(table.a), Double(table.b))
-            let d = abs(exact - t)
-            worst = max(worst, d.max())
+            let d = exact - t
+            worst = max(worst, abs(d.x), abs(d.y), abs(d.z))
             worstDE = max(worstDE, LabColour.ciede2000(exact, t))
         }
         for v in 0..<256 { check(v, v, v) }
@@ -67,10 +67,12 @@ final class ScoringUnitTests: XCTestCase {
         print("LabColour table vs exact: largest L*a*b* difference \(worst), largest ΔE00 \(worstDE)")
         XCTAssertLessThanOrEqual(worst, LabColour.tableTolerance)
         XCTAssertLessThanOrEqual(worstDE, LabColour.tableTolerance)
-        // The exact path's white is neutral; both paths share the white point and matrix.
-        let white = LabColour.exactLab(red: 1.0, green: 1.0, blue: 1.0)
-        XCTAssertEqual(white.x, 100, accuracy: 1e-4); XCTAssertEqual(white.y, 0, accuracy: 1e-9); XCTAssertEqual(white.z, 0, accuracy: 1e-9)
-        XCTAssertEqual(LabColour.exactLab(red: 0.5, green: 0.25, blue: 0.75), LabColour.exactLab(red: 0.5, green: 0.25, blue: 0.75))
+        // Both paths share the white point (the sRGB matrix's row sums), so white is neutral to the matrix's 7 digits.
+        let white = LabColour.exactLab(encodedRed: 1, green: 1, blue: 1)
+        XCTAssertEqual(white.x, 100, accuracy: 1e-4); XCTAssertEqual(white.y, 0, accuracy: 1e-4); XCTAssertEqual(white.z, 0, accuracy: 1e-4)
+        let tableWhite = LabColour.lab(red: 1, green: 1, blue: 1)
+        XCTAssertEqual(Double(tableWhite.a), 0, accuracy: 1e-3); XCTAssertEqual(Double(tableWhite.b), 0, accuracy: 1e-3)
+        XCTAssertEqual(LabColour.exactLab(encodedRed: 0.2, green: 0.6, blue: 1), LabColour.exactLab(red: 51, green: 153, blue: 255))
     }
 
     func testSummaryQuantiles() throws {
