@@ -10,7 +10,7 @@ import Foundation
 ///   (`ScoringUnitTests.testLabTablePathStaysNearTheExactPath`), and on 0…1 Float pixels it is 4–10×
 ///   faster than the exact path (31–65 against 180–420 ns per pixel, swiftc -O, 2²⁰ random pixels, AMD EPYC with
 ///   2 cores shared at load 5–8: `benchmarks/score/lab-speed/run.sh`).
-/// The white point is the sum of the sRGB matrix's rows, so sRGB white is L* 100, a* = b* = 0 on both paths.
+/// The white point is the sum of the sRGB matrix's rows, so sRGB white is L* 100, a* = b* = 0 (to 1e-4) on both paths.
 public enum LabColour {
     public static let tableSize = 4096
     public static let delta = 6.0 / 29.0
