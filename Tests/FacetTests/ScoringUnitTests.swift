@@ -37,16 +37,42 @@ final class ScoringUnitTests: XCTestCase {
     func testCIEDE2000MatchesSharmaTable() {
         XCTAssertEqual(Self.sharma.count, 34)
         for (i, (a, b, expected)) in Self.sharma.enumerated() {
-            XCTAssertEqual(ColourDifference.ciede2000(a, b), expected, accuracy: 5e-5, "pair \(i + 1)")
-            XCTAssertEqual(ColourDifference.ciede2000(b, a), expected, accuracy: 5e-5, "pair \(i + 1) swapped")
+            XCTAssertEqual(LabColour.ciede2000(a, b), expected, accuracy: 5e-5, "pair \(i + 1)")
+            XCTAssertEqual(LabColour.ciede2000(b, a), expected, accuracy: 5e-5, "pair \(i + 1) swapped")
         }
     }
 
     func testSRGBToLabKnownColours() {
-        let white = ColourDifference.lab(red: 255, green: 255, blue: 255)
+        let white = LabColour.exactLab(red: 255, green: 255, blue: 255)
         XCTAssertEqual(white.x, 100, accuracy: 0.01); XCTAssertEqual(white.y, 0, accuracy: 0.01); XCTAssertEqual(white.z, 0, accuracy: 0.01)
-        let red = ColourDifference.lab(red: 255, green: 0, blue: 0)  // CIE L*a*b* of sRGB red, D65: 53.24, 80.09, 67.20
+        let red = LabColour.exactLab(red: 255, green: 0, blue: 0)  // CIE L*a*b* of sRGB red, D65: 53.24, 80.09, 67.20
         XCTAssertEqual(red.x, 53.24, accuracy: 0.02); XCTAssertEqual(red.y, 80.09, accuracy: 0.05); XCTAssertEqual(red.z, 67.20, accuracy: 0.05)
+    }
+
+    /// The table path of `LabColour` (Float, lookup tables; swap's colour matching, Augment) stays within
+    /// `tableTolerance` of the exact path (Double; score's colour metric) on every 8-bit grey and on 8-bit colours
+    /// every 5th level each way (52³), and converts back to the colour it came from.
+    func testLabTablePathStaysNearTheExactPath() {
+        var worst = 0.0, worstDE = 0.0
+        func check(_ r: Int, _ g: Int, _ b: Int) {
+            let exact = LabColour.exactLab(red: UInt8(r), green: UInt8(g), blue: UInt8(b))
+            let table = LabColour.lab(red: Float(r) / 255, green: Float(g) / 255, blue: Float(b) / 255)
+            let t = SIMD3(Double(table.l), Double(table.a), Double(table.b))
+            let d = exact - t
+            worst = max(worst, abs(d.x), abs(d.y), abs(d.z))
+            worstDE = max(worstDE, LabColour.ciede2000(exact, t))
+        }
+        for v in 0..<256 { check(v, v, v) }
+        for r in stride(from: 0, through: 255, by: 5) { for g in stride(from: 0, through: 255, by: 5) { for b in stride(from: 0, through: 255, by: 5) { check(r, g, b) } } }
+        print("LabColour table vs exact: largest L*a*b* difference \(worst), largest ΔE00 \(worstDE)")
+        XCTAssertLessThanOrEqual(worst, LabColour.tableTolerance)
+        XCTAssertLessThanOrEqual(worstDE, LabColour.tableTolerance)
+        // Both paths share the white point (the sRGB matrix's row sums), so white is neutral to the matrix's 7 digits.
+        let white = LabColour.exactLab(encodedRed: 1, green: 1, blue: 1)
+        XCTAssertEqual(white.x, 100, accuracy: 1e-4); XCTAssertEqual(white.y, 0, accuracy: 1e-4); XCTAssertEqual(white.z, 0, accuracy: 1e-4)
+        let tableWhite = LabColour.lab(red: 1, green: 1, blue: 1)
+        XCTAssertEqual(Double(tableWhite.a), 0, accuracy: 1e-3); XCTAssertEqual(Double(tableWhite.b), 0, accuracy: 1e-3)
+        XCTAssertEqual(LabColour.exactLab(encodedRed: 0.2, green: 0.6, blue: 1), LabColour.exactLab(red: 51, green: 153, blue: 255))
     }
 
     func testSummaryQuantiles() throws {

@@ -162,12 +162,12 @@ public struct FaceScoreRecord: Codable, FetchableRecord, PersistableRecord, Equa
 }
 
 extension Catalog {
-    /// Stores a scored run and its faces in one transaction, replacing an earlier row with the same cache key.
-    /// Returns the run's id.
+    /// Stores a scored run and its faces in one transaction, replacing an earlier row with the same cache key and
+    /// the runs whose keys are `replacing` (the shards a merged run was made from). Returns the run's id.
     @discardableResult
-    public func storeScores(run: ScoreRunRecord, faces: [FaceScoreRecord]) throws -> Int64 {
+    public func storeScores(run: ScoreRunRecord, faces: [FaceScoreRecord], replacing: [String] = []) throws -> Int64 {
         try write { db in
-            try db.execute(sql: "DELETE FROM score_runs WHERE cache_key = ?", arguments: [run.cacheKey])
+            for key in [run.cacheKey] + replacing { try db.execute(sql: "DELETE FROM score_runs WHERE cache_key = ?", arguments: [key]) }
             var row = run
             row.id = nil
             try row.insert(db)
@@ -177,6 +177,14 @@ extension Catalog {
                 try face.insert(db)
             }
             return id
+        }
+    }
+
+    /// Removes the scored runs with these cache keys and their faces.
+    public func removeScoreRuns(cacheKeys: [String]) throws {
+        guard !cacheKeys.isEmpty else { return }
+        try write { db in
+            for key in cacheKeys { try db.execute(sql: "DELETE FROM score_runs WHERE cache_key = ?", arguments: [key]) }
         }
     }
 

@@ -20,7 +20,7 @@ public enum Parallel {
     /// made while another thread is using the pool, run on the calling thread.
     public static func ranges(_ count: Int, work: Int, threshold: Int = 150_000, _ body: (Range<Int>) -> Void) {
         let chunks = min(cores, count)
-        if chunks <= 1 || work < threshold {
+        if chunks <= 1 || work < threshold || pthread_getspecific(serialKey) != nil {
             body(0..<count)
             return
         }
@@ -31,6 +31,25 @@ public enum Parallel {
             }
             if !ran { escaping(0..<count) }
         }
+    }
+}
+
+extension Parallel {
+    /// Marks threads whose `ranges` calls run on the calling thread (non-nil: serial).
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Runs `body` with every `ranges` call made on this thread, however deep, on this thread alone: for callers that
+    /// already keep every core busy with coarser work (one network per worker thread, as `score` does), where the
+    /// pool would only add a thread spinning against theirs.
+    public static func serially<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
     }
 }
 

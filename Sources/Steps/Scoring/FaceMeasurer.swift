@@ -15,8 +15,9 @@ public struct FaceReading: Sendable {
     public var descriptor: [Float]?
 }
 
-/// Re-detects a face near a known box with `FaceAnalyzer` (BlazeFace, FaceMesh twice, dlib's 5 points) on a
-/// square region around the box, and optionally describes it with dlib's ResNet (`FaceRecognitionNet`).
+/// Re-detects a face near a known box with `FaceAnalyzer.locateNearest` (BlazeFace; FaceMesh twice on the nearest
+/// detection only; dlib's 5 points only when the face is described) on a square region around the box, and
+/// optionally describes it with dlib's ResNet (`FaceRecognitionNet`).
 /// Not thread-safe (the networks keep buffers): one per worker thread.
 public final class FaceMeasurer: @unchecked Sendable {
     let analyzer: FaceAnalyzer
@@ -39,15 +40,9 @@ public final class FaceMeasurer: @unchecked Sendable {
     /// The face in `crop` (cut from a frame at `origin`) whose detector box centre is nearest to `centre`
     /// (frame pixels) and within half a box size of it; `nil` when there is none (the face was not re-detected).
     public func read(crop: RGBImage, origin: SIMD2<Double>, centre: SIMD2<Double>, boxSize: Double, describe: Bool) -> FaceReading? {
-        let faces = analyzer.locate(crop, tiles: 1)
-        var best: (LocatedFace, Double)?
-        for face in faces {
-            let d = face.detection
-            let c = SIMD2(d.x + d.width / 2, d.y + d.height / 2) + origin
-            let distance = ((c - centre) * (c - centre)).sum().squareRoot()
-            if distance <= 0.5 * boxSize, distance < (best?.1 ?? .infinity) { best = (face, distance) }
-        }
-        guard let (face, _) = best, let pose = HeadPose(mesh: face.mesh), let expression = ExpressionMeasures(mesh: face.mesh),
+        let describe = describe && net != nil
+        guard let face = analyzer.locateNearest(crop, centre: centre - origin, within: 0.5 * boxSize, points5: describe),
+              let pose = HeadPose(mesh: face.mesh), let expression = ExpressionMeasures(mesh: face.mesh),
               let points = LandmarkSubsets.points68(fromMesh: face.mesh) else { return nil }
         var descriptor: [Float]?
         if describe, let net, let chip = try? FaceEmbedder.chip(fromImage: crop, points5: face.points5) {

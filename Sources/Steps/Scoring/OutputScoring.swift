@@ -4,6 +4,7 @@ import Foundation
 import Manifest
 import Media
 import Recognition
+import Tensor
 
 /// One face to measure, with the frames it needs (RGBImage is copy-on-write: these share the decoded frames).
 struct FaceJob: @unchecked Sendable {
@@ -28,8 +29,8 @@ struct FaceResult: @unchecked Sendable {
 }
 
 extension RunScorer {
-    /// Faces decoded in this many frames are measured together (in parallel) before decoding goes on.
-    static let framesPerBatch = 12
+    /// Decoding runs at most this many faces ahead of the measuring threads.
+    static let jobsQueued = 32
     /// Side of each half of a worst-face strip, pixels.
     static let stripSide = 112
 
@@ -48,58 +49,61 @@ extension RunScorer {
         var frames: [Int: SwapFrame] = [:]
         for frame in output.frames { frames[frame.index] = frame }
 
-        var results: [FaceResult] = []
-        var pending: [FaceJob] = []
+        // Decoding (this thread) runs ahead of the measuring (one thread per measurer, each with its own networks
+        // running serially on it) through a bounded queue; results come back in any order and are sorted below.
+        let queue = JobQueue(capacity: jobsQueued)
+        let collected = ResultCollector(keep: options.worst)
+        let group = DispatchGroup()
+        for measurer in measurers {
+            group.enter()
+            let thread = Thread {
+                Parallel.serially {
+                    while let job = queue.pop() { collected.add(measure(job, measurer: measurer, context: context, model: output, wantsStrip: collected.admits)) }
+                }
+                group.leave()
+            }
+            thread.name = "facet.score.measure"
+            thread.start()
+        }
         var previous: (source: RGBImage, output: RGBImage, swappedTracks: Set<Int>)?
         var sourceCount = 0, outputCount = 0
-        func flush() {
-            guard !pending.isEmpty else { return }
-            let jobs = pending
-            pending = []
-            var batch = [FaceResult?](repeating: nil, count: jobs.count)
-            let next = AtomicCounter()
-            batch.withUnsafeMutableBufferPointer { slots in
-                let base = SendablePointer(slots.baseAddress)
-                DispatchQueue.concurrentPerform(iterations: measurers.count) { worker in
-                    while true {
-                        let i = next.increment()
-                        guard i < jobs.count else { break }
-                        base.pointer?[i] = measure(jobs[i], measurer: measurers[worker], context: context, model: output)
+        var failure: Error?
+        do {
+            while true {
+                let source = try sourceStream.next()
+                let out = try outputStream.next()
+                if source != nil { sourceCount += 1 }
+                if out != nil { outputCount += 1 }
+                guard let source, let out else {
+                    if source == nil && out == nil { break }
+                    continue  // keep counting the longer one's frames
+                }
+                let i = sourceCount - 1
+                guard source.width == out.width, source.height == out.height else {
+                    throw ScoringError.badMedia(path: outputURL.path, reason: "frame \(i) is \(out.width)x\(out.height), the source's is \(source.width)x\(source.height)")
+                }
+                var swappedTracks = Set<Int>()
+                if let frame = frames[i] {
+                    for (f, face) in frame.faces.enumerated() where inShard(output: o, track: face.track, options: options) {
+                        if face.swapped { swappedTracks.insert(face.track) }
+                        let continues = face.swapped && previous?.swappedTracks.contains(face.track) == true
+                        queue.push(FaceJob(frame: frame, faceIndex: f, face: face, source: source, output: out,
+                                           previousSource: continues ? previous?.source : nil, previousOutput: continues ? previous?.output : nil))
                     }
                 }
+                previous = (source, out, swappedTracks)
+                progress(collected.count)
             }
-            results += batch.compactMap { $0 }
-            progress(results.count)
+        } catch {
+            failure = error
         }
-        while true {
-            let source = try sourceStream.next()
-            let out = try outputStream.next()
-            if source != nil { sourceCount += 1 }
-            if out != nil { outputCount += 1 }
-            guard let source, let out else {
-                if source == nil && out == nil { break }
-                continue  // keep counting the longer one's frames
-            }
-            let i = sourceCount - 1
-            guard source.width == out.width, source.height == out.height else {
-                throw ScoringError.badMedia(path: outputURL.path, reason: "frame \(i) is \(out.width)x\(out.height), the source's is \(source.width)x\(source.height)")
-            }
-            var swappedTracks = Set<Int>()
-            if let frame = frames[i] {
-                for (f, face) in frame.faces.enumerated() where inShard(output: o, track: face.track, options: options) {
-                    if face.swapped { swappedTracks.insert(face.track) }
-                    let continues = face.swapped && previous?.swappedTracks.contains(face.track) == true
-                    pending.append(FaceJob(frame: frame, faceIndex: f, face: face, source: source, output: out,
-                                           previousSource: continues ? previous?.source : nil, previousOutput: continues ? previous?.output : nil))
-                }
-            }
-            previous = (source, out, swappedTracks)
-            if pending.count >= framesPerBatch * 2 { flush() }
-        }
-        flush()
+        queue.close()
+        group.wait()
+        if let failure { throw failure }
+        let results = collected.results.sorted { ($0.score.frame, $0.score.faceIndex) < ($1.score.frame, $1.score.faceIndex) }
+        progress(results.count)
 
-        var faces = results.map(\.score)
-        faces.sort { ($0.frame, $0.faceIndex) < ($1.frame, $1.faceIndex) }
+        let faces = results.map(\.score)
         let tracks = temporal(results)
         let targetFrames = output.frames.filter { $0.faces.contains { $0.swapped || $0.reason.hasPrefix("failed") || $0.reason == "target" } }.count
         let swappedFrames = output.frames.filter { $0.faces.contains { $0.swapped } }.count
@@ -114,7 +118,8 @@ extension RunScorer {
             outputHasAudio: outputStream.hasAudio, framesKept: sourceCount == outputCount, durationKept: durationKept,
             audioKept: !sourceStream.hasAudio || outputStream.hasAudio, targetFrames: targetFrames, swappedFrames: swappedFrames,
             coverage: targetFrames > 0 ? Double(swappedFrames) / Double(targetFrames) : nil, tracks: tracks, faces: faces)
-        let strips = results.filter { $0.score.swapped && $0.strip != nil }.sorted { $0.badness > $1.badness }.prefix(options.worst)
+        let strips = results.filter { $0.score.swapped && $0.strip != nil }
+            .sorted { ($1.badness, $0.score.frame, $0.score.faceIndex) < ($0.badness, $1.score.frame, $1.score.faceIndex) }.prefix(options.worst)
             .compactMap { r -> (WorstFace, RGBImage)? in
                 guard let strip = r.strip else { return nil }
                 return (WorstFace(output: o, frame: r.score.frame, track: r.score.track, badness: r.badness, why: r.why, strip: ""), strip)
@@ -122,8 +127,10 @@ extension RunScorer {
         return (score, strips)
     }
 
-    /// Measures one face (on a worker thread).
-    static func measure(_ job: FaceJob, measurer: FaceMeasurer, context: FaceContext, model: SwapOutput) -> FaceResult {
+    /// Measures one face (on a worker thread). `wantsStrip(badness)`: whether the face may be among the worst
+    /// shown (its source | output strip is made only then).
+    static func measure(_ job: FaceJob, measurer: FaceMeasurer, context: FaceContext, model: SwapOutput,
+                        wantsStrip: (Double) -> Bool) -> FaceResult {
         let face = job.face
         var score = FaceScore(frame: job.frame.index, seconds: job.frame.seconds, faceIndex: job.faceIndex, track: face.track, swapped: face.swapped,
                               reason: face.reason, faceSize: face.faceSize)
@@ -142,7 +149,7 @@ extension RunScorer {
                 score.seam = ro / rs
             }
             if let lo = PixelMetrics.meanSkinLab(job.output, polygon: polygon), let ls = PixelMetrics.meanSkinLab(job.source, polygon: polygon) {
-                score.colourDe00 = ColourDifference.ciede2000(lo, ls)
+                score.colourDe00 = LabColour.ciede2000(lo, ls)
             }
         }
         let region = FaceMeasurer.region(box: (face.box.x, face.box.y, face.box.width, face.box.height), frameWidth: w, frameHeight: h)
@@ -184,7 +191,7 @@ extension RunScorer {
         } else if let p = score.poseError {
             result.badness = p / 100; result.why = String(format: "pose error %.1f°", p)
         }
-        result.strip = strip(source: sourceCrop, output: outputCrop)
+        if wantsStrip(result.badness) { result.strip = strip(source: sourceCrop, output: outputCrop) }
         return result
     }
 
@@ -251,15 +258,67 @@ extension RunScorer {
     }
 }
 
-/// A counter several threads take numbers from.
-final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLock()
-    func increment() -> Int { lock.lock(); defer { lock.unlock() }; let v = value; value += 1; return v }
+/// Faces waiting to be measured: the decoding thread pushes (waiting while `capacity` are queued), measuring
+/// threads pop (waiting while none are) until the queue is closed and empty.
+final class JobQueue: @unchecked Sendable {
+    private var jobs: [FaceJob] = []
+    private var head = 0
+    private var closed = false
+    private let capacity: Int
+    private let condition = NSCondition()
+
+    init(capacity: Int) { self.capacity = max(capacity, 1) }
+
+    func push(_ job: FaceJob) {
+        condition.lock(); defer { condition.unlock() }
+        while jobs.count - head >= capacity && !closed { condition.wait() }
+        jobs.append(job)
+        condition.broadcast()
+    }
+
+    /// The next job; nil once the queue is closed and empty.
+    func pop() -> FaceJob? {
+        condition.lock(); defer { condition.unlock() }
+        while head == jobs.count && !closed { condition.wait() }
+        guard head < jobs.count else { return nil }
+        let job = jobs[head]
+        head += 1
+        if head > 64 && head * 2 > jobs.count { jobs.removeFirst(head); head = 0 }
+        condition.broadcast()
+        return job
+    }
+
+    /// No more jobs: measuring threads finish what is queued and stop.
+    func close() {
+        condition.lock(); closed = true; condition.broadcast(); condition.unlock()
+    }
 }
 
-/// A buffer's base address handed to worker threads that each write distinct slots.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>?
-    init(_ pointer: UnsafeMutablePointer<T>?) { self.pointer = pointer }
+/// Measured faces, gathered from the measuring threads, and the highest `keep` badness values of the swapped ones
+/// so far (a face less bad than all of them cannot be among the worst shown).
+final class ResultCollector: @unchecked Sendable {
+    private var list: [FaceResult] = []
+    private var worst: [Double] = []
+    private let keep: Int
+    private let lock = NSLock()
+
+    init(keep: Int) { self.keep = keep }
+
+    func add(_ result: FaceResult) {
+        lock.lock(); defer { lock.unlock() }
+        list.append(result)
+        guard result.score.swapped, result.strip != nil, keep > 0 else { return }
+        worst.append(result.badness)
+        worst.sort(by: >)
+        if worst.count > keep { worst.removeLast() }
+    }
+
+    /// Whether a face of this badness may still be among the `keep` worst.
+    func admits(_ badness: Double) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return keep > 0 && (worst.count < keep || badness >= worst[worst.count - 1])
+    }
+
+    var count: Int { lock.lock(); defer { lock.unlock() }; return list.count }
+    var results: [FaceResult] { lock.lock(); defer { lock.unlock() }; return list }
 }

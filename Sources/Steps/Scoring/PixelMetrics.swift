@@ -1,3 +1,4 @@
+import Faces
 import Foundation
 import Media
 
@@ -100,14 +101,45 @@ public enum PixelMetrics {
                         margin: seamFar + 2)
         let x0 = max(rect.x0, 1), y0 = max(rect.y0, 1), x1 = min(rect.x1, image.width - 1), y1 = min(rect.y1, image.height - 1)
         guard x0 < x1, y0 < y1 else { return nil }
+        // Distance to the outline by stamping each edge over the pixels within `seamFar` of its bounding box
+        // (the same per-edge formula as `signedDistance`, whose sign the measure does not need).
+        let rw = x1 - x0, rh = y1 - y0
+        var nearest = [Double](repeating: .infinity, count: rw * rh)
+        let reach = seamFar + 1
+        func column(_ v: Double) -> Int { Int(max(Double(x0), min(Double(x1), v))) }
+        func row(_ v: Double) -> Int { Int(max(Double(y0), min(Double(y1), v))) }
+        var j = polygon.count - 1
+        for i in 0..<polygon.count {
+            let a = polygon[j], b = polygon[i]
+            j = i
+            let ex = b.x - a.x, ey = b.y - a.y, len2 = ex * ex + ey * ey
+            let cx0 = column((min(a.x, b.x) - reach).rounded(.down)), cx1 = column((max(a.x, b.x) + reach).rounded(.up))
+            let cy0 = row((min(a.y, b.y) - reach).rounded(.down)), cy1 = row((max(a.y, b.y) + reach).rounded(.up))
+            guard cx0 < cx1, cy0 < cy1 else { continue }
+            nearest.withUnsafeMutableBufferPointer { d in
+                for y in cy0..<cy1 {
+                    let py = Double(y) + 0.5, wy = py - a.y
+                    var k = (y - y0) * rw + (cx0 - x0)
+                    for x in cx0..<cx1 {
+                        let wx = Double(x) + 0.5 - a.x
+                        let t = len2 > 0 ? max(0, min(1, (wx * ex + wy * ey) / len2)) : 0
+                        let dx = wx - t * ex, dy = wy - t * ey
+                        let d2 = dx * dx + dy * dy
+                        if d2 < d[k] { d[k] = d2 }
+                        k += 1
+                    }
+                }
+            }
+        }
         var border = 0.0, borderN = 0, bands = 0.0, bandsN = 0
         let w = image.width
         image.pixels.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress else { return }
             for y in y0..<y1 {
                 for x in x0..<x1 {
-                    let d = signedDistance(Double(x) + 0.5, Double(y) + 0.5, polygon: polygon)
-                    let a = abs(d)
+                    let d2 = nearest[(y - y0) * rw + (x - x0)]
+                    guard d2 <= seamFar * seamFar else { continue }
+                    let a = d2.squareRoot()
                     let inBorder = a <= seamBorder, inBand = a >= seamNear && a <= seamFar
                     guard inBorder || inBand else { continue }
                     let gx = luma(base, (y * w + x + 1) * 3) - luma(base, (y * w + x - 1) * 3)
@@ -135,7 +167,7 @@ public enum PixelMetrics {
         for y in Swift.stride(from: rect.y0, to: rect.y1, by: step) {
             for x in Swift.stride(from: rect.x0, to: rect.x1, by: step) where signedDistance(Double(x) + 0.5, Double(y) + 0.5, polygon: inner) > 0 {
                 let o = (y * image.width + x) * 3
-                sum += ColourDifference.lab(red: image.pixels[o], green: image.pixels[o + 1], blue: image.pixels[o + 2])
+                sum += LabColour.exactLab(red: image.pixels[o], green: image.pixels[o + 1], blue: image.pixels[o + 2])
                 n += 1
             }
         }

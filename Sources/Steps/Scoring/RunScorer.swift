@@ -42,15 +42,35 @@ public enum RunScorer {
         + "independent of the data selection. No second recognizer: no registry package ships one that Facet's TFLite runtime reads."
     public static let jitterFaceSize = 256.0
 
-    /// The folder a run's results go to.
+    /// The folder a run's results go to: the whole run's folder (`--output`, default `<workspace>/Scores/<manifest
+    /// name>`), or for shard K of N the folder `<that folder>-shard-K-of-N` beside it.
     public static func folder(for manifest: URL, options: ScoreOptions) -> URL {
+        let whole = wholeFolder(for: manifest, options: options)
+        return options.shardCount > 1 ? shardFolder(whole, index: options.shardIndex, count: options.shardCount) : whole
+    }
+
+    /// The whole run's folder, where a sharded run's shards are merged.
+    public static func wholeFolder(for manifest: URL, options: ScoreOptions) -> URL {
         if let folder = options.outputFolder { return folder }
-        let stem = manifest.deletingPathExtension().lastPathComponent
-        let suffix = options.shardCount > 1 ? "-shard-\(options.shardIndex)-of-\(options.shardCount)" : ""
-        return options.workspace.appendingPathComponent("Scores").appendingPathComponent(stem + suffix)
+        return options.workspace.appendingPathComponent("Scores").appendingPathComponent(manifest.deletingPathExtension().lastPathComponent)
+    }
+
+    /// Shard K of N's folder beside the whole run's folder `whole`.
+    public static func shardFolder(_ whole: URL, index: Int, count: Int) -> URL {
+        whole.deletingLastPathComponent().appendingPathComponent("\(whole.lastPathComponent)-shard-\(index)-of-\(count)")
     }
 
     public struct Outcome: Sendable {
+        public var document: ScoreDocument
+        public var folder: URL
+        public var cached: Bool
+        /// For a shard: the whole run, merged from every shard's result once they are all there (by this call,
+        /// or cached from an earlier merge or whole run); nil while shards are missing.
+        public var whole: MergedRun?
+    }
+
+    /// A sharded run's whole-run result.
+    public struct MergedRun: Sendable {
         public var document: ScoreDocument
         public var folder: URL
         public var cached: Bool
@@ -67,32 +87,27 @@ public enum RunScorer {
             }
         }
         let gallery = try catalog.map { try IdentityGallery(catalog: $0) } ?? IdentityGallery(entries: [])
-        let key = try cacheKey(manifest: url, swap: swap, gallery: gallery, options: options)
+        let keys = try CacheKeys(manifest: url, swap: swap, gallery: gallery)
+        let key = keys.key(shard: options.shardLabel)
         let folder = Self.folder(for: url, options: options)
         let resultURL = folder.appendingPathComponent("score.json")
         if options.useCache, let cached = try? ManifestIO.read(ScoreDocument.self, from: resultURL), cached.cacheKey == key {
             progress.log("score: \(url.lastPathComponent): unchanged, cached result \(resultURL.path)")
-            return Outcome(document: cached, folder: folder, cached: true)
+            var outcome = Outcome(document: cached, folder: folder, cached: true)
+            if options.shardCount > 1 { outcome.whole = try mergeShards(manifest: url, swap: swap, gallery: gallery, keys: keys, options: options, catalog: catalog, progress: progress) }
+            return outcome
         }
 
-        func index(of name: String) -> Int? { gallery.entries.firstIndex { $0.name.caseInsensitiveCompare(name) == .orderedSame } }
-        let context = FaceContext(gallery: gallery, decoder: index(of: swap.model.decoderIdentity), source: index(of: swap.model.sourceIdentity))
-        var warnings: [String] = []
-        let catalogPath = catalog?.url.path ?? "(no catalog)"
-        if context.decoder == nil {
-            warnings.append("\(url.path): the decoder's identity '\(swap.model.decoderIdentity)' is not enrolled in \(catalogPath): "
-                + "ID retrieval and distance to it are not measured (enroll it with identify enroll)")
-        }
-        if context.source == nil {
-            warnings.append("\(url.path): the source identity '\(swap.model.sourceIdentity)' is not enrolled in \(catalogPath): distance to it is not measured")
-        }
+        let context = FaceContext(gallery: gallery, swap: swap)
         let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let measurers = try (0..<threads).map { _ in try FaceMeasurer(store: options.models, describe: !gallery.isEmpty) }
+        let measurers = try loadMeasurers(threads, store: options.models, describe: !gallery.isEmpty)
 
         var outputs: [OutputScore] = []
         var worst: [(WorstFace, RGBImage)] = []
         var facesScored = 0
-        let total = swap.outputs.reduce(0) { $0 + $1.counts.faces }
+        let total = swap.outputs.enumerated().reduce(0) { sum, output in
+            sum + output.element.frames.reduce(0) { $0 + $1.faces.filter { inShard(output: output.offset, track: $0.track, options: options) }.count }
+        }
         progress.begin("score \(url.lastPathComponent)", total: total, unit: "faces")
         for (o, output) in swap.outputs.enumerated() {
             let scored = try scoreOutput(output, index: o, manifest: url, context: context, measurers: measurers, options: options) { done in
@@ -104,35 +119,87 @@ public enum RunScorer {
             worst = Array(worst.sorted { $0.0.badness > $1.0.badness }.prefix(options.worst))
         }
         progress.finish()
-        warnings += outputWarnings(outputs, manifest: url)
-
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("worst"), withIntermediateDirectories: true)
-        let encoder = try ImageEncoder(format: .png)
-        var worstRows: [WorstFace] = []
-        for (i, (row, strip)) in worst.enumerated() {
-            var row = row
-            row.strip = "worst/\(i + 1).png"
-            try AtomicFile.write(try encoder.encode(strip), to: folder.appendingPathComponent(row.strip))
-            worstRows.append(row)
-        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        var document = try makeDocument(manifest: url, swap: swap, key: key, shard: options.shardLabel, context: context, outputs: outputs,
+                                    seconds: seconds, options: options, catalog: catalog)
+        try write(&document, strips: worst.map { ($0.0, .image($0.1)) }, to: folder, catalog: catalog, progress: progress)
+        var outcome = Outcome(document: document, folder: folder, cached: false)
+        if options.shardCount > 1 { outcome.whole = try mergeShards(manifest: url, swap: swap, gallery: gallery, keys: keys, options: options, catalog: catalog, progress: progress) }
+        return outcome
+    }
+
+    /// A run's document from its outputs: warnings (identities not enrolled, frames, duration or audio not kept, no
+    /// face swapped) and aggregates filled in, worst faces not yet.
+    static func makeDocument(manifest url: URL, swap: SwapManifest, key: String, shard: String, context: FaceContext, outputs: [OutputScore],
+                             seconds: Double, options: ScoreOptions, catalog: Catalog?, parameters: [String: JSONValue] = [:]) throws -> ScoreDocument {
+        var warnings: [String] = []
+        let catalogPath = catalog?.url.path ?? "(no catalog)"
+        if context.decoder == nil {
+            warnings.append("\(url.path): the decoder's identity '\(swap.model.decoderIdentity)' is not enrolled in \(catalogPath): "
+                + "ID retrieval and distance to it are not measured (enroll it with identify enroll)")
+        }
+        if context.source == nil {
+            warnings.append("\(url.path): the source identity '\(swap.model.sourceIdentity)' is not enrolled in \(catalogPath): distance to it is not measured")
+        }
+        warnings += outputWarnings(outputs, manifest: url)
         let swappedCount = outputs.reduce(0) { $0 + $1.faces.filter(\.swapped).count }
+        if swappedCount == 0 {
+            warnings.append("\(url.path): no face was swapped in this run: there is nothing to score but bystanders and coverage")
+        }
         var document = ScoreDocument(
             schema: ScoreDocument.schemaName, version: ScoreDocument.currentVersion,
-            tool: ToolInfo(name: "score", parameters: ["shard": .string(options.shardLabel), "worst": .number(Double(options.worst))]),
-            createdAt: timestamp(), manifest: url.path, manifestSha256: try SHA256.hex(fileAt: url), cacheKey: key, shard: options.shardLabel,
-            model: swap.model, recognizer: recognizer, gallery: gallery.entries.map(\.name), decoderEnrolled: context.decoder != nil,
+            tool: ToolInfo(name: "score", parameters: ["shard": .string(shard), "worst": .number(Double(options.worst))].merging(parameters) { $1 }),
+            createdAt: timestamp(), manifest: url.path, manifestSha256: try SHA256.hex(fileAt: url), cacheKey: key, shard: shard,
+            model: swap.model, recognizer: recognizer, gallery: context.gallery.entries.map(\.name), decoderEnrolled: context.decoder != nil,
             sourceEnrolled: context.source != nil, jitterFaceSize: jitterFaceSize, outputs: outputs, aggregates: [:], warnings: warnings,
-            worst: worstRows, seconds: seconds, facesPerSecond: seconds > 0 ? Double(swappedCount) / seconds : 0)
+            worst: [], seconds: seconds, facesPerSecond: seconds > 0 ? Double(swappedCount) / seconds : 0)
         document.aggregates = aggregate(document)
-        if swappedCount == 0 {
-            document.warnings.append("\(url.path): no face was swapped in this run: there is nothing to score but bystanders and coverage")
+        return document
+    }
+
+    /// Where a worst face's strip comes from: an image made now, or a PNG a shard wrote.
+    enum Strip { case image(RGBImage), file(URL) }
+
+    /// Writes `worst/N.png`, `report.html` with its plots and `score.json` into `folder`, and the run to the catalog
+    /// (replacing the runs with the keys `replacing`, i.e. the shards a merged run was made from).
+    static func write(_ document: inout ScoreDocument, strips: [(WorstFace, Strip)], to folder: URL, catalog: Catalog?, replacing: [String] = [],
+                      progress: ProgressSink) throws {
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("worst"), withIntermediateDirectories: true)
+        let encoder = try ImageEncoder(format: .png)
+        var rows: [WorstFace] = []
+        for (i, (row, strip)) in strips.enumerated() {
+            var row = row
+            row.strip = "worst/\(i + 1).png"
+            let data: Data
+            switch strip {
+            case .image(let image): data = try encoder.encode(image)
+            case .file(let url):
+                guard let bytes = FileManager.default.contents(atPath: url.path) else { throw FileError.missing(path: url.path) }
+                data = bytes
+            }
+            try AtomicFile.write(data, to: folder.appendingPathComponent(row.strip))
+            rows.append(row)
         }
+        document.worst = rows
         for warning in document.warnings { progress.log("score: warning: \(warning)") }
         try ScoreReport.writeRun(document, to: folder)
-        try ManifestIO.write(document, to: resultURL)
-        if let catalog { try store(document, folder: folder, in: catalog) }
-        return Outcome(document: document, folder: folder, cached: false)
+        try ManifestIO.write(document, to: folder.appendingPathComponent("score.json"))
+        if let catalog { try store(document, folder: folder, in: catalog, replacing: replacing) }
+    }
+
+    /// One measurer per thread, their networks loaded in parallel.
+    static func loadMeasurers(_ count: Int, store: ModelStore, describe: Bool) throws -> [FaceMeasurer] {
+        final class Slots: @unchecked Sendable {
+            let lock = NSLock()
+            var loaded: [Result<FaceMeasurer, Error>?]
+            init(_ count: Int) { loaded = Array(repeating: nil, count: count) }
+        }
+        let slots = Slots(count)
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            let result = Result { try FaceMeasurer(store: store, describe: describe) }
+            slots.lock.lock(); slots.loaded[i] = result; slots.lock.unlock()
+        }
+        return try slots.loaded.compactMap { try $0?.get() }
     }
 
     /// What a worker needs besides the job: the gallery and where the decoder's and source's persons are in it.
@@ -140,21 +207,38 @@ public enum RunScorer {
         var gallery: IdentityGallery
         var decoder: Int?
         var source: Int?
+
+        init(gallery: IdentityGallery, swap: SwapManifest) {
+            func index(of name: String) -> Int? { gallery.entries.firstIndex { $0.name.caseInsensitiveCompare(name) == .orderedSame } }
+            self.gallery = gallery
+            decoder = index(of: swap.model.decoderIdentity)
+            source = index(of: swap.model.sourceIdentity)
+        }
     }
 
-    /// SHA-256 over the scorer version, the manifest's bytes, every input's and output's bytes, the gallery's
-    /// references and the shard: equal keys mean an equal result.
-    static func cacheKey(manifest url: URL, swap: SwapManifest, gallery: IdentityGallery, options: ScoreOptions) throws -> String {
-        var text = "\(scorerVersion)\nmanifest \(try SHA256.hex(fileAt: url))\nshard \(options.shardLabel)\n"
-        for output in swap.outputs {
-            for path in [output.source.path, output.output] {
-                text += "file \(try SHA256.hex(fileAt: ManifestIO.resolve(path, relativeToManifest: url)))\n"
+    /// The cache keys of a run: SHA-256 over the scorer version, the manifest's bytes, the shard, every input's
+    /// and output's bytes and the gallery's references; equal keys mean an equal result. The files are hashed
+    /// once, then each shard's key (and the whole run's, `1/1`) is one more hash.
+    struct CacheKeys {
+        let head: String
+        let tail: String
+
+        init(manifest url: URL, swap: SwapManifest, gallery: IdentityGallery) throws {
+            head = "\(scorerVersion)\nmanifest \(try SHA256.hex(fileAt: url))\n"
+            var text = ""
+            for output in swap.outputs {
+                for path in [output.source.path, output.output] {
+                    text += "file \(try SHA256.hex(fileAt: ManifestIO.resolve(path, relativeToManifest: url)))\n"
+                }
             }
+            for entry in gallery.entries {
+                text += "identity \(entry.name) \(SHA256.hex(entry.references.map(IdentityGallery.blob).reduce(Data(), +)))\n"
+            }
+            tail = text
         }
-        for entry in gallery.entries {
-            text += "identity \(entry.name) \(SHA256.hex(entry.references.map(IdentityGallery.blob).reduce(Data(), +)))\n"
-        }
-        return SHA256.hex(Data(text.utf8))
+
+        /// The key of shard `K/N` (`1/1`: the whole run).
+        func key(shard: String) -> String { SHA256.hex(Data((head + "shard \(shard)\n" + tail).utf8)) }
     }
 
     static func outputWarnings(_ outputs: [OutputScore], manifest: URL) -> [String] {
@@ -170,8 +254,9 @@ public enum RunScorer {
         return warnings
     }
 
-    /// Stores the run and its faces in the catalog (replacing an earlier result with the same key).
-    static func store(_ document: ScoreDocument, folder: URL, in catalog: Catalog) throws {
+    /// Stores the run and its faces in the catalog (replacing an earlier result with the same key, and the runs
+    /// whose keys are `replacing`).
+    static func store(_ document: ScoreDocument, folder: URL, in catalog: Catalog, replacing: [String] = []) throws {
         func mean(_ name: String) -> Double? { document.aggregates[name]?.mean }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -198,6 +283,6 @@ public enum RunScorer {
                 rows.append(row)
             }
         }
-        try catalog.storeScores(run: run, faces: rows)
+        try catalog.storeScores(run: run, faces: rows, replacing: replacing)
     }
 }

@@ -44,7 +44,8 @@ struct Run: ParsableCommand {
     @Argument(help: ArgumentHelp("Swap manifests (.json) written by swap.", valueName: "swap-manifest"))
     var manifests: [String]
 
-    @Option(help: ArgumentHelp("Score only part K of N of the tracks (each part to its own folder).", valueName: "K/N"))
+    @Option(help: ArgumentHelp("Score only part K of N of the tracks (each part to its own folder; the last to finish merges them into the whole run's).",
+                               valueName: "K/N"))
     var shard: ShardSpec = .whole
     @Option(help: ArgumentHelp("Output folder (one manifest only; default <workspace>/Scores/<manifest name>).", valueName: "dir"))
     var output: String?
@@ -63,6 +64,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        OpenBLASCoreChoice.applyRecordedChoice()
         try ToolRunner.run(tool: "score") {
             let gates = try gateOptions.gates()
             let progress = ProgressReporter(quiet: common.quiet)
@@ -70,8 +72,10 @@ struct Run: ParsableCommand {
             let options = ScoreOptions(workspace: common.workspaceURL, outputFolder: output.map { URL(fileURLWithPath: $0).standardizedFileURL },
                                        shardIndex: shard.index, shardCount: shard.count, worst: worst, threads: threads, useCache: !noCache,
                                        models: ModelStore(directory: models.map { URL(fileURLWithPath: $0) }))
-            var documents: [ScoreDocument] = []
-            var files: [String] = []
+            var documents: [ScoreDocument] = [], merged: [ScoreDocument] = []
+            var files: [String] = [], mergedFiles: [String] = []
+            // Gates judge each run's whole result: a shard's own aggregates until every shard is done, then the merged run's.
+            var judged: [ScoreDocument] = [], judgedFiles: [String] = []
             for manifest in manifests {
                 let outcome = try RunScorer.run(manifest: URL(fileURLWithPath: manifest).standardizedFileURL, options: options, catalog: catalog,
                                                 progress: progress)
@@ -79,18 +83,31 @@ struct Run: ParsableCommand {
                 files.append(outcome.folder.appendingPathComponent("score.json").path)
                 progress.log("score: \(manifest): report \(outcome.folder.appendingPathComponent("report.html").path)"
                     + (outcome.cached ? " (cached)" : String(format: " (%.1f s)", outcome.document.seconds)))
+                if let whole = outcome.whole {
+                    merged.append(whole.document)
+                    mergedFiles.append(whole.folder.appendingPathComponent("score.json").path)
+                    progress.log("score: \(manifest): whole run (\(shard.count) shards merged): report \(whole.folder.appendingPathComponent("report.html").path)"
+                        + (whole.cached ? " (cached)" : ""))
+                }
+                judged.append(outcome.whole?.document ?? outcome.document)
+                judgedFiles.append(outcome.whole.map { $0.folder.appendingPathComponent("score.json").path } ?? files[files.count - 1])
             }
-            let table = ComparisonTable(documents: documents, files: files, gates: gates)
-            if common.json { try ToolRunner.printJSON(RunSummary(runs: files, documents: documents, failures: table.failures)) }
+            let table = ComparisonTable(documents: judged, files: judgedFiles, gates: gates)
+            if common.json {
+                try ToolRunner.printJSON(RunSummary(runs: files, documents: documents, merged: mergedFiles, mergedDocuments: merged, failures: table.failures))
+            }
             return Compare.report(table.failures)
         }
     }
 }
 
-/// `score run --json`: every run's result in full, plus failed gates.
+/// `score run --json`: every run's result in full, the whole runs merged from shards (sharded runs whose shards
+/// are all done), plus failed gates.
 struct RunSummary: Encodable {
     var runs: [String]
     var documents: [ScoreDocument]
+    var merged: [String]
+    var mergedDocuments: [ScoreDocument]
     var failures: [GateFailure]
 }
 
