@@ -66,6 +66,10 @@ public struct TrainingBatch: Sendable {
     public var weights: Tensor?
     /// `[n, S, S, 1]`: the face mask, the mask head's target (nil without a mask head).
     public var mask: Tensor?
+
+    public init(input: Tensor, target: Tensor, weights: Tensor? = nil, mask: Tensor? = nil) {
+        self.input = input; self.target = target; self.weights = weights; self.mask = mask
+    }
 }
 
 /// Losses of one step (before the update).
