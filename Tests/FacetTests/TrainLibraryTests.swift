@@ -202,6 +202,26 @@ final class TrainLibraryTests: XCTestCase {
         XCTAssertEqual(plain.model.allParameters.map(\.value), trainer.model.allParameters.map(\.value))
     }
 
+    /// During the warm-up a GAN run's generator follows plain training exactly (the discriminators train on
+    /// the side, from their own seeded weights and optimizers).
+    func testGeneratorDuringTheWarmUpIsExactlyPlainTraining() throws {
+        let side = try syntheticSide(count: 4, size: 32)
+        let s = try sampler(side, batch: 2, size: 32)
+        let configuration = DeepFakesAutoencoder.Configuration(inputSize: 32, widthDivisor: 16, seed: 1)
+        let plain = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        let gan = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        try gan.configureAdversarial(AdversarialSettings(ganWeight: 1, ganWarmup: 5, cycleWeight: 0, discriminatorWidth: 4), seed: 0)
+        for i in 0..<3 {
+            for trainer in [plain, gan] {
+                trainer.iteration = i
+                let p = try trainer.step(.a, s.batch(iteration: i)), q = try trainer.step(.b, s.batch(iteration: i + 50))
+                XCTAssertNil(p.generator)
+                XCTAssertEqual(q.discriminator == nil, trainer === plain)
+            }
+        }
+        XCTAssertEqual(gan.model.allParameters.map(\.value), plain.model.allParameters.map(\.value))
+    }
+
     /// Plain runs' settings JSON has no adversarial entry (checkpoints written before it read the same); a
     /// resumed run keeps its GAN and cycle weights.
     func testAdversarialSettingsAreStoredOnlyWhenOnAndKeptOnResume() throws {
