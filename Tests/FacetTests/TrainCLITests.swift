@@ -6,6 +6,7 @@ import GRDB
 import Manifest
 import Media
 import NN
+import Tensor
 import Training
 import XCTest
 
@@ -39,7 +40,8 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(preview.height, 6 * 64 + 7 * 2)
         let csv = try String(contentsOf: output.appendingPathComponent("loss.csv"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 5)
-        XCTAssertEqual(csv[0], "iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b")
+        XCTAssertEqual(csv[0], "iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b,d_loss_a,d_loss_b,g_loss_a,g_loss_b,cycle_loss_a,cycle_loss_b")
+        XCTAssertTrue(csv[1].hasSuffix(",,,,,,,,"), "a plain run leaves the mask and adversarial columns empty: \(csv[1])")
         let (status, iterations, losses) = try readCatalog(data.workspace) { db -> (String, Int, Int) in
             let row = try Row.fetchOne(db, sql: "SELECT id, status, iterations FROM training_runs WHERE output_path = ?", arguments: [output.path])
             let id: Int64 = row?["id"] ?? -1
@@ -70,6 +72,64 @@ final class TrainCLITests: XCTestCase {
         // A resumed run refuses a different setting.
         let refused = try train(quick(8, output: resumed, ["--resume", "--batch-size", "4"]), workspace: data.workspace)
         assertTrainRun(refused, exits: 65, mentioning: ["--batch-size 4 differs from the checkpoint's 2"])
+    }
+
+    /// A GAN + cycle run: resumed mid-way it ends bit-identical to an uninterrupted one (generator,
+    /// discriminators, every Adam state); its log has the adversarial columns after the warm-up; `swap`'s loader
+    /// reads its model; `--init-from` carries its discriminators into a new GAN run, and starts them fresh from a plain model.
+    func testGANAndCycleRunResumesBitIdenticallyAndInitFromCarriesTheDiscriminators() throws {
+        let data = try trainFixtures()
+        let folder = try makeTemporaryDirectory()
+        let straight = folder.appendingPathComponent("straight"), resumed = folder.appendingPathComponent("resumed")
+        let datasets = [data.facesA.path, data.facesB.path]
+        let gan = ["--gan-weight", "0.1", "--gan-warmup", "2", "--cycle-weight", "1"]
+        assertTrainRun(try train(quick(6, output: straight, gan) + datasets, workspace: data.workspace), exits: 0, mentioning: [])
+        assertTrainRun(try train(quick(3, output: resumed, gan) + datasets, workspace: data.workspace), exits: 0, mentioning: [])
+        let second = try train(quick(6, output: resumed, ["--resume"]), workspace: data.workspace)
+        assertTrainRun(second, exits: 0, mentioning: [])
+        XCTAssertEqual(try second.requireReport().startIteration, 3)
+        let a = try Data(contentsOf: straight.appendingPathComponent("model.safetensors"))
+        XCTAssertTrue(a == (try Data(contentsOf: resumed.appendingPathComponent("model.safetensors"))),
+                      "the resumed GAN model's weights differ from the uninterrupted run's")
+        XCTAssertTrue(try SafeTensors.read(straight.appendingPathComponent("checkpoint.safetensors")).tensors
+            .contains { $0.name == "optimizer.DB.v.discriminatorB.output.kernel" })
+        let csv = try String(contentsOf: straight.appendingPathComponent("loss.csv"), encoding: .utf8).split(separator: "\n")
+            .dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        XCTAssertEqual(csv.count, 6)
+        for row in csv {
+            XCTAssertEqual(row.count, 12)
+            let warm = Int(row[0]) ?? 0 <= 2
+            for k in [6, 7, 10, 11] { XCTAssertNotNil(Double(row[k]), "row \(row[0]) column \(k)") }
+            for k in [8, 9] { XCTAssertEqual(Double(row[k]) == nil, warm, "row \(row[0]) column \(k): the generator's term starts after the warm-up") }
+        }
+        XCTAssertEqual(try ImageDecoder.decode(fileAt: straight.appendingPathComponent("loss.png")).height, 700)
+        XCTAssertEqual(try TrainedModel.load(straight.appendingPathComponent("model.json")).inputSize, 64)
+        // A changed weight is refused on resume.
+        let refused = try train(quick(8, output: resumed, ["--resume", "--gan-weight", "0.2"]), workspace: data.workspace)
+        assertTrainRun(refused, exits: 65, mentioning: ["--gan-weight 0.2 differs from the checkpoint's 0.1"])
+
+        // --init-from a GAN model: the new GAN run starts with its discriminators.
+        let carried = folder.appendingPathComponent("carried")
+        let run = try train(["--init-from", straight.appendingPathComponent("model.json").path, "--iterations", "0", "--gan-weight", "0.3",
+                             "--output", carried.path] + datasets, workspace: data.workspace)
+        assertTrainRun(run, exits: 0, mentioning: [])
+        XCTAssertTrue(try SafeTensors.read(carried.appendingPathComponent("model.safetensors")).tensors.map(\.tensor)
+                      == SafeTensors.read(straight.appendingPathComponent("model.safetensors")).tensors.map(\.tensor))
+        // From a plain model they start fresh; a plain run from a GAN model drops them.
+        let plain = folder.appendingPathComponent("plain")
+        let dropped = try train(["--init-from", straight.appendingPathComponent("model.json").path, "--iterations", "0", "--output", plain.path]
+                                + datasets, workspace: data.workspace)
+        assertTrainRun(dropped, exits: 0, mentioning: [])
+        XCTAssertFalse(try SafeTensors.read(plain.appendingPathComponent("model.safetensors")).tensors.contains { $0.name.hasPrefix("discriminator") })
+        let fresh = try train(["--init-from", plain.appendingPathComponent("model.json").path, "--iterations", "0", "--gan-weight", "0.1",
+                               "--output", folder.appendingPathComponent("fresh").path] + datasets, workspace: data.workspace)
+        assertTrainRun(fresh, exits: 0, mentioning: [])
+        func discriminators(_ name: String) throws -> [Tensor] {
+            try SafeTensors.read(folder.appendingPathComponent(name).appendingPathComponent("model.safetensors")).tensors
+                .filter { $0.name.hasPrefix("discriminator") }.map(\.tensor)
+        }
+        XCTAssertEqual(try discriminators("fresh").count, 16)
+        XCTAssertNotEqual(try discriminators("fresh"), try discriminators("straight"))
     }
 
     func testSIGINTStopsWithACheckpointAndTheModel() throws {

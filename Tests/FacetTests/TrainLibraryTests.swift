@@ -135,6 +135,135 @@ final class TrainLibraryTests: XCTestCase {
         }
     }
 
+    /// A GAN + cycle trainer on a tiny model: warm-up without the generator's adversarial term, every loss
+    /// after it, the discriminators learning from the start; its checkpoint (discriminators and their Adam
+    /// states included) continues bit-identically in a fresh trainer.
+    func testGANAndCycleStepsAndTheirCheckpointContinueExactly() throws {
+        let side = try syntheticSide(count: 4, size: 32)
+        let s = try sampler(side, batch: 2, size: 32)
+        let configuration = DeepFakesAutoencoder.Configuration(inputSize: 32, widthDivisor: 16, seed: 1)
+        let settings = AdversarialSettings(ganWeight: 0.5, ganWarmup: 2, cycleWeight: 1, discriminatorWidth: 4)
+        func makeTrainer() throws -> SwapTrainer {
+            let trainer = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+            try trainer.configureAdversarial(settings, seed: 9)
+            return trainer
+        }
+        func iterate(_ trainer: SwapTrainer) throws -> (StepLoss, StepLoss) {
+            let (a, b) = (s.batch(iteration: trainer.iteration), s.batch(iteration: trainer.iteration + 100))
+            defer { trainer.iteration += 1 }
+            return (try trainer.step(.a, a, other: b), try trainer.step(.b, b, other: a))
+        }
+        let trainer = try makeTrainer()
+        XCTAssertTrue(trainer.usesCycle)
+        XCTAssertEqual(trainer.discriminators.map(\.name), ["discriminatorA", "discriminatorB"])
+        let before = trainer.discriminators.flatMap(\.parameters).map(\.value)
+        let (warmA, warmB) = try iterate(trainer)
+        XCTAssertNil(warmA.generator)
+        XCTAssertNotNil(warmA.discriminator)
+        XCTAssertNotNil(warmB.cycle)
+        XCTAssertNotEqual(trainer.discriminators.flatMap(\.parameters).map(\.value), before, "the discriminators learn during the warm-up")
+        _ = try iterate(trainer)
+        let (a, b) = try iterate(trainer)
+        for loss in [a, b] {
+            XCTAssertTrue(loss.isFinite)
+            XCTAssertNotNil(loss.generator)
+            XCTAssertNotNil(loss.discriminator)
+            XCTAssertNotNil(loss.cycle)
+        }
+        let folder = try makeTemporaryDirectory()
+        let url = folder.appendingPathComponent("c.safetensors")
+        try trainer.saveCheckpoint(to: url, metadata: [:])
+        let copy = try makeTrainer()
+        try copy.loadCheckpoint(from: url)
+        XCTAssertEqual(copy.iteration, 3)
+        for _ in 0..<2 { XCTAssertEqual(try iterate(trainer).0, try iterate(copy).0) }
+        XCTAssertEqual(copy.checkpointParameters.map(\.value), trainer.checkpointParameters.map(\.value))
+        XCTAssertEqual(copy.checkpointOptimizers.map(\.firstMoments), trainer.checkpointOptimizers.map(\.firstMoments))
+        // A plain trainer refuses the GAN checkpoint (it would drop the discriminators), and a GAN trainer a plain one.
+        let plain = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        XCTAssertThrowsError(try plain.loadCheckpoint(from: url))
+        let plainURL = folder.appendingPathComponent("plain.safetensors")
+        try plain.saveCheckpoint(to: plainURL, metadata: [:])
+        XCTAssertThrowsError(try makeTrainer().loadCheckpoint(from: plainURL))
+
+        // Model files: a GAN run takes the discriminators when the file has them, else keeps fresh ones; a plain
+        // run and inference ignore them.
+        let ganModel = folder.appendingPathComponent("gan-model.safetensors"), plainModel = folder.appendingPathComponent("plain-model.safetensors")
+        try trainer.exportWeights(to: ganModel, metadata: [:])
+        try plain.exportWeights(to: plainModel, metadata: [:])
+        let fresh = try makeTrainer()
+        let freshDiscriminators = fresh.discriminators.flatMap(\.parameters).map(\.value)
+        XCTAssertFalse(try fresh.importWeights(from: plainModel))
+        XCTAssertEqual(fresh.discriminators.flatMap(\.parameters).map(\.value), freshDiscriminators)
+        XCTAssertEqual(fresh.model.allParameters.map(\.value), plain.model.allParameters.map(\.value))
+        XCTAssertTrue(try fresh.importWeights(from: ganModel))
+        XCTAssertEqual(fresh.checkpointParameters.map(\.value), trainer.checkpointParameters.map(\.value))
+        XCTAssertFalse(try plain.importWeights(from: ganModel))
+        XCTAssertEqual(plain.model.allParameters.map(\.value), trainer.model.allParameters.map(\.value))
+    }
+
+    /// During the warm-up a GAN run's generator follows plain training exactly (the discriminators train on
+    /// the side, from their own seeded weights and optimizers).
+    func testGeneratorDuringTheWarmUpIsExactlyPlainTraining() throws {
+        let side = try syntheticSide(count: 4, size: 32)
+        let s = try sampler(side, batch: 2, size: 32)
+        let configuration = DeepFakesAutoencoder.Configuration(inputSize: 32, widthDivisor: 16, seed: 1)
+        let plain = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        let gan = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 1e-3, loss: .mae)
+        try gan.configureAdversarial(AdversarialSettings(ganWeight: 1, ganWarmup: 5, cycleWeight: 0, discriminatorWidth: 4), seed: 0)
+        for i in 0..<3 {
+            for trainer in [plain, gan] {
+                trainer.iteration = i
+                let p = try trainer.step(.a, s.batch(iteration: i)), q = try trainer.step(.b, s.batch(iteration: i + 50))
+                XCTAssertNil(p.generator)
+                XCTAssertEqual(q.discriminator == nil, trainer === plain)
+            }
+        }
+        XCTAssertEqual(gan.model.allParameters.map(\.value), plain.model.allParameters.map(\.value))
+    }
+
+    /// Plain runs' settings JSON has no adversarial entry (checkpoints written before it read the same); a
+    /// resumed run keeps its GAN and cycle weights.
+    func testAdversarialSettingsAreStoredOnlyWhenOnAndKeptOnResume() throws {
+        let plain = try SettingOverrides().resolve(stored: nil, checkpoint: "c")
+        XCTAssertNil(plain.adversarial)
+        XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("adversarial"))
+        var gan = SettingOverrides()
+        gan.ganWeight = 0.1
+        let stored = try gan.resolve(stored: nil, checkpoint: "c")
+        XCTAssertEqual(stored.adversarial, AdversarialSettings(ganWeight: 0.1, ganWarmup: 1000, cycleWeight: 0))
+        XCTAssertEqual(try JSONDecoder().decode(TrainingSettings.self, from: try JSONEncoder().encode(stored)), stored)
+        XCTAssertEqual(try SettingOverrides().resolve(stored: stored, checkpoint: "c"), stored)
+        var cycle = SettingOverrides()
+        cycle.cycleWeight = 2
+        XCTAssertThrowsError(try cycle.resolve(stored: stored, checkpoint: "c")) { error in
+            XCTAssertTrue("\(error)".contains("--cycle-weight 2.0 differs from the checkpoint's 0.0"), "\(error)")
+        }
+        XCTAssertThrowsError(try gan.resolve(stored: plain, checkpoint: "c")) { error in
+            XCTAssertTrue("\(error)".contains("--gan-weight 0.1 differs from the checkpoint's 0.0"), "\(error)")
+        }
+        var bad = SettingOverrides()
+        bad.ganWeight = -1
+        XCTAssertThrowsError(try bad.resolve(stored: nil, checkpoint: "c").validate())
+    }
+
+    /// The loss log keeps rows written before the adversarial columns (padding them) and writes all twelve.
+    func testLossLogPadsOldRowsAndLogsAdversarialLosses() throws {
+        let url = try makeTemporaryDirectory().appendingPathComponent("loss.csv")
+        try Data("iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b\n10,1.0,0.5,0.4,,\n20,2.0,0.3,0.2,,\n".utf8).write(to: url)
+        let log = try LossLog(url: url, resumingAt: 10)
+        log.append(iteration: 20, seconds: 2.5, lossA: 0.25, lossB: 0.2, maskA: nil, maskB: nil,
+                   adversarial: AdversarialLosses(discriminatorA: 0.25, discriminatorB: 0.5, cycleA: 0.125))
+        try log.flush()
+        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.map(String.init), [LossLog.header, "10,1.0,0.5,0.4,,,,,,,,", "20,2.5,0.250000,0.200000,,,0.250000,0.500000,,,0.125000,"])
+        let resumed = try LossLog(url: url, resumingAt: 20)
+        XCTAssertEqual(resumed.points.last?.adversarial, AdversarialLosses(discriminatorA: 0.25, discriminatorB: 0.5, cycleA: 0.125))
+        // The curve gains a second panel for them.
+        XCTAssertEqual(LossCurve.render(resumed.points).height, 700)
+        XCTAssertEqual(LossCurve.render(Array(resumed.points.prefix(1))).height, 400)
+    }
+
     func testLossCurveDrawsAnyNumberOfPoints() {
         for count in [0, 1, 2, 500] {
             let points = (0..<count).map { LossCurve.Point(iteration: ($0 + 1) * 10, lossA: 0.2 / Double($0 + 1), lossB: 0.1) }

@@ -46,6 +46,10 @@ struct TrainBench: ParsableCommand {
     @Flag(help: "Time sgemm alone at the shapes of the convolutions' products (diagnostics).")
     var shapes = false
 
+    @Flag(help: ArgumentHelp("Time train's step (SwapTrainer, MAE) plain, with the GAN (--gan-weight) and with the GAN and the cycle loss "
+                             + "(--cycle-weight), one after the other in this process, and print each one's extra cost."))
+    var adversarial = false
+
     /// Errors exit with the shared table (README "Exit codes"), as in the pipeline tools.
     func run() throws {
         try ToolRunner.run(tool: "train-bench") {
@@ -69,6 +73,7 @@ struct TrainBench: ParsableCommand {
         let shape = [batch, size, size, 3]
         let (wa, ta, wb, tb) = (Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng), Self.random(shape, &rng))
         if profile { try Self.profile(trainer, wa, ta); return }
+        if adversarial { try timeAdversarial(configuration, (wa, ta, wb, tb)); return }
         if shapes {
             for (m, n, k) in [(batch * 64, 1024, 4608), (batch * 32, 1024, 4608), (batch * 256, 256, 3200), (4608, 1024, batch * 64)] {
                 Self.sgemmRate(m: m, n: n, k: k, transA: false)
@@ -109,6 +114,39 @@ struct TrainBench: ParsableCommand {
             let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
             print(String(format: "checkpoint: %.1f MB, saved in %.2f s, loaded (into a fresh model) in %.2f s", Double(size) / 1e6, saved,
                          Self.now() - start))
+        }
+    }
+
+    /// Seconds per iteration (a step of A then of B, after a warm-up iteration) of `train`'s trainer plain,
+    /// with the GAN (weight 0.1, no warm-up: the generator's term and both discriminators run every step) and
+    /// with the GAN and the cycle loss (weight 1); each run on a freshly built model.
+    func timeAdversarial(_ configuration: DeepFakesAutoencoder.Configuration, _ data: (Tensor, Tensor, Tensor, Tensor)) throws {
+        let a = TrainingBatch(input: data.0, target: data.1), b = TrainingBatch(input: data.2, target: data.3)
+        var plain = 0.0
+        for (label, settings) in [("plain", nil), ("+gan", AdversarialSettings(ganWeight: 0.1, ganWarmup: 0, cycleWeight: 0)),
+                                  ("+gan+cycle", AdversarialSettings(ganWeight: 0.1, ganWarmup: 0, cycleWeight: 1))] {
+            let trainer = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 3e-4, loss: .mae)
+            try trainer.configureAdversarial(settings, seed: 0)
+            let cycle = trainer.usesCycle
+            func iterate() throws {
+                try trainer.step(.a, a, other: cycle ? b : nil)
+                try trainer.step(.b, b, other: cycle ? a : nil)
+                trainer.iteration += 1
+            }
+            try iterate()
+            let start = Self.now()
+            for _ in 0..<steps { try iterate() }
+            let seconds = (Self.now() - start) / Double(steps)
+            if settings == nil { plain = seconds }
+            let extra = settings == nil ? "" : String(format: ", %.2f× plain (+%.0f%%)", seconds / plain, (seconds / plain - 1) * 100)
+            print(String(format: "options %@: batch %d per side, %d iterations, %.3f s/iteration, %.1f images/s%@", label, batch, steps,
+                         seconds, Double(2 * batch) / seconds, extra))
+        }
+        let probe = SwapTrainer(model: try DeepFakesAutoencoder(configuration: configuration), learningRate: 3e-4, loss: .mae)
+        try probe.configureAdversarial(AdversarialSettings(ganWeight: 0.1, cycleWeight: 0), seed: 0)
+        if let d = probe.discriminators.first {
+            print(String(format: "discriminator: %d parameters, %.2f M multiply-adds per image forward", d.parameterCount,
+                         Double(d.forwardMultiplyAdds) / 1e6))
         }
     }
 

@@ -9,6 +9,10 @@ import Tensor
 /// Other frameworks read the weights by name; loading checks every name and shape and lists every problem.
 public enum Checkpoint {
     public static let format = "facet-nn-checkpoint/1"
+    /// Names of a GAN run's discriminator tensors start with this (`discriminatorA.conv1.kernel`); their Adam
+    /// states are the optimizers `DA` and `DB`. Model files keep the discriminators for `--init-from`;
+    /// inference ignores them.
+    public static let discriminatorPrefix = "discriminator"
 
     /// Writes weights, optimizer state and iteration atomically. `extraMetadata` adds the caller's own
     /// string entries to `__metadata__` (a key the format itself uses is refused).
@@ -42,11 +46,15 @@ public enum Checkpoint {
     /// `NNError.checkpointMismatch` listing each problem (or `checkpointUnreadable` / `checkpointMissing`),
     /// all checked from the header before any tensor is read. Tensors are then read straight into place;
     /// only an I/O error during that read (reported as `checkpointUnreadable`) can leave a partial load.
-    @discardableResult
     /// Keys of the configuration in `ignoringConfigurationKeys` (e.g. the initialisation seed) may differ.
+    /// `optionalParameters` are loaded when the file holds them all and left as they are when it holds none
+    /// (some but not all is a mismatch); tensors whose names start with one of `ignoringTensorPrefixes` may be
+    /// in the file without being loaded (a model file's discriminators, which `swap` does not need).
+    @discardableResult
     public static func load(from url: URL, architecture: String, configurationJSON: String,
                             ignoringConfigurationKeys: Set<String> = [],
-                            parameters: [Parameter], optimizers: [Adam]) throws -> Int {
+                            parameters: [Parameter], optimizers: [Adam], optionalParameters: [Parameter] = [],
+                            ignoringTensorPrefixes: [String] = []) throws -> Int {
         let reader = try SafeTensors.Reader(url)
         var problems: [String] = []
         let meta = reader.header.metadata
@@ -79,12 +87,19 @@ public enum Checkpoint {
         }
         var stored: [String: SafeTensors.Entry] = [:]
         for entry in reader.header.entries { stored[entry.name] = entry }
+        let presentOptional = optionalParameters.filter { stored[$0.name] != nil }
+        if !presentOptional.isEmpty {
+            expected += optionalParameters.map { ($0.name, $0.value.shape) }
+        }
         for (name, shape) in expected {
             guard let entry = stored[name] else { problems.append("missing tensor \(name) \(shape)"); continue }
             if entry.shape != shape { problems.append("\(name): shape \(entry.shape) in the file, the model has \(shape)") }
         }
         let expectedNames = Set(expected.map(\.name))
-        for entry in reader.header.entries where !expectedNames.contains(entry.name) { problems.append("unexpected tensor \(entry.name)") }
+        for entry in reader.header.entries where !expectedNames.contains(entry.name)
+            && !ignoringTensorPrefixes.contains(where: { entry.name.hasPrefix($0) }) {
+            problems.append("unexpected tensor \(entry.name)")
+        }
         guard problems.isEmpty, let iteration else { throw NNError.checkpointMismatch(path: url.path, problems: problems) }
 
         // Everything fits: read each tensor straight into the model and optimizer memory.
@@ -92,6 +107,7 @@ public enum Checkpoint {
             if let entry = stored[name] { try tensor.withMutablePointer { try reader.read(entry, into: $0) } }
         }
         for p in parameters { try load(p.name, into: &p.value) }
+        if !presentOptional.isEmpty { for p in optionalParameters { try load(p.name, into: &p.value) } }
         for (adam, steps, config) in optimizerSettings {
             for (index, p) in adam.parameters.enumerated() {
                 try load("optimizer.\(adam.label).m.\(p.name)", into: &adam.firstMoments[index])

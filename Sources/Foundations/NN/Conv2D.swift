@@ -50,6 +50,21 @@ public final class Conv2D: Layer {
         bias = Parameter(name: name + ".bias", value: Tensor(zeros: [outChannels]))
     }
 
+    /// The same layer (configuration, `Parameter`s, flags) with its own forward cache: gradients of both
+    /// copies accumulate into the same tensors, so a network can be applied twice in one step.
+    private init(sharing other: Conv2D) {
+        name = other.name
+        inChannels = other.inChannels; outChannels = other.outChannels
+        kernelSize = other.kernelSize; stride = other.stride
+        activation = other.activation
+        workspace = other.workspace
+        kernel = other.kernel; bias = other.bias
+        computesInputGradient = other.computesInputGradient
+        allowsWinograd = other.allowsWinograd
+    }
+
+    public func sharingParameters() -> Conv2D { Conv2D(sharing: self) }
+
     public var parameters: [Parameter] { [kernel, bias] }
 
     func geometry(for input: [Int]) throws -> WindowGeometry {

@@ -23,6 +23,16 @@ public final class Dense: Layer {
         bias = Parameter(name: name + ".bias", value: Tensor(zeros: [outputs]))
     }
 
+    /// The same layer and `Parameter`s with its own forward cache (see `Conv2D.sharingParameters`).
+    private init(sharing other: Dense) {
+        name = other.name
+        inputs = other.inputs; outputs = other.outputs
+        activation = other.activation
+        kernel = other.kernel; bias = other.bias
+    }
+
+    public func sharingParameters() -> Dense { Dense(sharing: self) }
+
     public var parameters: [Parameter] { [kernel, bias] }
 
     public func outputShape(for input: [Int]) throws -> [Int] {

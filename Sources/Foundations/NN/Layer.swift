@@ -78,6 +78,25 @@ public final class Sequential: Layer {
     }
 }
 
+extension Sequential {
+    /// The same network sharing every `Parameter` (gradients accumulate into the same tensors) with its own
+    /// forward caches, so it can run a second pass while the first awaits its backward (the cycle loss
+    /// encodes a face, then encodes the decoded swap). Throws for a layer type it does not know.
+    public func sharingParameters() throws -> Sequential {
+        Sequential(name: name, try layers.map { layer -> any Layer in
+            switch layer {
+            case let conv as Conv2D: return conv.sharingParameters()
+            case let dense as Dense: return dense.sharingParameters()
+            case let nested as Sequential: return try nested.sharingParameters()
+            case let shuffle as PixelShuffle: return PixelShuffle(name: shuffle.name)
+            case let reshape as Reshape: return Reshape(name: reshape.name, to: reshape.target)
+            case let act as ActivationLayer: return ActivationLayer(name: act.name, act.activation)
+            default: throw NNError.invalidConfiguration("\(layer.name): cannot share the parameters of a \(type(of: layer))")
+            }
+        })
+    }
+}
+
 extension Layer {
     public func zeroGradients() { for p in parameters { p.zeroGradient() } }
     /// Number of trainable scalars.

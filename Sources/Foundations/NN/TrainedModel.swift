@@ -45,7 +45,8 @@ public final class TrainedModel {
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(configuration), as: UTF8.self)
         _ = try Checkpoint.load(from: weights, architecture: DeepFakesAutoencoder.architecture, configurationJSON: json,
-                                ignoringConfigurationKeys: ["seed"], parameters: network.allParameters, optimizers: [])
+                                ignoringConfigurationKeys: ["seed"], parameters: network.allParameters, optimizers: [],
+                                ignoringTensorPrefixes: [Checkpoint.discriminatorPrefix])
         let manifestHash = try SHA256.hex(fileAt: url)
         return TrainedModel(manifestURL: url, manifest: manifest, network: network, manifestSha256: manifestHash, weightsSha256: hash)
     }

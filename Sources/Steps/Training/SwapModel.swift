@@ -66,6 +66,10 @@ public struct TrainingBatch: Sendable {
     public var weights: Tensor?
     /// `[n, S, S, 1]`: the face mask, the mask head's target (nil without a mask head).
     public var mask: Tensor?
+
+    public init(input: Tensor, target: Tensor, weights: Tensor? = nil, mask: Tensor? = nil) {
+        self.input = input; self.target = target; self.weights = weights; self.mask = mask
+    }
 }
 
 /// Losses of one step (before the update).
@@ -73,6 +77,15 @@ public struct StepLoss: Sendable, Equatable {
     public var reconstruction: Float
     /// The mask head's mean squared error, when there is one.
     public var mask: Float?
+    /// The generator's least-squares GAN loss (unweighted), after the warm-up of a GAN run.
+    public var generator: Float? = nil
+    /// The side's discriminator's loss, in a GAN run.
+    public var discriminator: Float? = nil
+    /// The cycle loss of the OTHER side's faces (the step of B computes A→B→A), unweighted, with a cycle weight.
+    public var cycle: Float? = nil
+
+    /// Every loss is finite.
+    var isFinite: Bool { [reconstruction, mask, generator, discriminator, cycle].allSatisfy { $0?.isFinite ?? true } }
 }
 
 /// Trains a `DeepFakesAutoencoder` as the original does (one Adam per side, each moving the shared encoder
@@ -85,6 +98,8 @@ public final class SwapTrainer {
     public let loss: ReconstructionLoss
     /// Completed iterations.
     public var iteration = 0
+    /// The GAN and cycle terms (`configureAdversarial`); nil trains on pixel losses only.
+    private(set) var adversarial: AdversarialTerms?
 
     /// Adam(learningRate, β1 0.5, β2 0.999), the original's settings.
     public init(model: DeepFakesAutoencoder, learningRate: Float, loss: ReconstructionLoss) {
@@ -97,14 +112,38 @@ public final class SwapTrainer {
 
     public func optimizer(_ side: DeepFakesAutoencoder.Side) -> Adam { side == .a ? optimizerA : optimizerB }
 
-    /// One optimisation step of one side; returns the losses before the update.
+    /// Adds the discriminators and their optimizers (`ganWeight` > 0) and the cycle term (`cycleWeight` > 0)
+    /// of `settings` (nil: none), seeded from `seed`; call before loading a checkpoint.
+    public func configureAdversarial(_ settings: AdversarialSettings?, seed: UInt64) throws {
+        adversarial = try settings.map {
+            try AdversarialTerms(model: model, settings: $0, seed: seed, learningRate: optimizerA.configuration.learningRate)
+        }
+    }
+
+    /// The discriminators (A then B), when the run has them.
+    public var discriminators: [PatchDiscriminator] { [adversarial?.discriminatorA, adversarial?.discriminatorB].compactMap { $0 } }
+
+    /// The steps need the other side's batch (for the cycle term).
+    public var usesCycle: Bool { adversarial?.encoderTwin != nil }
+
+    /// One optimisation step of one side; returns the losses before the update. `other` is the other side's
+    /// batch of this iteration, which the cycle term needs (ignored without one).
     @discardableResult
-    public func step(_ side: DeepFakesAutoencoder.Side, _ batch: TrainingBatch) throws -> StepLoss {
+    public func step(_ side: DeepFakesAutoencoder.Side, _ batch: TrainingBatch, other: TrainingBatch? = nil) throws -> StepLoss {
         let adam = optimizer(side)
         for p in adam.parameters { p.zeroGradient() }
         let prediction = try model.forward(batch.input, side: side, training: true)
         let (rgb, predictedMask) = Self.split(prediction)
-        let (value, rgbGradient) = try loss.evaluate(prediction: rgb, target: batch.target, weights: batch.weights)
+        let (value, pixelGradient) = try loss.evaluate(prediction: rgb, target: batch.target, weights: batch.weights)
+        var rgbGradient = pixelGradient
+        var result = StepLoss(reconstruction: value, mask: nil)
+        if let terms = adversarial, terms.generatorActive(iteration: iteration),
+           let term = try terms.generatorTerm(side, fake: rgb, iteration: iteration) {
+            result.generator = term.value
+            rgbGradient.data.withUnsafeMutableBufferPointer { p in term.gradient.data.withUnsafeBufferPointer { q in
+                for i in 0..<min(p.count, q.count) { p[i] += q[i] }
+            } }
+        }
         var maskValue: Float?
         var gradient = rgbGradient
         if let predictedMask {
@@ -114,8 +153,11 @@ public final class SwapTrainer {
             gradient = Self.merge(rgbGradient, maskGradient)
         }
         try model.backward(gradient, side: side)
+        if let terms = adversarial, let other { result.cycle = try terms.cycleTerm(model: model, side: side, other: other, loss: loss) }
         try adam.step()
-        return StepLoss(reconstruction: value, mask: maskValue)
+        result.mask = maskValue
+        if let terms = adversarial { result.discriminator = try terms.discriminatorStep(side, real: batch.target, fake: rgb, iteration: iteration) }
+        return result
     }
 
     /// The RGB channels and, for a 4-channel output, the mask channel.
@@ -139,29 +181,44 @@ public final class SwapTrainer {
         return (try? encoder.encode(model.configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    /// Weights, both optimizers, the iteration and `metadata`, written atomically.
+    /// The model's parameters, then the discriminators' (a GAN run).
+    var checkpointParameters: [Parameter] { model.allParameters + (adversarial?.discriminatorParameters ?? []) }
+    /// Optimizers A and B, then the discriminators' `DA` and `DB` (a GAN run).
+    var checkpointOptimizers: [Adam] { [optimizerA, optimizerB] + (adversarial?.optimizers ?? []) }
+
+    /// Weights, every optimizer (a GAN run's discriminators and theirs too), the iteration and `metadata`,
+    /// written atomically.
     public func saveCheckpoint(to url: URL, metadata: [String: String]) throws {
         try Checkpoint.save(to: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
-                            iteration: iteration, parameters: model.allParameters, optimizers: [optimizerA, optimizerB],
+                            iteration: iteration, parameters: checkpointParameters, optimizers: checkpointOptimizers,
                             extraMetadata: metadata)
     }
 
     /// Restores weights, optimizers and iteration (changing nothing when the file does not fit).
     public func loadCheckpoint(from url: URL) throws {
         iteration = try Checkpoint.load(from: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
-                                        ignoringConfigurationKeys: ["seed"], parameters: model.allParameters,
-                                        optimizers: [optimizerA, optimizerB])
+                                        ignoringConfigurationKeys: ["seed"], parameters: checkpointParameters,
+                                        optimizers: checkpointOptimizers)
     }
 
-    /// The weights alone (no optimizer state), for `swap` and `--init-from`.
+    /// The weights alone (no optimizer state), for `swap` and `--init-from`; a GAN run's discriminators
+    /// are included (`swap` ignores them).
     public func exportWeights(to url: URL, metadata: [String: String]) throws {
         try Checkpoint.save(to: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
-                            iteration: iteration, parameters: model.allParameters, optimizers: [], extraMetadata: metadata)
+                            iteration: iteration, parameters: checkpointParameters, optimizers: [], extraMetadata: metadata)
     }
 
-    /// Replaces the weights with an exported model's (optimizers and iteration untouched).
-    public func importWeights(from url: URL) throws {
+    /// Replaces the weights with an exported model's (optimizers and iteration untouched). A GAN run takes
+    /// the file's discriminators when it has them (returns true) and keeps its fresh ones when it has none;
+    /// a run without a GAN ignores them.
+    @discardableResult
+    public func importWeights(from url: URL) throws -> Bool {
+        let discriminators = adversarial?.discriminatorParameters ?? []
+        let stored = Set(try SafeTensors.Reader(url).header.entries.map(\.name))
         _ = try Checkpoint.load(from: url, architecture: DeepFakesAutoencoder.architecture, configurationJSON: configurationJSON,
-                                ignoringConfigurationKeys: ["seed"], parameters: model.allParameters, optimizers: [])
+                                ignoringConfigurationKeys: ["seed"], parameters: model.allParameters, optimizers: [],
+                                optionalParameters: discriminators,
+                                ignoringTensorPrefixes: discriminators.isEmpty ? [Checkpoint.discriminatorPrefix] : [])
+        return discriminators.contains { stored.contains($0.name) }
     }
 }

@@ -6,10 +6,12 @@ import Media
 import NN
 import Tensor
 
-/// The CSV loss log, `loss.csv`: `iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b`, one row per
-/// logging window (the means of its iterations; mask columns empty without a mask head).
+/// The CSV loss log, `loss.csv`: `iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b,d_loss_a,d_loss_b,
+/// g_loss_a,g_loss_b,cycle_loss_a,cycle_loss_b`, one row per logging window (the means of its iterations;
+/// mask columns empty without a mask head, the discriminators' (`d_`) and generator's adversarial (`g_`)
+/// losses empty without a GAN or before its warm-up ends, `cycle_loss_a` (A→B→A) and `_b` empty without a cycle weight).
 final class LossLog {
-    static let header = "iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b"
+    static let header = "iteration,seconds,loss_a,loss_b,mask_loss_a,mask_loss_b,d_loss_a,d_loss_b,g_loss_a,g_loss_b,cycle_loss_a,cycle_loss_b"
     let url: URL
     private(set) var points: [LossCurve.Point] = []
     private var pending = ""
@@ -24,17 +26,23 @@ final class LossLog {
                 let fields = line.split(separator: ",", omittingEmptySubsequences: false)
                 guard fields.count >= 4, let it = Int(fields[0]), it <= iteration,
                       let a = Double(fields[2]), let b = Double(fields[3]) else { continue }
-                kept.append(String(line))
-                points.append(LossCurve.Point(iteration: it, lossA: a, lossB: b))
+                // Rows written before the adversarial columns existed get empty ones.
+                kept.append(String(line) + String(repeating: ",", count: max(0, 12 - fields.count)))
+                let extra = (6..<12).map { $0 < fields.count ? Double(fields[$0]) : nil }
+                points.append(LossCurve.Point(iteration: it, lossA: a, lossB: b, adversarial: AdversarialLosses(
+                    discriminatorA: extra[0], discriminatorB: extra[1], generatorA: extra[2], generatorB: extra[3], cycleA: extra[4], cycleB: extra[5])))
             }
         }
         try AtomicFile.write(Data((kept.joined(separator: "\n") + "\n").utf8), to: url)
     }
 
-    func append(iteration: Int, seconds: Double, lossA: Double, lossB: Double, maskA: Double?, maskB: Double?) {
+    func append(iteration: Int, seconds: Double, lossA: Double, lossB: Double, maskA: Double?, maskB: Double?,
+                adversarial: AdversarialLosses = AdversarialLosses()) {
         func f(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "" }
-        pending += "\(iteration),\(String(format: "%.1f", seconds)),\(f(lossA)),\(f(lossB)),\(f(maskA)),\(f(maskB))\n"
-        points.append(LossCurve.Point(iteration: iteration, lossA: lossA, lossB: lossB))
+        let a = adversarial
+        pending += "\(iteration),\(String(format: "%.1f", seconds)),\(f(lossA)),\(f(lossB)),\(f(maskA)),\(f(maskB)),"
+            + [a.discriminatorA, a.discriminatorB, a.generatorA, a.generatorB, a.cycleA, a.cycleB].map(f).joined(separator: ",") + "\n"
+        points.append(LossCurve.Point(iteration: iteration, lossA: lossA, lossB: lossB, adversarial: adversarial))
     }
 
     /// Appends the pending rows to the file.

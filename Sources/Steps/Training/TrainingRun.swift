@@ -138,13 +138,22 @@ public final class TrainingRun {
         // Model.
         let model = try DeepFakesAutoencoder(configuration: settings.model.configuration(seed: settings.seed, maskHead: settings.maskHead))
         let trainer = SwapTrainer(model: model, learningRate: Float(settings.learningRate), loss: settings.loss)
+        try trainer.configureAdversarial(settings.adversarial, seed: settings.seed)
         var initFrom = stored?.state.initFrom
         if stored != nil {
             try trainer.loadCheckpoint(from: checkpointURL)
             progress.log("train: resuming at iteration \(trainer.iteration)")
         } else if let url = options.initFrom {
-            initFrom = try ModelInitialiser.initialise(trainer, from: url)
-            progress.log("train: weights from \(url.path)")
+            let (file, discriminators) = try ModelInitialiser.initialise(trainer, from: url)
+            initFrom = file
+            let note = trainer.discriminators.isEmpty ? "" : discriminators ? " (discriminators too)" : " (it has no discriminators: fresh ones)"
+            progress.log("train: weights from \(url.path)\(note)")
+        }
+        if let a = settings.adversarial {
+            let d = trainer.discriminators.first
+            progress.log(String(format: "train: GAN weight %g (warm-up %d iterations), cycle weight %g", a.ganWeight, a.ganWarmup, a.cycleWeight)
+                + (d.map { String(format: "; 2 discriminators of %.3f M parameters, %.1f M multiply-adds per face", Double($0.parameterCount) / 1e6,
+                                  Double($0.forwardMultiplyAdds) / 1e6) } ?? ""))
         }
         let mac = Double(model.forwardMultiplyAdds) / 1e9
         progress.log(String(format: "train: %@ model (%d px, encoder %.2f M + 2 × %.2f M decoder parameters, %.2f G multiply-adds per image), "

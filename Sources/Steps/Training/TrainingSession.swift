@@ -52,7 +52,8 @@ struct TrainingSession {
         func record() {
             guard let means = window.means() else { return }
             let seconds = secondsBefore + elapsed()
-            log.append(iteration: trainer.iteration, seconds: seconds, lossA: means.a, lossB: means.b, maskA: means.maskA, maskB: means.maskB)
+            log.append(iteration: trainer.iteration, seconds: seconds, lossA: means.a, lossB: means.b, maskA: means.maskA, maskB: means.maskB,
+                       adversarial: window.adversarialMeans())
             if let runId {
                 pendingRows.append(TrainingLossRecord(runId: runId, iteration: trainer.iteration, seconds: (seconds * 10).rounded() / 10,
                                                       lossA: means.a, lossB: means.b, maskLossA: means.maskA, maskLossB: means.maskB))
@@ -66,9 +67,17 @@ struct TrainingSession {
             if let budget, elapsed() >= budget { stoppedBy = "minutes"; break }
             if let caught = stopRequested() { stoppedBy = "signal"; signal = caught; break }
             let i = trainer.iteration
-            let lossA = try trainer.step(.a, samplers[0].batch(iteration: i))
-            let lossB = try trainer.step(.b, samplers[1].batch(iteration: i))
-            guard lossA.reconstruction.isFinite, lossB.reconstruction.isFinite else {
+            let lossA: StepLoss, lossB: StepLoss
+            if trainer.usesCycle {
+                // Each side's cycle term needs the other side's batch of this iteration.
+                let batchA = samplers[0].batch(iteration: i), batchB = samplers[1].batch(iteration: i)
+                lossA = try trainer.step(.a, batchA, other: batchB)
+                lossB = try trainer.step(.b, batchB, other: batchA)
+            } else {
+                lossA = try trainer.step(.a, samplers[0].batch(iteration: i))
+                lossB = try trainer.step(.b, samplers[1].batch(iteration: i))
+            }
+            guard lossA.isFinite, lossB.isFinite else {
                 throw TrainingError.diverged(iteration: i, lossA: lossA.reconstruction, lossB: lossB.reconstruction)
             }
             trainer.iteration += 1
@@ -119,11 +128,22 @@ struct LossWindow {
     var count = 0
     var a = 0.0, b = 0.0, maskA = 0.0, maskB = 0.0
     var hasMask = false
+    /// Sums and counts of the optional terms, in `AdversarialLosses` order (a term may start mid-window).
+    var extraSums = [Double](repeating: 0, count: 6), extraCounts = [Int](repeating: 0, count: 6)
 
     mutating func add(_ lossA: StepLoss, _ lossB: StepLoss) {
         count += 1
         a += Double(lossA.reconstruction); b += Double(lossB.reconstruction)
         if let ma = lossA.mask, let mb = lossB.mask { maskA += Double(ma); maskB += Double(mb); hasMask = true }
+        // The cycle of A's faces (A→B→A) is the term of B's step, and the other way round.
+        for (k, value) in [lossA.discriminator, lossB.discriminator, lossA.generator, lossB.generator, lossB.cycle, lossA.cycle].enumerated() {
+            if let value { extraSums[k] += Double(value); extraCounts[k] += 1 }
+        }
+    }
+
+    func adversarialMeans() -> AdversarialLosses {
+        let m = (0..<6).map { extraCounts[$0] > 0 ? extraSums[$0] / Double(extraCounts[$0]) : nil }
+        return AdversarialLosses(discriminatorA: m[0], discriminatorB: m[1], generatorA: m[2], generatorB: m[3], cycleA: m[4], cycleB: m[5])
     }
 
     func means() -> (a: Double, b: Double, maskA: Double?, maskB: Double?)? {
@@ -138,7 +158,7 @@ enum ModelInitialiser {
     /// Loads the weights of the `facet.model` manifest at `url` into `trainer`'s model after checking that
     /// the architecture matches and the weights file is the one the manifest lists. Returns the reference
     /// recorded in the new run (absolute manifest path, weights hash and size).
-    static func initialise(_ trainer: SwapTrainer, from url: URL) throws -> ModelFile {
+    static func initialise(_ trainer: SwapTrainer, from url: URL) throws -> (file: ModelFile, discriminators: Bool) {
         let manifest = try ManifestIO.read(ModelManifest.self, from: url)
         let ours = trainer.model.configuration, theirs = manifest.architecture
         guard theirs.name == DeepFakesAutoencoder.architecture, theirs.inputSize == ours.inputSize,
@@ -151,7 +171,7 @@ enum ModelInitialiser {
         guard hash == manifest.weights.sha256 else {
             throw TrainingError.initMismatch(path: weights.path, reason: "its SHA-256 is not the one \(url.lastPathComponent) lists (the file changed)")
         }
-        try trainer.importWeights(from: weights)
-        return ModelFile(path: url.path, sha256: hash, bytes: manifest.weights.bytes)
+        let discriminators = try trainer.importWeights(from: weights)
+        return (ModelFile(path: url.path, sha256: hash, bytes: manifest.weights.bytes), discriminators)
     }
 }

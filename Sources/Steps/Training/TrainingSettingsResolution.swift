@@ -17,8 +17,19 @@ public struct SettingOverrides: Sendable, Equatable {
     public var backgroundWeight: Double?
     public var coverage: Double?
     public var augmentation = AugmentOverrides()
+    /// `--gan-weight`, `--gan-warmup`, `--cycle-weight`.
+    public var ganWeight: Double?
+    public var ganWarmup: Int?
+    public var cycleWeight: Double?
 
     public init() {}
+
+    /// The adversarial settings of a new run: nil unless a GAN or cycle weight above 0 is given.
+    var adversarial: AdversarialSettings? {
+        let gan = ganWeight ?? 0, cycle = cycleWeight ?? 0
+        guard gan != 0 || cycle != 0 else { return nil }
+        return AdversarialSettings(ganWeight: gan, ganWarmup: ganWarmup ?? AdversarialSettings.defaultWarmup, cycleWeight: cycle)
+    }
 
     /// Defaults: `lite`, no mask head, batch 16, MAE, the model's learning rate, seed 0, eye ×3 and mouth ×2
     /// (faceswap's multipliers), background weight 0.25 with a mask head (1 without), coverage 0.75.
@@ -33,7 +44,7 @@ public struct SettingOverrides: Sendable, Equatable {
                 weighting: LossWeighting(backgroundWeight: backgroundWeight ?? (mask ? 0.25 : 1),
                                          eyeMultiplier: eyeMultiplier ?? Self.defaultEyeMultiplier,
                                          mouthMultiplier: mouthMultiplier ?? Self.defaultMouthMultiplier),
-                coverage: coverage ?? Self.defaultCoverage, augmentation: augmentation.resolve())
+                coverage: coverage ?? Self.defaultCoverage, augmentation: augmentation.resolve(), adversarial: adversarial)
         }
         var problems: [String] = []
         func check<T: Equatable>(_ name: String, _ given: T?, _ kept: T) {
@@ -49,6 +60,9 @@ public struct SettingOverrides: Sendable, Equatable {
         check("--mouth-multiplier", mouthMultiplier, stored.weighting.mouthMultiplier)
         check("--background-weight", backgroundWeight, stored.weighting.backgroundWeight)
         check("--coverage", coverage, stored.coverage)
+        check("--gan-weight", ganWeight, stored.adversarial?.ganWeight ?? 0)
+        check("--cycle-weight", cycleWeight, stored.adversarial?.cycleWeight ?? 0)
+        if let kept = stored.adversarial, kept.ganWeight > 0 { check("--gan-warmup", ganWarmup, kept.ganWarmup) }
         if !augmentation.isEmpty && augmentation.resolve() != stored.augmentation {
             problems.append("the augmentation options differ from the checkpoint's")
         }

@@ -15,12 +15,14 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var weighting: LossWeighting
     public var coverage: Double
     public var augmentation: AugmentSettings
+    /// The GAN and cycle options; nil (and absent from the JSON) when both are off.
+    public var adversarial: AdversarialSettings?
 
     public init(model: SwapModelKind, maskHead: Bool, batchSize: Int, loss: ReconstructionLoss, learningRate: Double, seed: UInt64,
-                weighting: LossWeighting, coverage: Double, augmentation: AugmentSettings) {
+                weighting: LossWeighting, coverage: Double, augmentation: AugmentSettings, adversarial: AdversarialSettings? = nil) {
         self.model = model; self.maskHead = maskHead; self.batchSize = batchSize; self.loss = loss
         self.learningRate = learningRate; self.seed = seed; self.weighting = weighting; self.coverage = coverage
-        self.augmentation = augmentation
+        self.augmentation = augmentation; self.adversarial = adversarial
     }
 
     /// Throws `TrainingError.invalidOption` for values out of range.
@@ -35,6 +37,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         guard weighting.backgroundWeight.isFinite, (0...1).contains(weighting.backgroundWeight) else {
             throw TrainingError.invalidOption("--background-weight must be 0...1")
         }
+        try adversarial?.validate()
         do {
             try augmentation.validate()
             _ = try AugmentGeometry(outputSize: model.inputSize, coverage: coverage)

@@ -83,6 +83,19 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Fraction of the crop side the model sees (default 0.75).", valueName: "f"))
     var coverage: Double?
 
+    @Option(help: ArgumentHelp("Weight of the adversarial loss: a PatchGAN discriminator per side (0.17 M parameters, 18 M multiply-adds per "
+                               + "64 px face) judges each decoder's faces, least-squares loss with fading instance noise (default 0: off).",
+                               valueName: "W"))
+    var ganWeight: Double?
+
+    @Option(help: ArgumentHelp("Iterations at the start in which the generator learns from the pixel losses only (the discriminators "
+                               + "train from the start; default 1000).", valueName: "N"))
+    var ganWarmup: Int?
+
+    @Option(help: ArgumentHelp("Weight of the cycle loss: A through decoder B, back through the encoder and decoder A, against A "
+                               + "(and the mirror for B) (default 0: off).", valueName: "W"))
+    var cycleWeight: Double?
+
     @OptionGroup(title: "Augmentation") var augmentation: AugmentOptions
 
     @Option(help: ArgumentHelp("Write a checkpoint every N iterations.", valueName: "N"))
@@ -103,7 +116,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Start a new run even though the model folder holds a checkpoint (it is overwritten).")
     var force = false
 
-    @Option(help: ArgumentHelp("Start from the weights of a trained model (its model.json).", valueName: "model.json"))
+    @Option(help: ArgumentHelp("Start from the weights of a trained model (its model.json). A GAN run takes the model's "
+                               + "discriminators when it has them, else starts them fresh; optimizer states always start fresh.",
+                               valueName: "model.json"))
     var initFrom: String?
 
     @Option(help: ArgumentHelp("Model folder (default: <workspace>/Models/<A>_<B>).", valueName: "dir"))
@@ -123,6 +138,10 @@ struct Train: ParsableCommand {
         if let loss, ReconstructionLoss(rawValue: loss) == nil { throw ValidationError("--loss must be mae, mse, ssim or mixed") }
         if let iterations, iterations < 0 { throw ValidationError("--iterations must be 0 or more") }
         if let minutes, !(minutes > 0 && minutes.isFinite) { throw ValidationError("--minutes must be positive") }
+        for (name, value) in [("--gan-weight", ganWeight), ("--cycle-weight", cycleWeight)] {
+            if let value, !(value.isFinite && (0...100).contains(value)) { throw ValidationError("\(name) must be 0...100") }
+        }
+        if let ganWarmup, ganWarmup < 0 { throw ValidationError("--gan-warmup must be 0 or more") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
         for (name, value) in [("--checkpoint-every", checkpointEvery), ("--preview-every", previewEvery), ("--preview-faces", previewFaces),
                               ("--log-every", logEvery)] where value < 1 {
@@ -154,6 +173,9 @@ struct Train: ParsableCommand {
             options.overrides.backgroundWeight = backgroundWeight
             options.overrides.coverage = coverage
             options.overrides.augmentation = augmentation.overrides
+            options.overrides.ganWeight = ganWeight
+            options.overrides.ganWarmup = ganWarmup
+            options.overrides.cycleWeight = cycleWeight
             options.iterations = iterations
             options.minutes = minutes
             options.checkpointEvery = checkpointEvery
@@ -187,6 +209,9 @@ struct Train: ParsableCommand {
         if let loss { p["loss"] = .string(loss) }
         if let seed { p["seed"] = .number(Double(seed)) }
         if let coverage { p["coverage"] = .number(coverage) }
+        if let ganWeight { p["gan-weight"] = .number(ganWeight) }
+        if let ganWarmup { p["gan-warmup"] = .number(Double(ganWarmup)) }
+        if let cycleWeight { p["cycle-weight"] = .number(cycleWeight) }
         if let initFrom { p["init-from"] = .string(initFrom) }
         if resume { p["resume"] = .bool(true) }
         return p
