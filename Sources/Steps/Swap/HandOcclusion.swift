@@ -26,8 +26,18 @@ final class HandOcclusion {
         var lo = first, hi = first
         for p in landmarks68 { lo = pointwiseMin(lo, p); hi = pointwiseMax(hi, p) }
         let centre = (lo + hi) / 2, side = reach * faceSize
-        return finder.hands(in: image, squareX: centre.x - side / 2, y: centre.y - side / 2, side: side, maxHands: 2).map { hand in
-            FaceMask.convexHull(hand.points.map { SIMD2($0.x, $0.y) })
+        let palms = finder.detector.detect(image, squareX: centre.x - side / 2, y: centre.y - side / 2, side: side).prefix(2)
+        // The landmark model runs only for a palm whose hand region (its rotated square's circumscribed circle)
+        // reaches the face's landmark box grown by the margin: a hand elsewhere in the square cannot cover the face.
+        let grow = margin * faceSize
+        return palms.compactMap { palm -> [SIMD2<Double>]? in
+            guard let roi = HandDetector.roi(for: palm) else { return nil }
+            let dx = max(lo.x - grow - roi.centerX, 0, roi.centerX - hi.x - grow)
+            let dy = max(lo.y - grow - roi.centerY, 0, roi.centerY - hi.y - grow)
+            guard (dx * dx + dy * dy).squareRoot() <= roi.width * 0.7072 else { return nil }
+            let hand = finder.landmarker.landmarks(in: image, roi: roi)
+            guard hand.presence >= finder.minPresence else { return nil }
+            return FaceMask.convexHull(hand.points.map { SIMD2($0.x, $0.y) })
         }
     }
 

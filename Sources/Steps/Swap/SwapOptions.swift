@@ -43,9 +43,9 @@ public enum SwapBlendChoice: String, CaseIterable, Codable, Sendable {
 public enum SwapOcclusionChoice: String, CaseIterable, Codable, Sendable {
     case none
     /// Hands found by MediaPipe's palm detector and hand landmark model near the face: the hull of each hand's
-    /// 21 landmarks, grown by `handMargin` × the face size, stays the original's (the default: hands in front of
-    /// the face are the commonest occluder, and the models know what a hand is, so a face is never cut where
-    /// nothing covers it because the swap model is young or the light is odd).
+    /// 21 landmarks, grown by `handMargin` × the face size, stays the original's. The models know what a hand is,
+    /// so a face is never cut where nothing covers it; but the palm detector costs about three BlazeFace passes
+    /// per swapped face per frame (and the landmark model as much again per hand near the face), so it is opt-in.
     case hands
     /// Where the model's own reconstruction of the input face (source encoder → source decoder) disagrees
     /// strongly with it (a hand, a microphone, glasses the model never learned), the original pixels stay.
@@ -125,7 +125,7 @@ public struct SwapOptions: Sendable {
 
     public init(model: URL, target: String?, direction: SwapDirection = .aToB, rule: String = "calibrated", threshold: Double? = nil, minFaceSize: Double = 36,
                 smoothRadius: Int = 2, batchSize: Int = 16, mask: SwapMaskChoice? = nil, erosion: Double = 0.02, feather: Double = 0.08,
-                occlusion: SwapOcclusionChoice = .hands, handMargin: Double = 0.05, visibleLabel: Bool = false,
+                occlusion: SwapOcclusionChoice = .none, handMargin: Double = 0.05, visibleLabel: Bool = false,
                 labelCorner: SwapLabelCorner = .bottomRight, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
                 blend: SwapBlendChoice = .alpha, codec: SwapOutputCodec = .h264, crf: Int = 18, preset: String = "veryfast",
                 segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, previewFrames: Int = 0,

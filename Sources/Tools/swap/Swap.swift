@@ -63,7 +63,7 @@ struct SwapCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Keep the original where the face is covered: hands (MediaPipe's hand models), reconstruction (where the model's own reconstruction disagrees), both, or none.",
                                valueName: "hands|reconstruction|both|none"))
-    var occlusion: String = SwapOcclusionChoice.hands.rawValue
+    var occlusion: String = SwapOcclusionChoice.none.rawValue
 
     @Option(help: ArgumentHelp("How far past a hand's landmark hull the original stays, a fraction of the face size.", valueName: "fraction"))
     var handMargin: Double = 0.05
@@ -144,7 +144,7 @@ struct SwapCommand: ParsableCommand {
             let options = SwapOptions(
                 model: url(model), target: target, direction: SwapDirection(rawValue: direction) ?? .aToB, rule: rule, threshold: threshold,
                 minFaceSize: minFaceSize, smoothRadius: smooth, batchSize: batchSize, mask: mask.flatMap(SwapMaskChoice.init(rawValue:)),
-                erosion: erosion, feather: feather, occlusion: SwapOcclusionChoice(rawValue: occlusion) ?? .hands, handMargin: handMargin,
+                erosion: erosion, feather: feather, occlusion: SwapOcclusionChoice(rawValue: occlusion) ?? .none, handMargin: handMargin,
                 visibleLabel: visibleLabel, labelCorner: SwapLabelCorner(rawValue: labelCorner) ?? .bottomRight,
                 occlusionThreshold: occlusionThreshold, color: SwapColorChoice(rawValue: color) ?? .reinhard,
                 blend: SwapBlendChoice(rawValue: blend) ?? .alpha, codec: SwapOutputCodec(rawValue: codec) ?? .h264, crf: crf, preset: preset,
