@@ -189,6 +189,7 @@ final class SwapOcclusionCLITests: XCTestCase {
         let flagged = record.frames.filter(\.damaged)
         XCTAssertGreaterThan(entry.damagedFrames, 0, "the damaged frames are counted; warnings: \(entry.warnings)")
         XCTAssertEqual(entry.damagedFrames, record.counts.damagedFrames)
+        XCTAssertTrue(entry.warnings.contains { $0.contains("damaged frame") }, "\(entry.warnings)")
         XCTAssertEqual(flagged.count, record.counts.damagedFrames)
         XCTAssertTrue(flagged.allSatisfy { $0.faces.allSatisfy { !$0.swapped } }, "no face is swapped on a damaged frame")
         XCTAssertGreaterThan(entry.swapped, 30, "the undamaged frames are swapped")

@@ -181,6 +181,9 @@ final class SwapJob {
                                 swapped: frames.reduce(0) { $0 + $1.faces.filter(\.swap).count } - failedFaces,
                                 framesSwapped: frames.filter { $0.faces.contains(where: \.swap) }.count, failed: failedFaces,
                                 damagedFrames: frames.filter(\.damaged).count)
+        if counts.damagedFrames > 0 {
+            warnings.append("\(name): \(counts.damagedFrames) damaged frame\(counts.damagedFrames == 1 ? "" : "s") copied through as decoded (not swapped)")
+        }
         guard all.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
             context.progress.log("\(name): shard \(options.shardIndex)/\(options.shardCount) wrote its segments; the last shard to finish joins them")
             return SwapReport.Output(input: url.path, output: nil, provenance: nil, manifest: nil, frames: frames.count, faces: counts.faces,
