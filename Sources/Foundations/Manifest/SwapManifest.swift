@@ -107,9 +107,13 @@ public struct SwapOutput: Codable, Equatable, Sendable {
     public var counts: SwapCounts
     /// Every frame of the input, in display order (one entry for an image).
     public var frames: [SwapFrame]
+    /// The on-frame badge drawn on every frame (`--visible-label`); absent when none was.
+    public var visibleLabel: SwapVisibleLabel?
 
     public init(source: InputFile, output: String, outputSha256: String, provenance: String, width: Int, height: Int, frameRate: Double?,
-                hasAudio: Bool, audioCopied: Bool, codec: String, crf: Int?, counts: SwapCounts, frames: [SwapFrame]) {
+                hasAudio: Bool, audioCopied: Bool, codec: String, crf: Int?, counts: SwapCounts, frames: [SwapFrame],
+                visibleLabel: SwapVisibleLabel? = nil) {
+        self.visibleLabel = visibleLabel
         self.source = source; self.output = output; self.outputSha256 = outputSha256; self.provenance = provenance
         self.width = width; self.height = height; self.frameRate = frameRate; self.hasAudio = hasAudio; self.audioCopied = audioCopied
         self.codec = codec; self.crf = crf; self.counts = counts; self.frames = frames
@@ -174,12 +178,17 @@ public struct SwapFace: Codable, Equatable, Sendable {
     /// Swapped faces only: the blend mask's outline before feathering (the landmark hull it was built from),
     /// as x, y pairs in frame pixels.
     public var maskHull: [Float]?
+    /// Swapped faces only, when hands were in front of the face (`--occlusion hands|both`): each hand's landmark
+    /// hull as x, y pairs in frame pixels. The blend mask is 0 within the hand margin of each, so the original's
+    /// pixels stay there.
+    public var occluders: [[Float]]?
 
     public init(track: Int, box: BoxItem, faceSize: Double, identity: String?, distance: Double?, swapped: Bool, reason: String,
-                matrix: [Double]? = nil, maskCoverage: Double? = nil, maskBox: BoxItem? = nil, maskHull: [Float]? = nil) {
+                matrix: [Double]? = nil, maskCoverage: Double? = nil, maskBox: BoxItem? = nil, maskHull: [Float]? = nil,
+                occluders: [[Float]]? = nil) {
         self.track = track; self.box = box; self.faceSize = faceSize; self.identity = identity; self.distance = distance
         self.swapped = swapped; self.reason = reason; self.matrix = matrix; self.maskCoverage = maskCoverage; self.maskBox = maskBox
-        self.maskHull = maskHull
+        self.maskHull = maskHull; self.occluders = occluders
     }
 }
 
@@ -210,14 +219,31 @@ public struct ProvenanceSidecar: ManifestDocument, Equatable, Sendable {
     /// Faces replaced and frames written.
     public var facesSwapped: Int
     public var frames: Int
+    /// The on-frame badge every frame carries (`--visible-label`); absent when none was drawn.
+    public var visibleLabel: SwapVisibleLabel?
 
     public init(statement: String, tool: ToolInfo, createdAt: String, output: String, outputSha256: String, source: InputFile,
-                model: SwapModelInfo, target: SwapTarget, watermark: SwapWatermark, swapId: Int64?, facesSwapped: Int, frames: Int) {
+                model: SwapModelInfo, target: SwapTarget, watermark: SwapWatermark, swapId: Int64?, facesSwapped: Int, frames: Int,
+                visibleLabel: SwapVisibleLabel? = nil) {
+        self.visibleLabel = visibleLabel
         self.schema = Self.schemaName
         self.version = Self.currentVersion
         self.synthetic = true
         self.statement = statement; self.tool = tool; self.createdAt = createdAt; self.output = output; self.outputSha256 = outputSha256
         self.source = source; self.model = model; self.target = target; self.watermark = watermark; self.swapId = swapId
         self.facesSwapped = facesSwapped; self.frames = frames
+    }
+}
+
+/// The visible badge `swap --visible-label` draws on every frame: its text, the corner, and the box it covers
+/// (frame pixels; nothing outside the box is touched by it).
+public struct SwapVisibleLabel: Codable, Equatable, Sendable {
+    public var text: String
+    /// top-left, top-right, bottom-left or bottom-right.
+    public var corner: String
+    public var box: BoxItem
+
+    public init(text: String, corner: String, box: BoxItem) {
+        self.text = text; self.corner = corner; self.box = box
     }
 }

@@ -210,7 +210,8 @@ public final class BlazeFace {
             func mean(_ f: (FaceDetection) -> Double) -> Double { group.reduce(0) { $0 + f($1) * $1.score } / total }
             let xmin = mean { $0.x }, ymin = mean { $0.y }
             let xmax = mean { $0.x + $0.width }, ymax = mean { $0.y + $0.height }
-            let keypoints = (0..<6).map { k in Point2(mean { $0.keypoints[k].x }, mean { $0.keypoints[k].y }) }
+            // Six keypoints for faces, seven for palms (HandDetector): as many as every member has.
+            let keypoints = (0..<(group.map(\.keypoints.count).min() ?? 0)).map { k in Point2(mean { $0.keypoints[k].x }, mean { $0.keypoints[k].y }) }
             out.append(FaceDetection(x: xmin, y: ymin, width: xmax - xmin, height: ymax - ymin, score: top.score, keypoints: keypoints))
             remaining = rest
         }

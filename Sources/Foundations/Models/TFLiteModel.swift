@@ -43,6 +43,9 @@ public struct TFLiteModel: Sendable {
         case resizeBilinear(alignCorners: Bool, halfPixelCenters: Bool)
         case fullyConnected(activation: Activation)
         case dequantize
+        /// MEAN over the axes given by the int32 constant input 1 (ReducerOptions.keep_dims only changes the
+        /// declared output shape, not the values or their order).
+        case mean(keepDims: Bool)
     }
 
     /// Fused activations.
@@ -251,7 +254,7 @@ public struct TFLiteModel: Sendable {
     static let operatorNames: [Int32: String] = [
         0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 5: "DEPTH_TO_SPACE",
         6: "DEQUANTIZE", 9: "FULLY_CONNECTED", 14: "LOGISTIC", 17: "MAX_POOL_2D", 18: "MUL", 19: "RELU", 21: "RELU6",
-        22: "RESHAPE", 23: "RESIZE_BILINEAR", 25: "SOFTMAX", 28: "TANH", 34: "PAD", 54: "PRELU", 98: "LEAKY_RELU", 124: "DENSIFY",
+        22: "RESHAPE", 23: "RESIZE_BILINEAR", 25: "SOFTMAX", 40: "MEAN", 28: "TANH", 34: "PAD", 54: "PRELU", 98: "LEAKY_RELU", 124: "DENSIFY",
     ]
 
     private static func decode(code: Int32, options o: FlatBuffer.Table?, path: String) throws -> OperatorKind {
@@ -282,6 +285,7 @@ public struct TFLiteModel: Sendable {
         case 23: return .resizeBilinear(alignCorners: try o?.bool(2) ?? false, halfPixelCenters: try o?.bool(3) ?? false)
         case 9: return .fullyConnected(activation: try activation(try u(0), path: path))
         case 6: return .dequantize
+        case 40: return .mean(keepDims: try o?.bool(0) ?? false)
         default:
             throw ModelError.unsupportedOperator(path: path, name: operatorNames[code] ?? "builtin operator \(code)")
         }

@@ -25,6 +25,8 @@ struct FaceResult {
     var maskBox: (x: Int, y: Int, width: Int, height: Int)?
     var hull: [SIMD2<Double>]
     var failure: String?
+    /// Landmark hulls (frame pixels) of the hands found in front of the face and kept there.
+    var occluders: [[SIMD2<Double>]] = []
 }
 
 /// Swaps faces a batch at a time: cuts each face out at the model's framing, runs the shared encoder and the
@@ -39,9 +41,13 @@ final class FaceRenderer {
     let mask: SwapMaskChoice
     let colour: ColourMatcher
     let clock: StageClock
+    /// Hand occlusion (`--occlusion hands|both`), else nil.
+    let hands: HandOcclusion?
 
-    init(model: TrainedModel, framing: ModelFraming, decoder: DeepFakesAutoencoder.Side, options: SwapOptions, clock: StageClock) {
+    init(model: TrainedModel, framing: ModelFraming, decoder: DeepFakesAutoencoder.Side, options: SwapOptions, clock: StageClock,
+         hands: HandOcclusion?) {
         self.clock = clock
+        self.hands = hands
         self.model = model
         self.framing = framing
         self.decoder = decoder
@@ -65,12 +71,16 @@ final class FaceRenderer {
                 FaceWarp.sample(frames[job.frame], width: s, height: s, toImage: inverse, into: base + j * pixels * 3)
             }
         } }
+        // Hands are looked for in the frames as they came in (before any face of the batch is composited).
+        let handHulls: [[[SIMD2<Double>]]] = clock.measure(\.hands) {
+            jobs.map { job in hands?.hands(in: frames[job.frame], landmarks68: job.landmarks68, faceSize: job.faceSize) ?? [] }
+        }
         let batch = Tensor(shape: [jobs.count, s, s, 3], data: input)
         let output = try clock.measure(\.inference) { try model.render(batch, decoder: decoder) }
         var rendered = output.rgb
         let learned = output.mask
         var reconstruction: Tensor?
-        if options.occlusion == .reconstruction {
+        if options.occlusion.usesReconstruction {
             reconstruction = try clock.measure(\.inference) { try model.render(batch, decoder: decoder == .a ? .b : .a).rgb }
         }
         var results: [FaceResult] = []
@@ -116,6 +126,10 @@ final class FaceRenderer {
                     }
                 }
             }
+            if let hands, !handHulls[j].isEmpty {
+                _ = hands.cut(&alpha, hands: handHulls[j], faceSize: job.faceSize, feather: options.feather * job.faceSize,
+                              frameWidth: frame.width, frameHeight: frame.height)
+            }
             clock.add(\.mask, seconds: milliseconds(since: maskStart) / 1000)
             let changed: Int = clock.measure(\.composite) { rendered.data.withUnsafeBufferPointer { r in
                 guard let rb = r.baseAddress else { return 0 }
@@ -130,7 +144,7 @@ final class FaceRenderer {
             let modelArea = Double(pixels) / max(abs(m.determinant), 1e-12)
             let weighted = alpha.values.reduce(0.0) { $0 + ($1 > 0 ? 1 : 0) }
             results.append(FaceResult(changedPixels: changed, maskCoverage: min(1, weighted / max(modelArea, 1)), maskBox: alpha.support,
-                                      hull: hullFrame, failure: nil))
+                                      hull: hullFrame, failure: nil, occluders: handHulls[j]))
         }
         return results
     }

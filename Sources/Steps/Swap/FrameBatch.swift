@@ -60,7 +60,8 @@ struct FrameBatch {
             let maskBox = result.maskBox.map { BoxItem(x: Double($0.x), y: Double($0.y), width: Double($0.width), height: Double($0.height)) }
             return SwapFace(track: face.track, box: box, faceSize: face.faceSize, identity: face.identity, distance: face.distance,
                             swapped: true, reason: reason, matrix: [m.a, m.b, m.tx, m.c, m.d, m.ty], maskCoverage: result.maskCoverage,
-                            maskBox: maskBox, maskHull: result.hull.flatMap { [Float($0.x), Float($0.y)] })
+                            maskBox: maskBox, maskHull: result.hull.flatMap { [Float($0.x), Float($0.y)] },
+                            occluders: result.occluders.isEmpty ? nil : result.occluders.map { $0.flatMap { [Float($0.x), Float($0.y)] } })
         }
         return SwapFrame(index: frame.index, pts: frame.pts, seconds: frame.seconds, damaged: frame.damaged, faces: faces)
     }

@@ -36,7 +36,7 @@ final class SwapJob {
     }
 
     var watermark: SwapWatermark { SwapWatermark(payload: payload, bits: 32, scheme: SwapLabels.watermarkScheme) }
-    private lazy var labeller = FrameLabeller(payload: payload)
+    private lazy var labeller = FrameLabeller(payload: payload, badge: options.visibleLabel ? options.labelCorner : nil)
 
     func run(collectPreview: Int, previews: inout [(RGBImage, RGBImage)]) throws -> SwapReport.Output {
         switch unit {
@@ -181,6 +181,9 @@ final class SwapJob {
                                 swapped: frames.reduce(0) { $0 + $1.faces.filter(\.swap).count } - failedFaces,
                                 framesSwapped: frames.filter { $0.faces.contains(where: \.swap) }.count, failed: failedFaces,
                                 damagedFrames: frames.filter(\.damaged).count)
+        if counts.damagedFrames > 0 {
+            warnings.append("\(name): \(counts.damagedFrames) damaged frame\(counts.damagedFrames == 1 ? "" : "s") copied through as decoded (not swapped)")
+        }
         guard all.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
             context.progress.log("\(name): shard \(options.shardIndex)/\(options.shardCount) wrote its segments; the last shard to finish joins them")
             return SwapReport.Output(input: url.path, output: nil, provenance: nil, manifest: nil, frames: frames.count, faces: counts.faces,
@@ -245,10 +248,11 @@ final class SwapJob {
         var model = context.modelInfo
         model.manifest = ManifestIO.relativePath(of: options.model, fromManifest: sidecarURL)
         let tool = ToolInfo(name: "swap", parameters: options.parameters.mapValues { JSONValue.string($0) })
+        let badge = labeller.record(width: width, height: height)
         let sidecar = ProvenanceSidecar(statement: SwapLabels.statement(model: context.modelInfo, payload: payload), tool: tool,
                                         createdAt: timestamp(), output: output.lastPathComponent, outputSha256: outputHash, source: source,
                                         model: model, target: context.target, watermark: watermark, swapId: record.id,
-                                        facesSwapped: counts.swapped, frames: counts.frames)
+                                        facesSwapped: counts.swapped, frames: counts.frames, visibleLabel: badge)
         try ManifestIO.write(sidecar, to: sidecarURL)
         var manifestModel = context.modelInfo
         manifestModel.manifest = ManifestIO.relativePath(of: options.model, fromManifest: manifestURL)
@@ -257,7 +261,7 @@ final class SwapJob {
                                output: ManifestIO.relativePath(of: output, fromManifest: manifestURL), outputSha256: outputHash,
                                provenance: ManifestIO.relativePath(of: sidecarURL, fromManifest: manifestURL), width: width, height: height,
                                frameRate: frameRate, hasAudio: hasAudio, audioCopied: audioCopied, codec: codec,
-                               crf: codec == "h264" ? options.crf : nil, counts: counts, frames: frames)
+                               crf: codec == "h264" ? options.crf : nil, counts: counts, frames: frames, visibleLabel: badge)
         let manifest = SwapManifest(tool: tool, createdAt: timestamp(), swapId: record.id, model: manifestModel, target: context.target,
                                     watermark: watermark, outputs: [entry])
         try ManifestIO.write(manifest, to: manifestURL)

@@ -36,12 +36,44 @@ enum SwapLabels {
 /// is no option to skip it.
 final class FrameLabeller {
     let embedder: WatermarkEmbedder
+    /// The visible badge's corner (`--visible-label`), or nil.
+    let badgeCorner: SwapLabelCorner?
 
-    init(payload: String) {
+    /// The badge's text (Media's `Canvas` bitmap font, upper case).
+    static let badgeText = "SYNTHETIC · FACET"
+
+    init(payload: String, badge: SwapLabelCorner? = nil) {
         embedder = WatermarkEmbedder(payload: WatermarkPayload(hexPrefix: payload) ?? WatermarkPayload(0))
+        badgeCorner = badge
     }
 
+    /// Draws the badge (when asked), then the watermark over the whole frame.
     func finish(_ image: inout RGBImage) {
+        if let badgeCorner, let box = Self.badgeBox(width: image.width, height: image.height, corner: badgeCorner) {
+            var canvas = Canvas(width: 1, height: 1)
+            swap(&canvas.image, &image)
+            canvas.label(Self.badgeText, x: box.x + box.scale, y: box.y + box.scale, scale: box.scale, Canvas.white, background: (20, 20, 20))
+            swap(&canvas.image, &image)
+        }
         embedder.embed(into: &image)
+    }
+
+    /// Where the badge goes in a `width × height` frame: white text on a dark box, font pixels of
+    /// `scale` = max(1, ⌊min(width, height) / 180⌋) px, `2 × scale` px from the two edges of `corner`; nil when
+    /// the frame is too small to hold it.
+    static func badgeBox(width: Int, height: Int, corner: SwapLabelCorner) -> (x: Int, y: Int, width: Int, height: Int, scale: Int)? {
+        let scale = max(1, min(width, height) / 180)
+        let w = Canvas.textWidth(badgeText, scale: scale) + 2 * scale, h = 9 * scale, margin = 2 * scale
+        guard w + 2 * margin <= width, h + 2 * margin <= height else { return nil }
+        let x = corner == .topLeft || corner == .bottomLeft ? margin : width - margin - w
+        let y = corner == .topLeft || corner == .topRight ? margin : height - margin - h
+        return (x, y, w, h, scale)
+    }
+
+    /// The manifest's record of the badge on a `width × height` frame (nil when no badge is drawn).
+    func record(width: Int, height: Int) -> SwapVisibleLabel? {
+        guard let badgeCorner, let box = Self.badgeBox(width: width, height: height, corner: badgeCorner) else { return nil }
+        return SwapVisibleLabel(text: Self.badgeText, corner: badgeCorner.rawValue,
+                                box: BoxItem(x: Double(box.x), y: Double(box.y), width: Double(box.width), height: Double(box.height)))
     }
 }

@@ -42,9 +42,24 @@ public enum SwapBlendChoice: String, CaseIterable, Codable, Sendable {
 /// What keeps the original pixels where something covers the face.
 public enum SwapOcclusionChoice: String, CaseIterable, Codable, Sendable {
     case none
+    /// Hands found by MediaPipe's palm detector and hand landmark model near the face: the hull of each hand's
+    /// 21 landmarks, grown by `handMargin` × the face size, stays the original's. The models know what a hand is,
+    /// so a face is never cut where nothing covers it; but the palm detector costs about three BlazeFace passes
+    /// per swapped face per frame (and the landmark model as much again per hand near the face), so it is opt-in.
+    case hands
     /// Where the model's own reconstruction of the input face (source encoder → source decoder) disagrees
     /// strongly with it (a hand, a microphone, glasses the model never learned), the original pixels stay.
     case reconstruction
+    /// Both: hands, and what the reconstruction disagrees with.
+    case both
+
+    var usesHands: Bool { self == .hands || self == .both }
+    var usesReconstruction: Bool { self == .reconstruction || self == .both }
+}
+
+/// The corner of the frame that holds the on-frame badge (`--visible-label`).
+public enum SwapLabelCorner: String, CaseIterable, Codable, Sendable {
+    case topLeft = "top-left", topRight = "top-right", bottomLeft = "bottom-left", bottomRight = "bottom-right"
 }
 
 /// The output encoding of videos.
@@ -78,6 +93,12 @@ public struct SwapOptions: Sendable {
     public var erosion: Double
     public var feather: Double
     public var occlusion: SwapOcclusionChoice
+    /// How far past a hand's landmark hull the original pixels stay (`hands`, `both`), a fraction of the face size.
+    public var handMargin: Double
+    /// Draw a small "SYNTHETIC · FACET" badge in `labelCorner` of every frame (off by default; the watermark,
+    /// metadata and sidecar are always there).
+    public var visibleLabel: Bool
+    public var labelCorner: SwapLabelCorner
     /// How far the reconstruction may disagree (mean |Δ| over 0...1 RGB after a small blur) before a pixel
     /// counts as covered.
     public var occlusionThreshold: Double
@@ -104,14 +125,16 @@ public struct SwapOptions: Sendable {
 
     public init(model: URL, target: String?, direction: SwapDirection = .aToB, rule: String = "calibrated", threshold: Double? = nil, minFaceSize: Double = 36,
                 smoothRadius: Int = 2, batchSize: Int = 16, mask: SwapMaskChoice? = nil, erosion: Double = 0.02, feather: Double = 0.08,
-                occlusion: SwapOcclusionChoice = .none, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
+                occlusion: SwapOcclusionChoice = .none, handMargin: Double = 0.05, visibleLabel: Bool = false,
+                labelCorner: SwapLabelCorner = .bottomRight, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
                 blend: SwapBlendChoice = .alpha, codec: SwapOutputCodec = .h264, crf: Int = 18, preset: String = "veryfast",
                 segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, previewFrames: Int = 0,
                 preview: URL? = nil, output: URL? = nil, manifest: URL? = nil, workspace: URL, models: ModelStore = ModelStore(),
                 maxPixels: Int = 67_108_864, parameters: [String: String] = [:]) {
         self.model = model; self.target = target; self.direction = direction; self.rule = rule; self.threshold = threshold; self.minFaceSize = minFaceSize
         self.smoothRadius = smoothRadius; self.batchSize = batchSize; self.mask = mask; self.erosion = erosion; self.feather = feather
-        self.occlusion = occlusion; self.occlusionThreshold = occlusionThreshold; self.color = color; self.blend = blend
+        self.occlusion = occlusion; self.handMargin = handMargin; self.visibleLabel = visibleLabel; self.labelCorner = labelCorner
+        self.occlusionThreshold = occlusionThreshold; self.color = color; self.blend = blend
         self.codec = codec; self.crf = crf; self.preset = preset; self.segmentFrames = segmentFrames; self.shardIndex = shardIndex
         self.shardCount = shardCount; self.previewFrames = previewFrames; self.preview = preview
         self.output = output; self.manifest = manifest; self.workspace = workspace; self.models = models; self.maxPixels = maxPixels
@@ -125,6 +148,7 @@ public struct SwapOptions: Sendable {
         guard batchSize >= 1, batchSize <= 256 else { throw SwapError.badOption("--batch-size must be 1...256") }
         guard erosion.isFinite, erosion > -0.5, erosion < 0.5 else { throw SwapError.badOption("--erosion must be between -0.5 and 0.5 (a fraction of the face size)") }
         guard feather.isFinite, feather >= 0, feather < 0.5 else { throw SwapError.badOption("--feather must be 0...0.5 (a fraction of the face size)") }
+        guard handMargin.isFinite, handMargin >= 0, handMargin <= 0.5 else { throw SwapError.badOption("--hand-margin must be 0...0.5 (a fraction of the face size)") }
         guard occlusionThreshold.isFinite, occlusionThreshold > 0, occlusionThreshold <= 1 else {
             throw SwapError.badOption("--occlusion-threshold must be in (0, 1]")
         }

@@ -104,7 +104,8 @@ public enum SwapRun {
         let clock = StageClock()
         let analysis = FrameAnalysis(analyzer: analyzer, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress,
                                      clock: clock)
-        let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options, clock: clock)
+        let hands = options.occlusion.usesHands ? try HandOcclusion(store: options.models, margin: options.handMargin) : nil
+        let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options, clock: clock, hands: hands)
         let modelInfo = SwapModelInfo(manifest: options.model.path, sha256: model.manifestSha256, weightsSha256: model.weightsSha256, kind: m.model,
                                       direction: options.direction.rawValue, sourceIdentity: sourceIdentity, decoderIdentity: decoderIdentity,
                                       inputSize: framing.inputSize, centering: centering.rawValue, cropSize: framing.cropSize,

@@ -10,12 +10,14 @@ import Foundation
 /// 68-point subsets, descriptor chips and their hashes), `descriptors` (dlib ResNet, catalog cache look-ups
 /// and stores). Pass 2: `decode`, then the convert stage — `sample` (cutting faces out at the model's
 /// framing), `inference` (encoder and decoder, batched), `colour`, `mask` (blend mask over the frame),
-/// `composite` (warp back and blend) — then `label`, `encode` (handing frames to the video writer, finishing
+/// `composite` (warp back and blend) — beside it `hands` (palm detection and hand landmarks around each
+/// swapped face, `--occlusion hands|both`; not part of `convert`, which a converter without occlusion also does) — then `label`, `encode` (handing frames to the video writer, finishing
 /// segments) and `join` (segments joined, audio copied, metadata written); `label` is the per-frame label
 /// (the invisible watermark, and the visible badge when asked).
 public struct SwapStages: Codable, Sendable, Equatable {
     public var analysisDecode = 0.0, detect = 0.0, mesh = 0.0, points5 = 0.0, chips = 0.0, descriptors = 0.0
     public var decode = 0.0, sample = 0.0, inference = 0.0, colour = 0.0, mask = 0.0, composite = 0.0, label = 0.0, encode = 0.0, join = 0.0
+    public var hands = 0.0
 
     public init() {}
 

@@ -61,9 +61,12 @@ struct SwapCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Mask feathering as a fraction of the face size.", valueName: "fraction"))
     var feather: Double = 0.08
 
-    @Option(help: ArgumentHelp("Keep the original where the face is covered: none, or reconstruction (where the model's own reconstruction disagrees).",
-                               valueName: "none|reconstruction"))
+    @Option(help: ArgumentHelp("Keep the original where the face is covered: hands (MediaPipe's hand models), reconstruction (where the model's own reconstruction disagrees), both, or none.",
+                               valueName: "hands|reconstruction|both|none"))
     var occlusion: String = SwapOcclusionChoice.none.rawValue
+
+    @Option(help: ArgumentHelp("How far past a hand's landmark hull the original stays, a fraction of the face size.", valueName: "fraction"))
+    var handMargin: Double = 0.05
 
     @Option(help: ArgumentHelp("How far the reconstruction may disagree before a pixel counts as covered (0...1).", valueName: "t"))
     var occlusionThreshold: Double = 0.18
@@ -73,6 +76,12 @@ struct SwapCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Blending: feathered alpha, or poisson (seamless cloning).", valueName: "alpha|poisson"))
     var blend: String = SwapBlendChoice.alpha.rawValue
+
+    @Flag(help: "Draw a small 'SYNTHETIC · FACET' badge on every frame (the watermark, metadata and sidecar are always there).")
+    var visibleLabel = false
+
+    @Option(help: ArgumentHelp("The badge's corner.", valueName: "top-left|top-right|bottom-left|bottom-right"))
+    var labelCorner: String = SwapLabelCorner.bottomRight.rawValue
 
     @Option(help: ArgumentHelp("Video output: h264 (MP4) or ffv1 (lossless MKV, for exact checks).", valueName: "h264|ffv1"))
     var codec: String = SwapOutputCodec.h264.rawValue
@@ -114,7 +123,8 @@ struct SwapCommand: ParsableCommand {
     func validate() throws {
         guard SwapDirection(rawValue: direction) != nil else { throw ValidationError("--direction must be a-to-b or b-to-a") }
         if let mask, SwapMaskChoice(rawValue: mask) == nil { throw ValidationError("--mask must be learned, hull or intersection") }
-        guard SwapOcclusionChoice(rawValue: occlusion) != nil else { throw ValidationError("--occlusion must be none or reconstruction") }
+        guard SwapOcclusionChoice(rawValue: occlusion) != nil else { throw ValidationError("--occlusion must be hands, reconstruction, both or none") }
+        guard SwapLabelCorner(rawValue: labelCorner) != nil else { throw ValidationError("--label-corner must be top-left, top-right, bottom-left or bottom-right") }
         guard SwapColorChoice(rawValue: color) != nil else { throw ValidationError("--color must be none, average, reinhard or histogram") }
         guard SwapBlendChoice(rawValue: blend) != nil else { throw ValidationError("--blend must be alpha or poisson") }
         guard SwapOutputCodec(rawValue: codec) != nil else { throw ValidationError("--codec must be h264 or ffv1") }
@@ -127,14 +137,15 @@ struct SwapCommand: ParsableCommand {
             let url = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL }
             let parameters: [String: String] = [
                 "direction": direction, "rule": rule, "threshold": threshold.map { "\($0)" } ?? "default", "min-face-size": "\(minFaceSize)", "smooth": "\(smooth)",
-                "mask": mask ?? "default", "erosion": "\(erosion)", "feather": "\(feather)", "occlusion": occlusion,
+                "mask": mask ?? "default", "erosion": "\(erosion)", "feather": "\(feather)", "occlusion": occlusion, "hand-margin": "\(handMargin)", "visible-label": visibleLabel ? labelCorner : "off",
                 "occlusion-threshold": "\(occlusionThreshold)", "color": color, "blend": blend, "codec": codec, "crf": "\(crf)",
                 "preset": preset, "segment-frames": "\(segmentFrames)", "target": target ?? "(model's source side)",
             ]
             let options = SwapOptions(
                 model: url(model), target: target, direction: SwapDirection(rawValue: direction) ?? .aToB, rule: rule, threshold: threshold,
                 minFaceSize: minFaceSize, smoothRadius: smooth, batchSize: batchSize, mask: mask.flatMap(SwapMaskChoice.init(rawValue:)),
-                erosion: erosion, feather: feather, occlusion: SwapOcclusionChoice(rawValue: occlusion) ?? .none,
+                erosion: erosion, feather: feather, occlusion: SwapOcclusionChoice(rawValue: occlusion) ?? .none, handMargin: handMargin,
+                visibleLabel: visibleLabel, labelCorner: SwapLabelCorner(rawValue: labelCorner) ?? .bottomRight,
                 occlusionThreshold: occlusionThreshold, color: SwapColorChoice(rawValue: color) ?? .reinhard,
                 blend: SwapBlendChoice(rawValue: blend) ?? .alpha, codec: SwapOutputCodec(rawValue: codec) ?? .h264, crf: crf, preset: preset,
                 segmentFrames: segmentFrames, shardIndex: shard.index, shardCount: shard.count,
