@@ -117,7 +117,7 @@ final class WatermarkTests: XCTestCase {
         XCTAssertLessThan(found.falsePositiveProbability, 1e-6)
         XCTAssertFalse(found.flipped)
         XCTAssertEqual(found.framesUsed, 12)
-        XCTAssertEqual(found.cellSize, WatermarkLayout.cellSize(frameHeight: clip[0].height), accuracy: 0.01 * found.cellSize)
+        XCTAssertEqual(found.cellSize, WatermarkLayout.cellSize(width: clip[0].width, height: clip[0].height), accuracy: 0.01 * found.cellSize)
         XCTAssertTrue(flipped.detected, "mirrored: \(flipped)")
         XCTAssertTrue(flipped.flipped)
         for read in [found.payload, flipped.payload].compactMap({ $0 }) { XCTAssertEqual(read, payload) }
