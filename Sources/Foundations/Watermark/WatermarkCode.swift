@@ -1,6 +1,6 @@
 /// The watermark's error-correcting code: the 56-bit message (32 payload bits, then their CRC-24) through the
 /// standard rate-1/2, constraint-length-7 convolutional code (generators 171 and 133 octal, the NASA/Voyager
-/// code, free distance 10), terminated with 6 zero tail bits: 124 coded bits. The detector decodes soft
+/// code, free distance 10; tap bit 0 is the newest input), terminated with 6 zero tail bits: 124 coded bits. The detector decodes soft
 /// correlations with the Viterbi algorithm (maximum-likelihood over all 2⁴⁸ messages for Gaussian noise), then
 /// checks the CRC, so a wrong payload is reported with probability about 2⁻²⁴ per decoded candidate.
 enum WatermarkCode {
