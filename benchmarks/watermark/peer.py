@@ -67,4 +67,7 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "mark": mark(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "detect":
-        for f in sys.argv[3:]: detect(f, sys.argv[2], 60)
+        for f in sys.argv[3:]:
+            try: detect(f, sys.argv[2], 60)
+            except (RuntimeError, ValueError) as e:  # DWT-DCT refuses frames under 256x256; a file with no frames
+                print(json.dumps({"file": f, "payload": None, "right": False, "framesUsed": 0, "seconds": 0, "error": str(e)}))

@@ -2,7 +2,7 @@
 # Robustness, false positives and speed of Facet's provenance watermark, beside PyPI invisible-watermark
 # (DWT-DCT) embedding and detecting the same 32-bit payload frame by frame, in the same run.
 #
-# Clips: the first SECONDS (4) of every video under ../shared/faces/videos, cut at CRF 12 as stand-ins for swap
+# Clips: the first SECONDS (6) of every video under ../shared/faces/videos, cut at CRF 12 as stand-ins for swap
 # outputs; each marked by Facet (watermark-bench mark: Media's VideoWriter, H.264 CRF 18) and by the peer
 # (peer.py: ffmpeg CLI, H.264 CRF 18). Every attack row is applied with the ffmpeg CLI to both.
 # False positives: every video and image under ../shared/faces, plus re-encoded variants, same settings.
@@ -13,9 +13,13 @@ REPO=$PWD
 SHARED=${SHARED:-$REPO/../shared/faces}
 WORK=${WORK:-/tmp/facet-watermark-bench}
 VENV=${VENV:-/tmp/facet-watermark-venv}
-SECONDS_PER_CLIP=${SECONDS_PER_CLIP:-4}
+SECONDS_PER_CLIP=${SECONDS_PER_CLIP:-6}
 PAYLOAD=5eed1e55
 JOBS=${JOBS:-2}
+# CLIPS: names (without .mp4) of the videos to use, default all; REUSE=1 keeps $WORK and skips clips already cut
+# and marked (to finish or shrink a run on a busy machine).
+CLIPS=${CLIPS:-$(ls "$SHARED"/videos/*.mp4 | xargs -n1 basename | sed 's/\.mp4$//')}
+REUSE=${REUSE:-0}
 
 swift build -c release --product watermark-bench >&2
 B=$REPO/.build/release/watermark-bench
@@ -26,18 +30,21 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY=$VENV/bin/python
 PEER=$REPO/benchmarks/watermark/peer.py
-rm -rf "$WORK"; mkdir -p "$WORK"/{src,facet,peer,attacked/facet,attacked/peer,fp,logs}
+[ "$REUSE" = 1 ] || rm -rf "$WORK"
+rm -rf "$WORK"/attacked "$WORK"/fp; mkdir -p "$WORK"/{src,facet,peer,attacked/facet,attacked/peer,fp,logs}
 ff() { ffmpeg -v error -nostdin -y "$@"; }
 export -f ff
 
 echo "cutting clips" >&2
-for v in "$SHARED"/videos/*.mp4; do
-  n=$(basename "$v" .mp4)
+for n in $CLIPS; do
+  v=$SHARED/videos/$n.mp4
+  [ -s "$WORK/src/$n.mp4" ] && continue
   ff -i "$v" -t "$SECONDS_PER_CLIP" -vf "scale=trunc(iw/2)*2:trunc(ih/2)*2" -c:v libx264 -crf 12 -an "$WORK/src/$n.mp4"
 done
 
 echo "marking (Facet, peer)" >&2
-for s in "$WORK"/src/*.mp4; do n=$(basename "$s" .mp4)
+for n in $CLIPS; do s=$WORK/src/$n.mp4
+  [ -s "$WORK/facet/$n.mp4" ] && [ -s "$WORK/peer/$n.mp4" ] && continue
   "$B" mark --payload $PAYLOAD "$s" "$WORK/facet/$n.mp4" >> "$WORK/logs/facet-mark.jsonl"
   "$PY" "$PEER" mark "$s" "$WORK/peer/$n.mp4" $PAYLOAD >> "$WORK/logs/peer-mark.jsonl"
 done
@@ -54,8 +61,10 @@ attack() {
   ff -i "$f" -vf "crop=trunc(iw*0.4)*2:trunc(ih*0.4)*2" -c:v libx264 -crf 18 "$o/crop10__$n.mp4"
   ff -i "$f" -vf "fps=25" -c:v libx264 -crf 18 "$o/fps25__$n.mp4"
   ff -ss 1 -i "$f" -t 2 -c:v libx264 -crf 18 "$o/excerpt2s__$n.mp4"
-  ff -i "$f" -t 2 -vf "$half" -c:v libx264 -crf 28 "$o/goal__${n}__0.mp4"
-  ff -ss 2 -i "$f" -t 2 -vf "$half" -c:v libx264 -crf 28 "$o/goal__${n}__1.mp4"
+  # The goal row: every 2-s excerpt starting on a whole second (5 per 6-s clip), half size, CRF 28.
+  for k in $(seq 0 $((SECONDS_PER_CLIP - 2))); do
+    ff -ss "$k" -i "$f" -t 2 -vf "$half" -c:v libx264 -crf 28 "$o/goal__${n}__$k.mp4"
+  done
   for k in 0 1 2; do ff -ss "$k.5" -i "$f" -frames:v 1 "$o/png__${n}__$k.png"; done
   ff -i "$f" -vf "eq=brightness=0.1" -c:v libx264 -crf 18 "$o/brightness__${n}__up.mp4"
   ff -i "$f" -vf "eq=brightness=-0.1" -c:v libx264 -crf 18 "$o/brightness__${n}__down.mp4"
@@ -63,10 +72,10 @@ attack() {
   ff -i "$f" -vf "eq=contrast=0.9" -c:v libx264 -crf 18 "$o/contrast__${n}__down.mp4"
   ff -i "$f" -vf "hflip" -c:v libx264 -crf 18 "$o/hflip__$n.mp4"
 }
-export -f attack; export WORK
+export -f attack; export WORK SECONDS_PER_CLIP
 echo "attacking" >&2
-ls "$WORK"/facet/*.mp4 | xargs -P "$JOBS" -I{} bash -c 'attack facet {}'
-ls "$WORK"/peer/*.mp4 | xargs -P "$JOBS" -I{} bash -c 'attack peer {}'
+for n in $CLIPS; do echo "$WORK/facet/$n.mp4"; done | xargs -P "$JOBS" -I{} bash -c 'attack facet {}'
+for n in $CLIPS; do echo "$WORK/peer/$n.mp4"; done | xargs -P "$JOBS" -I{} bash -c 'attack peer {}'
 # Single frames as JPEG quality 75 (libjpeg through OpenCV, the quality scale people mean).
 "$PY" - "$WORK/attacked" <<'PYEOF'
 import cv2, glob, os, sys

@@ -13,7 +13,7 @@ import Watermark
 struct WatermarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watermark-bench", abstract: "Mark clips with Facet's watermark and check files for it.",
-        subcommands: [Mark.self, Detect.self, DifferenceImage.self])
+        subcommands: [Mark.self, Detect.self, DifferenceImage.self, Diagnose.self])
 }
 
 struct Mark: ParsableCommand {
@@ -135,5 +135,32 @@ struct DifferenceImage: ParsableCommand {
         }
         let png = try ImageEncoder(format: .png).encode(out)
         try png.write(to: URL(fileURLWithPath: output))
+    }
+}
+
+/// Reads marked files at the known geometry and prints the margin: sync z and the coded bits' SNR (how far
+/// from decoding a file is; used to choose the layout and the mask).
+struct Diagnose: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "For files marked with --payload and only re-encoded or uniformly resized: sync z and coded-bit SNR.")
+    @Argument(help: "Videos.") var files: [String]
+    @Option(help: "The payload they were marked with.") var payload: String = "5eed1e55"
+    @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 60
+    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
+    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
+    func run() throws {
+        for file in files {
+            var settings = WatermarkDetector.Settings(relativeCellSizes: 1...1, searchMirrored: false)
+            settings.maxFrames = maxFrames
+            settings.whiteningRadiusCells = whiteningRadius
+            settings.normalizationRadiusCells = normalizationRadius
+            let detector = WatermarkDetector(settings: settings)
+            let reader = try VideoReader(url: URL(fileURLWithPath: file))
+            let converter = FrameConverter()
+            while !detector.isFull, let frame = try reader.nextFrame() { detector.add(try converter.rgb(frame)) }
+            guard let value = WatermarkPayload(hexPrefix: payload) else { throw ValidationError("--payload must be 8 hex digits") }
+            let d = detector.diagnose(payload: value)
+            print(URL(fileURLWithPath: file).lastPathComponent, String(format: "syncZ %.2f bitSNR %.2f", d.syncZ, d.codedBitSNR))
+        }
     }
 }

@@ -6,20 +6,19 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
     /// True when the sync pattern's correlation is significant: `falsePositiveProbability` at most the
     /// detector's threshold.
     public var detected: Bool
-    /// The 32-bit payload, when detected and its CRC-16 checks (after correcting at most 2 weak bits).
+    /// The 32-bit payload, when detected and the Viterbi-decoded message's CRC-24 checks.
     public var payload: WatermarkPayload?
     /// Probability that a file without the mark scores at least this high: the one-sided Gaussian tail of
     /// the best correlation z-score, times the number of (scale, shift, flip) hypotheses tried (Bonferroni).
     public var falsePositiveProbability: Double
-    /// The best correlation peak in units of the correlation surface's standard deviation.
+    /// The sync correlation peak of the match used (the one the payload was read at, else the best), in units
+    /// of the correlation surface's standard deviation.
     public var zScore: Double
     /// Frames accumulated (frames of another size than the first are left out).
     public var framesUsed: Int
     /// Cell size in pixels of the best match, and whether it was found in the mirrored picture.
     public var cellSize: Double
     public var flipped: Bool
-    /// Code bits that had to be flipped for the CRC to check (0...2), when a payload was read.
-    public var correctedBits: Int?
 }
 
 /// Blind detector: accumulates whitened luma over frames, then searches scale, cyclic offset (crops) and
@@ -30,18 +29,21 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
 /// in every frame while content changes, so its share of the sum grows with the number of frames.
 /// At the end (`result`): for each candidate cell size the accumulator is folded onto the tile
 /// (`binsPerTile`² bins) and cross-correlated with the sync cells' pattern by FFT; every cyclic shift is a
-/// crop offset. Not thread-safe.
+/// crop offset. The payload is read at the best few peaks: per coded bit, the correlation with its cells
+/// (inter-cell leakage equalised), soft-decision Viterbi decoding, CRC-24. Not thread-safe.
 public final class WatermarkDetector {
     public struct Settings: Sendable {
         /// Largest false-positive probability still reported as detected.
         public var maxFalsePositiveProbability: Double
-        /// Cell sizes tried, relative to `height / cellsPerHeight` of the frame seen: 1 for any uniform
+        /// Cell sizes tried, relative to `min(width, height) / cellsPerSide` of the frame seen: 1 for any uniform
         /// rescale, 1.25 for a 10%-per-side crop kept at its size. Default 0.95...1.35 (crops up to 13%).
         public var relativeCellSizes: ClosedRange<Double>
         /// Multiplicative step between cell sizes tried.
         public var cellSizeStep: Double
         /// Also try the mirrored picture (horizontal flip).
         public var searchMirrored: Bool
+        /// Sync peaks (distinct matches, best first) at which a payload is decoded.
+        public var payloadCandidates: Int
         /// Stop accumulating after this many frames.
         public var maxFrames: Int
         /// Radius of the local mean subtracted from luma, in cells (of the unscaled cell size).
@@ -50,8 +52,9 @@ public final class WatermarkDetector {
         public var normalizationRadiusCells: Double
 
         public init(maxFalsePositiveProbability: Double = 1e-6, relativeCellSizes: ClosedRange<Double> = 0.95...1.35,
-                    cellSizeStep: Double = 0.004, searchMirrored: Bool = true, maxFrames: Int = 450,
-                    whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5) {
+                    cellSizeStep: Double = 0.006, searchMirrored: Bool = true, payloadCandidates: Int = 8,
+                    maxFrames: Int = 450, whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5) {
+            self.payloadCandidates = payloadCandidates
             self.normalizationRadiusCells = normalizationRadiusCells
             self.whiteningRadiusCells = whiteningRadiusCells
             self.maxFalsePositiveProbability = maxFalsePositiveProbability
@@ -88,7 +91,7 @@ public final class WatermarkDetector {
             framesSkipped += 1
             return
         }
-        let cell = WatermarkLayout.cellSize(frameHeight: image.height)
+        let cell = WatermarkLayout.cellSize(width: image.width, height: image.height)
         let residual = Self.whitened(image, radius: max(1, Int((settings.whiteningRadiusCells * cell).rounded())),
                                      normalizationRadius: Int((settings.normalizationRadiusCells * cell).rounded()))
         for i in 0..<residual.count { accumulator[i] += residual[i] }
@@ -144,10 +147,19 @@ public final class WatermarkDetector {
     }
 
     /// Searches the accumulated evidence. With no frames: not detected, probability 1.
+    ///
+    /// Two tests, either of which detects: (a) the best sync correlation alone, with probability
+    /// `p = min(1, H·Q(z))` (Q the standard normal tail, H the number of scale × shift × flip hypotheses,
+    /// Bonferroni); (b) a payload whose CRC-24 checks, Viterbi-decoded at one of the `payloadCandidates` best
+    /// sync peaks, with probability `K·2⁻²⁴·p_i` (p_i that peak's own Bonferroni probability, at most 1; K the
+    /// candidates tried: under the null a decoded word passes the CRC with probability 2⁻²⁴, the decoded word
+    /// depending on the data cells, which the sync search does not look at). The reported probability is
+    /// twice the smaller of the two (a union bound over both tests), so it stays an upper bound on the chance
+    /// that an unmarked file is flagged.
     public func result() -> WatermarkDetection {
         let m = WatermarkLayout.binsPerTile
         let none = WatermarkDetection(detected: false, payload: nil, falsePositiveProbability: 1, zScore: 0,
-                                      framesUsed: framesUsed, cellSize: 0, flipped: false, correctedBits: nil)
+                                      framesUsed: framesUsed, cellSize: 0, flipped: false)
         guard framesUsed > 0 else { return none }
         let cells = WatermarkLayout.cells(key)
         let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
@@ -155,16 +167,17 @@ public final class WatermarkDetector {
         var syncRe = sync.map(Double.init), syncIm = [Double](repeating: 0, count: m * m)
         fft.transform(&syncRe, &syncIm, inverse: false)
 
-        let base = WatermarkLayout.cellSize(frameHeight: height)
+        let base = WatermarkLayout.cellSize(width: width, height: height)
         let lower = Int((log(settings.relativeCellSizes.lowerBound) / settings.cellSizeStep).rounded(.down))
         let upper = Int((log(settings.relativeCellSizes.upperBound) / settings.cellSizeStep).rounded(.up))
-        let scales = (lower...upper).map { base * exp(Double($0) * settings.cellSizeStep) }
+        let steps = Array(lower...upper)
         let flips = settings.searchMirrored ? [false, true] : [false]
 
-        var best: (z: Double, cell: Double, flip: Bool, dx: Int, dy: Int, folded: [Double])?
+        typealias Peak = (z: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: [Double])
+        var peaks: [Peak] = []
         for flip in flips {
-            for cell in scales {
-                let folded = fold(cellSize: cell, flipped: flip)
+            for step in steps {
+                let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
                 var re = folded, im = [Double](repeating: 0, count: m * m)
                 fft.transform(&re, &im, inverse: false)
                 for i in 0..<(m * m) {
@@ -174,23 +187,74 @@ public final class WatermarkDetector {
                 }
                 fft.transform(&re, &im, inverse: true)
                 let (z, dx, dy) = Self.peak(re, side: m, exclusion: 2 * WatermarkLayout.binsPerCell)
-                if best == nil || z > best!.z { best = (z, cell, flip, dx, dy, folded) }
+                peaks.append((z, step, flip, dx, dy, folded))
             }
         }
-        guard let found = best else { return none }
-        let hypotheses = Double(scales.count * flips.count * m * m)
-        let tail = 0.5 * erfc(found.z / 2.0.squareRoot())
-        let probability = min(1, tail * hypotheses)
-        let detected = probability <= settings.maxFalsePositiveProbability
-        var payload: WatermarkPayload?
-        var corrected: Int?
-        if detected, let read = Self.readPayload(found.folded, dx: found.dx, dy: found.dy, cells: cells) {
-            payload = read.payload; corrected = read.corrected
+        peaks.sort { $0.z > $1.z }
+        guard let best = peaks.first else { return none }
+        // Distinct candidates: a peak at a neighbouring scale and nearly the same shift is the same match.
+        var candidates: [Peak] = []
+        for p in peaks where candidates.count < settings.payloadCandidates {
+            let duplicate = candidates.contains { c in
+                c.flip == p.flip && abs(c.step - p.step) <= 2 && Self.cyclicDistance(c.dx, p.dx, m) <= 2
+                    && Self.cyclicDistance(c.dy, p.dy, m) <= 2
+            }
+            if !duplicate { candidates.append(p) }
         }
-        return WatermarkDetection(detected: detected, payload: payload, falsePositiveProbability: probability,
-                                  zScore: found.z, framesUsed: framesUsed, cellSize: found.cell, flipped: found.flip,
-                                  correctedBits: corrected)
+        let hypotheses = Double(steps.count * flips.count * m * m)
+        func bonferroni(_ z: Double) -> Double { min(1, 0.5 * erfc(z / 2.0.squareRoot()) * hypotheses) }
+        var probability = bonferroni(best.z)
+        var chosen = best
+        var payload: WatermarkPayload?
+        for c in candidates {
+            if let read = Self.readPayload(c.folded, dx: c.dx, dy: c.dy, cells: cells) {
+                let q = Double(candidates.count) * bonferroni(c.z) / Double(1 << WatermarkLayout.crcBits)
+                if q < probability { probability = q }
+                payload = read; chosen = c
+                break
+            }
+        }
+        probability = min(1, 2 * probability)
+        let detected = probability <= settings.maxFalsePositiveProbability
+        return WatermarkDetection(detected: detected, payload: detected ? payload : nil,
+                                  falsePositiveProbability: probability, zScore: chosen.z, framesUsed: framesUsed,
+                                  cellSize: base * exp(Double(chosen.step) * settings.cellSizeStep),
+                                  flipped: chosen.flip)
     }
+
+    /// Diagnosis against a known payload at a known geometry (the unscaled cell size, no shift, not mirrored:
+    /// the truth for any uniform rescale or re-encode of a marked file): the sync correlation at that
+    /// alignment in units of the surface's RMS, and the coded bits' soft values as a signal-to-noise ratio
+    /// (mean of soft·sign over their standard deviation; about 1 or more usually decodes).
+    public func diagnose(payload: WatermarkPayload) -> (syncZ: Double, codedBitSNR: Double) {
+        let m = WatermarkLayout.binsPerTile
+        guard framesUsed > 0 else { return (0, 0) }
+        let cells = WatermarkLayout.cells(key)
+        let folded = fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false)
+        let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
+        let fft = FFT2D(n: m)
+        var syncRe = sync.map(Double.init), syncIm = [Double](repeating: 0, count: m * m)
+        fft.transform(&syncRe, &syncIm, inverse: false)
+        var re = folded, im = [Double](repeating: 0, count: m * m)
+        fft.transform(&re, &im, inverse: false)
+        for i in 0..<(m * m) {
+            let r = re[i] * syncRe[i] + im[i] * syncIm[i]
+            let j = im[i] * syncRe[i] - re[i] * syncIm[i]
+            re[i] = r; im[i] = j
+        }
+        fft.transform(&re, &im, inverse: true)
+        let rms = (re.reduce(0) { $0 + $1 * $1 } / Double(m * m)).squareRoot()
+        let evidence = WatermarkLayout.equalized(WatermarkLayout.cellEvidence(folded))
+        var soft = [Double](repeating: 0, count: WatermarkLayout.codedBits)
+        for c in 0..<evidence.count where cells.bit[c] >= 0 { soft[cells.bit[c]] += Double(cells.sign[c]) * evidence[c] }
+        let truth = WatermarkLayout.codeSigns(payload)
+        let products = zip(soft, truth).map { $0 * Double($1) }
+        let mean = products.reduce(0, +) / Double(products.count)
+        let sd = (products.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(products.count)).squareRoot()
+        return (rms > 0 ? re[0] / rms : 0, sd > 0 ? mean / sd : 0)
+    }
+
+    static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
 
     /// The accumulator folded onto the tile at `cellSize` pixels per cell: mean per bin, minus the overall mean.
     func fold(cellSize: Double, flipped: Bool) -> [Double] {
@@ -237,29 +301,16 @@ public final class WatermarkDetector {
         return (sigma > 0 ? surface[maxIndex] / sigma : 0, px, py)
     }
 
-    /// Soft code bits at offset (`dx`, `dy`), hard decisions, then a CRC check with up to two of the six
-    /// least reliable bits flipped (Chase decoding).
-    static func readPayload(_ folded: [Double], dx: Int, dy: Int, cells: WatermarkLayout.Cells) -> (payload: WatermarkPayload, corrected: Int)? {
+    /// Soft coded bits at offset (`dx`, `dy`): the correlation of the folded tile with each coded bit's two
+    /// cells (through `WatermarkLayout.cellEvidence`, equalised), Viterbi-decoded; the payload when its CRC-24 checks.
+    static func readPayload(_ folded: [Double], dx: Int, dy: Int, cells: WatermarkLayout.Cells) -> WatermarkPayload? {
         let m = WatermarkLayout.binsPerTile
         var shifted = [Double](repeating: 0, count: m * m)
         for y in 0..<m { for x in 0..<m { shifted[y * m + x] = folded[((y + dy) % m) * m + (x + dx) % m] } }
-        var soft = [Double](repeating: 0, count: WatermarkLayout.codeBits)
-        for k in 0..<WatermarkLayout.codeBits {
-            let pattern = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: k))
-            var s: Double = 0
-            for i in 0..<(m * m) where pattern[i] != 0 { s += shifted[i] * Double(pattern[i]) }
-            soft[k] = s
-        }
-        var word: UInt64 = 0
-        for s in soft { word = (word << 1) | (s > 0 ? 1 : 0) }
-        let weakest = soft.indices.sorted { abs(soft[$0]) < abs(soft[$1]) }.prefix(6).map { UInt64(WatermarkLayout.codeBits - 1 - $0) }
-        var candidates: [(UInt64, Int)] = [(word, 0)]
-        for a in weakest { candidates.append((word ^ (1 << a), 1)) }
-        for i in 0..<weakest.count { for j in (i + 1)..<weakest.count { candidates.append((word ^ (1 << weakest[i]) ^ (1 << weakest[j]), 2)) } }
-        for (candidate, flips) in candidates {
-            let value = UInt32(truncatingIfNeeded: candidate >> 16)
-            if UInt16(truncatingIfNeeded: candidate) == WatermarkLayout.crc16(value) { return (WatermarkPayload(value), flips) }
-        }
-        return nil
+        let evidence = WatermarkLayout.equalized(WatermarkLayout.cellEvidence(shifted))
+        var soft = [Double](repeating: 0, count: WatermarkLayout.codedBits)
+        for c in 0..<evidence.count where cells.bit[c] >= 0 { soft[cells.bit[c]] += Double(cells.sign[c]) * evidence[c] }
+        let bits = WatermarkCode.decode(soft, messageBits: WatermarkLayout.messageBits)
+        return WatermarkLayout.payload(messageBits: bits)
     }
 }

@@ -5,9 +5,12 @@ import Media
 ///
 /// Every frame gets the same keyed spread-spectrum pattern (see `WatermarkLayout`), scaled per 4×4 block by
 /// a perceptual mask built from SSIM's own tolerances: the amplitude in luma levels is
-/// `max(0.8, 0.05·sqrt(2σ² + C₂))`, capped by `0.05·sqrt(2μ² + C₁)` (dark blocks get less) and by 3, with
-/// μ, σ the block's luma mean and standard deviation and C₁ = (0.01·255)², C₂ = (0.03·255)². The pattern is
-/// smooth at SSIM's window scale, so flat regions take about one level and textured ones up to three.
+/// `max(1.5, 0.05·sqrt(2σ² + C₂))`, capped by `0.035·sqrt(2μ² + C₁)` (dark blocks get less: SSIM's luminance
+/// term) and by 3, with μ, σ the block's luma mean and standard deviation and C₁ = (0.01·255)²,
+/// C₂ = (0.03·255)². The pattern is smooth at SSIM's window scale, so flat regions take 1.5 levels and
+/// textured ones up to three. The floor is high on purpose: after re-encoding, flat mid-grey regions carry
+/// most of the evidence (their content interferes least); it is as high as SSIM ≥ 0.995 allows on the sample
+/// clips (1.6 already drops d3 to 0.9950).
 /// The same integer is added to R, G and B, so only luma changes (chroma is untouched).
 ///
 /// The pattern for a frame size is computed once and cached; embedding then costs one pass over the pixels.
@@ -21,9 +24,10 @@ public final class WatermarkEmbedder {
     /// Mask block side; the loops index blocks with `x >> 2`.
     static let blockSize = 4
     static let maskFactor: Float = 0.05
+    static let luminanceFactor: Float = 0.035
     static let ssimC2: Float = 58.5225
     static let ssimC1: Float = 6.5025
-    static let minimumAmplitude: Float = 0.8
+    static let minimumAmplitude: Float = 1.5
     static let maximumAmplitude: Float = 3
 
     private let cellValues: [Float]
@@ -78,7 +82,7 @@ public final class WatermarkEmbedder {
                         let n = Float((min(w, (i + 1) * bs) - i * bs) * (y1 - y0))
                         let mean = Float(sums[i]) / n
                         let variance = max(0, Float(squares[i]) / n - mean * mean)
-                        let luminanceLimit = factor * (2 * mean * mean + Self.ssimC1).squareRoot()
+                        let luminanceLimit = Self.luminanceFactor * strength * (2 * mean * mean + Self.ssimC1).squareRoot()
                         gains[i] = min(hi, luminanceLimit, max(lo, factor * (2 * variance + Self.ssimC2).squareRoot()))
                     }
                     for y in y0..<y1 {
@@ -102,7 +106,7 @@ public final class WatermarkEmbedder {
 
     private func preparePattern(width w: Int, height h: Int) {
         if w == patternWidth && h == patternHeight && !pattern.isEmpty { return }
-        let c = WatermarkLayout.cellSize(frameHeight: h)
+        let c = WatermarkLayout.cellSize(width: w, height: h)
         var out = [Float](repeating: 0, count: w * h)
         var energy: Double = 0
         cellValues.withUnsafeBufferPointer { v in

@@ -24,6 +24,9 @@ public struct WatermarkPayload: Sendable, Hashable, Codable, CustomStringConvert
         value = v
     }
 
+    /// The 4 bytes, most significant first.
+    var bytes: [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: value >> UInt32($0)) } }
+
     public var description: String {
         let s = String(value, radix: 16)
         return String(repeating: "0", count: 8 - s.count) + s
@@ -47,34 +50,41 @@ public struct WatermarkPayload: Sendable, Hashable, Codable, CustomStringConvert
 /// The geometry of the mark, shared by embedder and detector.
 ///
 /// The pattern is a torus ("tile") of `cellsPerTile` × `cellsPerTile` cells repeated over the whole frame.
-/// A cell is `frameHeight / cellsPerHeight` pixels on a side, so the pattern scales with the picture: a
-/// resized copy has the same number of cells per picture height. Each cell holds ±1 (a keyed pseudo-random
-/// sign); half the cells ("sync") always carry their sign, the other half carry it times one of the 48 code
-/// bits (32 payload bits + CRC-16), each code bit spread over ~10 cells scattered across the tile. Between
-/// cell centres the value is interpolated bilinearly and the result is band-passed (minus its mean over a
-/// cell-sized box): periods of about 2 to 4 cells, where H.264 and JPEG keep energy, SSIM's small window sees
-/// a nearly constant shift, and natural images have less content than at lower frequencies.
+/// A cell is `min(width, height) / cellsPerSide` pixels on a side, so the pattern scales with the picture (a
+/// resized copy has the same cells per side) and the whole tile fits across the shorter side of any frame,
+/// portrait or landscape. Each cell holds ±1 (a keyed pseudo-random sign); `syncCells` cells ("sync") always
+/// carry their sign and locate the tile; the other cells carry it times one of the coded bits (`WatermarkCode`:
+/// 32 payload bits + CRC-24 through a rate-1/2 convolutional code, 124 coded bits), `cellsPerCodedBit` cells
+/// per coded bit scattered across the tile. Between cell centres the value is interpolated bilinearly and the
+/// result is band-passed (minus its mean over a cell-sized box): periods of about 2 to 4 cells (30-60 px in a
+/// 480-px frame, 15-30 px after a 50% downscale), where H.264 and JPEG keep energy and SSIM's small window
+/// sees a nearly constant shift.
 public enum WatermarkLayout {
     /// Cells along one side of the repeating tile.
     public static let cellsPerTile = 32
-    /// Cells per frame height: a cell is `height / cellsPerHeight` pixels (15 px at 360 lines, 7.5 after a
-    /// 50% downscale), large enough to survive H.264 at small sizes.
-    public static let cellsPerHeight = 24.0
+    /// Cells per shorter frame side: a cell is `min(width, height) / cellsPerSide` pixels (11 px at 360 lines,
+    /// 5.6 after a 50% downscale). Measured on the sample clips (2-s excerpts, 50% downscale, CRF 28), 32 per
+    /// side reads the payload better than 24, 40 or 48: smaller cells meet less static picture content at the
+    /// mark's frequencies, larger ones survive compression better.
+    public static let cellsPerSide = 32.0
     /// Detector bins per cell side when folding frames onto the tile.
     public static let binsPerCell = 4
     /// Detector tile side in bins (`cellsPerTile * binsPerCell`), a power of two for the FFT.
     public static let binsPerTile = cellsPerTile * binsPerCell
-    /// Payload bits, CRC bits and all code bits.
+    /// Payload bits, CRC bits, message bits (payload + CRC) and coded bits.
     public static let payloadBits = 32
-    public static let crcBits = 16
-    public static let codeBits = payloadBits + crcBits
-    /// How many of the tile's cells are sync cells (the rest carry code bits).
-    public static let syncCells = cellsPerTile * cellsPerTile / 2
+    public static let crcBits = 24
+    public static let messageBits = payloadBits + crcBits
+    public static let codedBits = WatermarkCode.codedBits(messageBits: messageBits)
+    /// Cells per coded bit, scattered over the tile.
+    public static let cellsPerCodedBit = 4
+    /// How many of the tile's cells are sync cells (the rest carry the code).
+    public static let syncCells = cellsPerTile * cellsPerTile - cellsPerCodedBit * codedBits
 
-    /// Cell size in pixels for a frame `height` pixels high.
-    public static func cellSize(frameHeight height: Int) -> Double { Double(height) / cellsPerHeight }
+    /// Cell size in pixels for a `width` × `height` frame: its shorter side over `cellsPerSide`.
+    public static func cellSize(width: Int, height: Int) -> Double { Double(min(width, height)) / cellsPerSide }
 
-    /// The keyed cell roles: `sign[cell]` ±1, and `bit[cell]` the code bit index or -1 for sync cells
+    /// The keyed cell roles: `sign[cell]` ±1, and `bit[cell]` the coded bit index or -1 for sync cells
     /// (cells numbered row-major, `row * cellsPerTile + column`).
     struct Cells {
         let sign: [Float]
@@ -93,29 +103,47 @@ public enum WatermarkLayout {
         }
         var bit = [Int](repeating: -1, count: n)
         for (rank, cell) in order.enumerated() where rank >= syncCells {
-            bit[cell] = (rank - syncCells) % codeBits
+            bit[cell] = (rank - syncCells) % codedBits
         }
         return Cells(sign: sign, bit: bit)
     }
 
-    /// The 48 code bits as ±1: payload bits (most significant first), then CRC-16/CCITT of the payload bytes.
+    /// The 56 message bits (0/1): payload bits (most significant first), then CRC-24/OpenPGP of the payload's
+    /// 4 bytes (big-endian).
+    static func messageBits(_ payload: WatermarkPayload) -> [Int] {
+        let word = (UInt64(payload.value) << 24) | UInt64(crc24(payload.bytes))
+        return (0..<messageBits).map { i in Int((word >> UInt64(messageBits - 1 - i)) & 1) }
+    }
+
+    /// The payload of 56 message bits when their CRC-24 checks, else nil.
+    static func payload(messageBits bits: [Int]) -> WatermarkPayload? {
+        guard bits.count == messageBits else { return nil }
+        var word: UInt64 = 0
+        for b in bits { word = (word << 1) | UInt64(b & 1) }
+        let value = WatermarkPayload(UInt32(truncatingIfNeeded: word >> 24))
+        return UInt32(word & 0xFF_FFFF) == crc24(value.bytes) ? value : nil
+    }
+
+    /// The coded bits as ±1 (the convolutional code of the message bits).
     static func codeSigns(_ payload: WatermarkPayload) -> [Float] {
-        let word = (UInt64(payload.value) << 16) | UInt64(crc16(payload.value))
-        return (0..<codeBits).map { i in (word >> UInt64(codeBits - 1 - i)) & 1 == 1 ? 1 : -1 }
+        WatermarkCode.encode(messageBits(payload)).map { $0 == 1 ? 1 : -1 }
     }
 
-    /// CRC-16/CCITT-FALSE of the payload's 4 bytes, big-endian.
-    static func crc16(_ value: UInt32) -> UInt16 {
-        var crc: UInt16 = 0xFFFF
-        for shift in [24, 16, 8, 0] {
-            crc ^= UInt16((value >> UInt32(shift)) & 0xFF) << 8
-            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+    /// CRC-24/OpenPGP (RFC 4880: polynomial 0x864CFB, initial value 0xB704CE, no reflection, no final XOR).
+    static func crc24(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xB7_04CE
+        for byte in bytes {
+            crc ^= UInt32(byte) << 16
+            for _ in 0..<8 {
+                crc <<= 1
+                if crc & 0x100_0000 != 0 { crc ^= 0x186_4CFB }
+            }
         }
-        return crc
+        return crc & 0xFF_FFFF
     }
 
-    /// Cell values of the tile: sign × (1 for sync cells, the code bit's sign for data cells).
-    /// `onlyBit`: nil for the whole mark (needs `code`), -1 for sync cells only, k for code bit k's cells only
+    /// Cell values of the tile: sign × (1 for sync cells, the coded bit's sign for data cells).
+    /// `onlyBit`: nil for the whole mark (needs `code`), -1 for sync cells only, k for coded bit k's cells only
     /// (with sign +1, the others zero).
     static func cellValues(_ cells: Cells, code: [Float]?, onlyBit: Int?) -> [Float] {
         var v = [Float](repeating: 0, count: cells.sign.count)
@@ -161,15 +189,87 @@ public enum WatermarkLayout {
             }
         }
         if bandPass {
-            let r = binsPerCell
-            var blurred = [Float](repeating: 0, count: m * m)
-            for y in 0..<m { for x in 0..<m {
-                var sum: Float = 0
-                for dy in -r...r { for dx in -r...r { sum += out[((y + dy + m) % m) * m + (x + dx + m) % m] } }
-                blurred[y * m + x] = sum / Float((2 * r + 1) * (2 * r + 1))
-            } }
-            for i in 0..<(m * m) { out[i] -= blurred[i] }
+            let blurred = boxBlur(out.map(Double.init))
+            for i in 0..<(m * m) { out[i] -= Float(blurred[i]) }
         }
         return out
+    }
+
+    /// Cyclic mean over a `(2·binsPerCell+1)²` box on the `binsPerTile`² grid (symmetric, so its own adjoint).
+    static func boxBlur(_ grid: [Double]) -> [Double] {
+        let m = binsPerTile, r = binsPerCell
+        var horizontal = [Double](repeating: 0, count: m * m), out = horizontal
+        for y in 0..<m { for x in 0..<m {
+            var sum: Double = 0
+            for dx in -r...r { sum += grid[y * m + (x + dx + m) % m] }
+            horizontal[y * m + x] = sum
+        } }
+        let area = Double((2 * r + 1) * (2 * r + 1))
+        for y in 0..<m { for x in 0..<m {
+            var sum: Double = 0
+            for dy in -r...r { sum += horizontal[((y + dy + m) % m) * m + x] }
+            out[y * m + x] = sum / area
+        } }
+        return out
+    }
+
+    /// The adjoint of `renderBins` (band-pass, then bilinear spreading back onto cells): for a `binsPerTile`²
+    /// grid `bins`, entry c is the inner product of `bins` with the rendering of a tile whose only non-zero
+    /// cell is c (value 1). So the correlation of `bins` with any rendered tile is Σ value[c]·evidence[c].
+    static func cellEvidence(_ bins: [Double]) -> [Double] {
+        let m = binsPerTile, n = cellsPerTile, r = Double(binsPerCell)
+        var g = bins
+        if bandPass {
+            let blurred = boxBlur(bins)
+            for i in 0..<(m * m) { g[i] -= blurred[i] }
+        }
+        var evidence = [Double](repeating: 0, count: n * n)
+        for y in 0..<m {
+            let fb = (Double(y) + 0.5) / r - 0.5, ib = fb.rounded(.down), tb = fb - ib
+            let j0 = ((Int(ib) % n) + n) % n, j1 = (j0 + 1) % n
+            for x in 0..<m {
+                let fa = (Double(x) + 0.5) / r - 0.5, ia = fa.rounded(.down), ta = fa - ia
+                let i0 = ((Int(ia) % n) + n) % n, i1 = (i0 + 1) % n
+                let v = g[y * m + x]
+                evidence[j0 * n + i0] += v * (1 - ta) * (1 - tb)
+                evidence[j0 * n + i1] += v * ta * (1 - tb)
+                evidence[j1 * n + i0] += v * (1 - ta) * tb
+                evidence[j1 * n + i1] += v * ta * tb
+            }
+        }
+        return evidence
+    }
+}
+
+extension WatermarkLayout {
+    /// Regularisation of the equaliser, relative to the kernel spectrum's largest squared value.
+    static let equalizerEpsilon = 0.1
+
+    /// The spectrum (real: the kernel is symmetric) of the tile's inter-cell kernel `cellEvidence ∘ renderBins`
+    /// on the `cellsPerTile`² torus: how much a unit cell leaks into the evidence of each neighbour.
+    static let interCellSpectrum: [Double] = {
+        let n = cellsPerTile
+        var impulse = [Float](repeating: 0, count: n * n)
+        impulse[0] = 1
+        var re = cellEvidence(renderBins(impulse).map(Double.init)), im = [Double](repeating: 0, count: n * n)
+        FFT2D(n: n).transform(&re, &im, inverse: false)
+        return re
+    }()
+
+    /// Cell evidence with the inter-cell leakage undone (a regularised inverse of the kernel, Wiener-style):
+    /// neighbouring cells' values no longer add self-noise to each cell's soft value.
+    static func equalized(_ evidence: [Double]) -> [Double] {
+        guard equalizerEpsilon > 0 else { return evidence }
+        let n = cellsPerTile, spectrum = interCellSpectrum
+        let fft = FFT2D(n: n)
+        var re = evidence, im = [Double](repeating: 0, count: n * n)
+        fft.transform(&re, &im, inverse: false)
+        let peak = spectrum.reduce(0) { max($0, $1 * $1) }
+        for i in 0..<(n * n) {
+            let g = spectrum[i] / (spectrum[i] * spectrum[i] + equalizerEpsilon * peak)
+            re[i] *= g; im[i] *= g
+        }
+        fft.transform(&re, &im, inverse: true)
+        return re.map { $0 / Double(n * n) }
     }
 }
