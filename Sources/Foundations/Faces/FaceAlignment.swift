@@ -90,8 +90,7 @@ public struct FaceAlignment: Equatable, Sendable {
     public func toImage(_ p: SIMD2<Double>) -> SIMD2<Double> { inverse.apply(p) }
 
     /// The `size × size` aligned crop: each crop pixel centre `(j + 0.5, i + 0.5)` is mapped through `inverse`
-    /// and `image` is sampled there bilinearly (pixel-centre convention, edges replicated; `Bilinear.rgbRow`, rows
-    /// split across cores), rounded to UInt8.
+    /// and `image` is sampled there bilinearly (pixel-centre convention, edges replicated), rounded to UInt8.
     public func crop(image: RGBImage) -> RGBImage {
         var out = [UInt8](repeating: 0, count: size * size * 3)
         guard image.width > 0, image.height > 0 else { return RGBImage(width: size, height: size, pixels: out) }
@@ -102,16 +101,15 @@ public struct FaceAlignment: Equatable, Sendable {
                 let source = SendableBytes(base), target = SendableMutableBytes(first)
                 // Rows split across cores; each pixel's value does not depend on the split.
                 Parallel.ranges(size, work: size * size * 40) { rows in
+                    var o = target.pointer + rows.lowerBound * size * 3
                     for i in rows {
-                        // Row i's pixel centres (j + 0.5, i + 0.5) through `inverse`: a start and a step in the image.
                         let y = Double(i) + 0.5
-                        let o = target.pointer + i * size * 3
-                        Bilinear.rgbRow(source.pointer, width: width, height: height, x0: m.a * 0.5 + m.b * y + m.tx,
-                                        y0: m.c * 0.5 + m.d * y + m.ty, dx: m.a, dy: m.c, count: size) { j, v in
-                            let q = v + 0.5
-                            o[3 &* j] = UInt8(min(max(q[0].rounded(.down), 0), 255))
-                            o[3 &* j &+ 1] = UInt8(min(max(q[1].rounded(.down), 0), 255))
-                            o[3 &* j &+ 2] = UInt8(min(max(q[2].rounded(.down), 0), 255))
+                        for j in 0..<size {
+                            let x = Double(j) + 0.5   // inverse.apply((x, y)), written out so it inlines across modules
+                            let v = Bilinear.rgb(source.pointer, width: width, height: height,
+                                                 x: m.a * x + m.b * y + m.tx, y: m.c * x + m.d * y + m.ty)
+                            o[0] = Bilinear.byte(v.0); o[1] = Bilinear.byte(v.1); o[2] = Bilinear.byte(v.2)
+                            o += 3
                         }
                     }
                 }

@@ -79,33 +79,6 @@ public enum Bilinear {
         return (v00 * (1 - t.fx) + v01 * t.fx) * (1 - t.fy) + (v10 * (1 - t.fx) + v11 * t.fx) * t.fy
     }
 
-    /// The samples of a row of `count` output pixels whose centres map to `(x0 + k·dx, y0 + k·dy)`, k = 0..<count:
-    /// the bulk path of crops and network inputs. Positions and taps are found in Double as in `rgb`, the four taps
-    /// are blended in Float, R, G, B and a spare lane at once (within 1e-4 of `rgb`; exact where a tap weight is 1).
-    /// `out(k, value)` receives pixel k's (R, G, B, —), 0…255.
-    @inlinable @inline(__always)
-    public static func rgbRow(_ p: UnsafePointer<UInt8>, width w: Int, height h: Int, x0: Double, y0: Double, dx: Double, dy: Double,
-                              count: Int, border: Border = .replicate, _ out: (Int, SIMD4<Float>) -> Void) {
-        // A 4-byte load at a pixel reads one byte past it: safe up to the last pixel but one.
-        let wideLimit = w * h * 3 - 4
-        @inline(__always) func pixel(_ row: Int, _ column: Int) -> SIMD4<Float> {
-            if border == .zero && (row < 0 || row >= h || column < 0 || column >= w) { return .zero }
-            let o = (row &* w &+ column) &* 3
-            if o <= wideLimit {
-                let v = UnsafeRawPointer(p + o).loadUnaligned(as: UInt32.self)
-                return SIMD4<Float>(Float(v & 0xFF), Float((v >> 8) & 0xFF), Float((v >> 16) & 0xFF), 0)
-            }
-            return SIMD4<Float>(Float(p[o]), Float(p[o + 1]), Float(p[o + 2]), 0)
-        }
-        for k in 0..<count {
-            let x = x0 + Double(k) * dx, y = y0 + Double(k) * dy
-            let t = border == .zero ? rawTaps(x: x, y: y, width: w, height: h) : taps(x: x, y: y, width: w, height: h)
-            let fx = Float(t.fx), fy = Float(t.fy)
-            let w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy
-            out(k, pixel(t.top, t.left) * w00 + pixel(t.top, t.right) * w01 + pixel(t.bottom, t.left) * w10 + pixel(t.bottom, t.right) * w11)
-        }
-    }
-
     /// A value 0…255 rounded half up and clamped to a byte (NaN → 0).
     @inlinable @inline(__always)
     public static func byte(_ v: Double) -> UInt8 {

@@ -21,18 +21,25 @@ public enum ImageSampling {
                 guard let p = buffer.baseAddress, let o = out.baseAddress, image.width > 0, image.height > 0 else { return }
                 let src = SendableBytes(p), dst = SendableMutablePointer(o)
                 // Rows split across cores (each row is independent; the values do not depend on the split).
-                let width = image.width, height = image.height
                 Parallel.ranges(size, work: size * size * 40) { rows in
                     for v in rows {
                         let cv = Double(v) + 0.5
-                        let d = dst.pointer + v * size * 3
-                        Bilinear.rgbRow(src.pointer, width: width, height: height, x0: originX + 0.5 * axisU.0 + cv * axisV.0,
-                                        y0: originY + 0.5 * axisU.1 + cv * axisV.1, dx: axisU.0, dy: axisU.1, count: size,
-                                        border: border) { u, rgb in
-                            let value = round ? (rgb + 0.5).rounded(.down) : rgb
-                            d[3 &* u] = value[0] * scale + offset
-                            d[3 &* u &+ 1] = value[1] * scale + offset
-                            d[3 &* u &+ 2] = value[2] * scale + offset
+                        var d = dst.pointer + v * size * 3
+                        for u in 0..<size {
+                            let cu = Double(u) + 0.5
+                            let sx = originX + cu * axisU.0 + cv * axisV.0
+                            let sy = originY + cu * axisU.1 + cv * axisV.1
+                            let rgb = Bilinear.rgb(src.pointer, width: image.width, height: image.height, x: sx, y: sy, border: border)
+                            if round {
+                                d[0] = Float((rgb.0 + 0.5).rounded(.down)) * scale + offset
+                                d[1] = Float((rgb.1 + 0.5).rounded(.down)) * scale + offset
+                                d[2] = Float((rgb.2 + 0.5).rounded(.down)) * scale + offset
+                            } else {
+                                d[0] = Float(rgb.0) * scale + offset
+                                d[1] = Float(rgb.1) * scale + offset
+                                d[2] = Float(rgb.2) * scale + offset
+                            }
+                            d += 3
                         }
                     }
                 }
