@@ -52,24 +52,26 @@ let package = Package(
         // MARK: Shims (C libraries, each wrapped by one foundation module)
         shim("CFFmpeg", pkgConfig: "libavformat", apt: ["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"]),  // → Media
         shim("COpenBLAS", pkgConfig: "openblas", apt: ["libopenblas-dev"]),  // → Tensor
+        // Float32 micro-kernels in C with AVX2 and AVX-512 variants chosen at run time (packed GEMM, depthwise). → Tensor
+        .target(name: "CKernels", path: "Sources/Shims/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         // MARK: Foundations
         // Errors with exit codes, atomic file writes, SHA-256, seeded random numbers, time stamps, progress sinks.
         foundation("FacetCore", [crypto]),
         // FFmpeg wrappers: video reading and writing, image codecs, RGB images, input units, frame sampling, encode pipeline.
-        foundation("Media", ["CFFmpeg", "FacetCore"]),
+        foundation("Media", ["CFFmpeg", "FacetCore"], settings: haswell),
         // NHWC float32 tensors and kernels on OpenBLAS, each with a naive reference twin (AVX2/FMA on x86-64).
-        foundation("Tensor", ["COpenBLAS"], settings: haswell),
+        foundation("Tensor", ["COpenBLAS", "CKernels"], settings: haswell),
         // Training core: layers with backward passes, losses, Adam, checkpoints, the DeepFakes autoencoder.
         foundation("NN", ["FacetCore", "Tensor", "Manifest"], settings: haswell),
         // Pretrained models run natively: TFLite (BlazeFace, FaceMesh), dlib (5-point predictor, ResNet), the model store.
-        foundation("Models", ["FacetCore", "Media", "Tensor"]),
+        foundation("Models", ["FacetCore", "Media", "Tensor"], settings: haswell),
         // Versioned JSON manifests (Codable) shared by every tool.
         foundation("Manifest", ["FacetCore"]),
         // The SQLite catalog: records, migrations, source registration.
         foundation("Catalog", ["FacetCore", "Media", grdb]),
         // Face analysis and geometry: locate + mesh + 5 points, alignment, masks, pose, expression, tracks, contact sheets.
-        foundation("Faces", ["FacetCore", "Media", "Models", "Manifest"]),
+        foundation("Faces", ["FacetCore", "Media", "Models", "Manifest", "Tensor"], settings: haswell),
         // Face recognition: descriptors (cached in the catalog), the enrolled gallery, the identity decision rule.
         foundation("Recognition", ["FacetCore", "Media", "Models", "Manifest", "Catalog"]),
         // Training augmentation: random affine, flip, L*a*b* colour, DeepFakes' random warp, warp to landmarks (seeded);
@@ -102,7 +104,7 @@ let package = Package(
         tool("score", ["Scoring", "Watermark", "ToolSupport", "FacetCore", "Catalog", "Models"]),
 
         // MARK: Benchmark tools
-        benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport"]),
+        benchmarkTool("model-bench", ["Models", "Media", "Tensor", "ToolSupport", "Faces"]),
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
         benchmarkTool("identify-bench", ["Faces", "Recognition", "Models", "Media", "FacetCore", "ToolSupport"]),

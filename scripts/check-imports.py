@@ -19,7 +19,7 @@ import re
 import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources")
-SHIM_OWNERS = {"CFFmpeg": "Media", "COpenBLAS": "Tensor"}
+SHIM_OWNERS = {"CFFmpeg": "Media", "COpenBLAS": "Tensor", "CKernels": "Tensor"}
 MAY_IMPORT = {
     "Shims": set(),
     "Foundations": {"Foundations"},

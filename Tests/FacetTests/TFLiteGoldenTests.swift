@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Models
+import Tensor
 import XCTest
 
 /// BlazeFace and FaceMesh against LiteRT's golden outputs on astronaut.png (../shared/golden/tflite),
@@ -69,6 +70,21 @@ final class TFLiteGoldenTests: XCTestCase {
         check(full.classificators, fullGolden?["reshaped_classifier_face_4"], "full classificators")
         let mesh = try FaceMesh().rawOutputs(input: synthetic(192 * 192 * 3))
         check(mesh.landmarks, (results["face_landmark.tflite"] as? [String: Any])?["conv2d_20"], "mesh landmarks")
+    }
+
+    /// The same golden checks on every kernel path this CPU has (portable, AVX2, AVX-512; the default is the best).
+    func testEveryKernelLevelMatchesLiteRT() throws {
+        let saved = FastKernels.level
+        defer { FastKernels.level = saved }
+        for level in KernelLevel.allCases where level <= FastKernels.supported {
+            FastKernels.level = level
+            XCTAssertEqual(FastKernels.level, level)
+            try testShortRangeNetworkMatchesLiteRT()
+            try testFullRangeNetworkMatchesLiteRT()
+            try testFaceMeshNetworkMatchesLiteRT()
+            try testSyntheticInputsMatchLiteRT()
+            try testDetectionAndMeshOnAstronaut()
+        }
     }
 
     /// Through the public pipeline: image in, boxes, keypoints and 468 points out.

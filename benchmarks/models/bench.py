@@ -48,6 +48,12 @@ def main():
         if ours and theirs:
             rows.append((f"face-recognition ResNet, {unit[6:-1]}", "ms per face", ours, "dlib 19.24 C++ (OpenBLAS)", theirs, ours / theirs))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
+    # Hand-written sections after the table (the per-operator breakdown, issue 16) are kept across runs.
+    kept = ""
+    if os.path.exists(args.out):
+        text = open(args.out).read()
+        at = text.find("\n## ")
+        kept = text[at:] if at >= 0 else ""
     with open(args.out, "w") as f:
         f.write("# Native model runtime vs LiteRT and dlib\n\n")
         f.write(f"Measured {time.strftime('%Y-%m-%d', time.gmtime())} on {os.cpu_count()} cores ({cpu}); OpenBLAS kernels: {core}. "
@@ -57,6 +63,7 @@ def main():
         f.write("| model | unit | Facet | peer | peer figure | Facet / peer |\n|---|---|---:|---|---:|---:|\n")
         for r in rows:
             f.write(f"| {r[0]} | {r[1]} | {r[2]:.2f} | {r[3]} | {r[4]:.2f} | {r[5]:.2f} |\n")
+        f.write(kept)
     for r in rows:
         print(f"{r[0]}: facet {r[2]:.2f} vs {r[3]} {r[4]:.2f} ({r[5]:.2f}x)")
     print(f"wrote {args.out}")

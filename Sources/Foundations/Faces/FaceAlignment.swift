@@ -2,6 +2,7 @@ import FacetCore
 import Foundation
 import Media
 import Models
+import Tensor
 
 extension AffineMatrix2x3 {
     /// The same map as dlib's `point_transform_affine`.
@@ -93,15 +94,23 @@ public struct FaceAlignment: Equatable, Sendable {
     public func crop(image: RGBImage) -> RGBImage {
         var out = [UInt8](repeating: 0, count: size * size * 3)
         guard image.width > 0, image.height > 0 else { return RGBImage(width: size, height: size, pixels: out) }
+        let m = inverse, width = image.width, height = image.height, size = size
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                guard let base = src.baseAddress else { return }
-                for i in 0..<size {
-                    for j in 0..<size {
-                        let p = inverse.apply(SIMD2(Double(j) + 0.5, Double(i) + 0.5))
-                        let v = Bilinear.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
-                        let o = (i * size + j) * 3
-                        dst[o] = Bilinear.byte(v.0); dst[o + 1] = Bilinear.byte(v.1); dst[o + 2] = Bilinear.byte(v.2)
+                guard let base = src.baseAddress, let first = dst.baseAddress else { return }
+                let source = SendableBytes(base), target = SendableMutableBytes(first)
+                // Rows split across cores; each pixel's value does not depend on the split.
+                Parallel.ranges(size, work: size * size * 40) { rows in
+                    var o = target.pointer + rows.lowerBound * size * 3
+                    for i in rows {
+                        let y = Double(i) + 0.5
+                        for j in 0..<size {
+                            let x = Double(j) + 0.5   // inverse.apply((x, y)), written out so it inlines across modules
+                            let v = Bilinear.rgb(source.pointer, width: width, height: height,
+                                                 x: m.a * x + m.b * y + m.tx, y: m.c * x + m.d * y + m.ty)
+                            o[0] = Bilinear.byte(v.0); o[1] = Bilinear.byte(v.1); o[2] = Bilinear.byte(v.2)
+                            o += 3
+                        }
                     }
                 }
             }

@@ -95,21 +95,23 @@ public enum FaceWarp {
         let s = abs(m.determinant).squareRoot()
         let n = s.isFinite ? max(1, min(8, Int(s.rounded(.up)))) : 1
         let weight = 1 / (255 * Double(n * n))
+        let w = image.width, h = image.height, taps = Double(n)
         image.pixels.withUnsafeBufferPointer { src in
             guard let base = src.baseAddress else { return }
+            var o = out
             for i in 0..<height {
                 for j in 0..<width {
                     var r = 0.0, g = 0.0, b = 0.0
                     for u in 0..<n {
+                        let y = Double(i) + (Double(u) + 0.5) / taps
                         for v in 0..<n {
-                            let q = SIMD2(Double(j) + (Double(v) + 0.5) / Double(n), Double(i) + (Double(u) + 0.5) / Double(n))
-                            let p = m.apply(q)
-                            let t = Bilinear.rgb(base, width: image.width, height: image.height, x: p.x, y: p.y)
+                            let x = Double(j) + (Double(v) + 0.5) / taps   // m.apply((x, y)), written out to inline across modules
+                            let t = Bilinear.rgb(base, width: w, height: h, x: m.a * x + m.b * y + m.tx, y: m.c * x + m.d * y + m.ty)
                             r += t.0; g += t.1; b += t.2
                         }
                     }
-                    let o = (i * width + j) * 3
-                    out[o] = Float(r * weight); out[o + 1] = Float(g * weight); out[o + 2] = Float(b * weight)
+                    o[0] = Float(r * weight); o[1] = Float(g * weight); o[2] = Float(b * weight)
+                    o += 3
                 }
             }
         }

@@ -58,31 +58,34 @@ public struct ImageQuality: Equatable, Sendable, Codable {
         let count = max(0, width) * max(0, height)
         guard luma.count == count else { throw ImageQualityError.lumaSizeMismatch(expected: count, got: luma.count) }
         if let mask, mask.count != count { throw ImageQualityError.maskSizeMismatch(expected: count, got: mask.count) }
-        func inside(_ i: Int) -> Bool { mask.map { $0[i] != 0 } ?? true }
-
-        // Brightness and contrast: two passes over the selected pixels (mean first, for accuracy).
+        // Pointer loops (the same sums in the same order as a plain per-pixel loop): this runs on every aligned crop.
+        let all = [UInt8](repeating: 1, count: mask == nil ? count : 0)
+        let selection = mask ?? all
         var n = 0
-        var sum = 0.0
-        for i in 0..<count where inside(i) { sum += Double(luma[i]); n += 1 }
-        guard n > 0 else { throw ImageQualityError.emptyRegion }
-        let mean = sum / Double(n)
-        var squares = 0.0
-        for i in 0..<count where inside(i) { let d = Double(luma[i]) - mean; squares += d * d }
-
-        // Laplacian variance over interior selected pixels.
+        var sum = 0.0, squares = 0.0
         var lapN = 0
         var lapSum = 0.0, lapSquares = 0.0
-        if width >= 3 && height >= 3 {
-            for y in 1..<(height - 1) {
-                for x in 1..<(width - 1) {
-                    let i = y * width + x
-                    guard inside(i) else { continue }
-                    let l = Double(luma[i - width]) + Double(luma[i + width]) + Double(luma[i - 1]) + Double(luma[i + 1])
-                        - 4 * Double(luma[i])
-                    lapSum += l; lapSquares += l * l; lapN += 1
+        luma.withUnsafeBufferPointer { l in
+            selection.withUnsafeBufferPointer { m in
+                // Brightness and contrast: two passes over the selected pixels (mean first, for accuracy).
+                for i in 0..<count where m[i] != 0 { sum += Double(l[i]); n += 1 }
+                guard n > 0 else { return }
+                let mean = sum / Double(n)
+                for i in 0..<count where m[i] != 0 { let d = Double(l[i]) - mean; squares += d * d }
+                // Laplacian variance over interior selected pixels.
+                guard width >= 3 && height >= 3 else { return }
+                for y in 1..<(height - 1) {
+                    for x in 1..<(width - 1) {
+                        let i = y * width + x
+                        guard m[i] != 0 else { continue }
+                        let v = Double(l[i - width]) + Double(l[i + width]) + Double(l[i - 1]) + Double(l[i + 1]) - 4 * Double(l[i])
+                        lapSum += v; lapSquares += v * v; lapN += 1
+                    }
                 }
             }
         }
+        guard n > 0 else { throw ImageQualityError.emptyRegion }
+        let mean = sum / Double(n)
         var sharpness = 0.0
         if lapN > 0 {
             let lapMean = lapSum / Double(lapN)

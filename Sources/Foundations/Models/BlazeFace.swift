@@ -67,7 +67,7 @@ public final class BlazeFace {
     }
 
     /// Per-operator timing of the network (see `TFLiteInterpreter.runProfiled`).
-    public func profile() -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled() }
+    public func profile(cpuTime: Bool = false) -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled(cpuTime: cpuTime) }
 
     /// MediaPipe's SsdAnchorsCalculator with fixed anchor size: the centres, layer group by layer group,
     /// then rows, then columns, then anchors in a cell.

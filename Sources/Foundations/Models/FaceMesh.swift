@@ -45,7 +45,7 @@ public final class FaceMesh {
     }
 
     /// Per-operator timing of the network (see `TFLiteInterpreter.runProfiled`).
-    public func profile() -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled() }
+    public func profile(cpuTime: Bool = false) -> [(kind: String, milliseconds: Double, count: Int)] { interpreter.runProfiled(cpuTime: cpuTime) }
 
     /// MediaPipe's detection-to-ROI rule: centred on the box, turned so the eyes are level, a square of
     /// 1.5 × the box's longer side.

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Tensor
 
 /// Resampling of RGB images into network input tensors (bilinear sampling: Media's `Bilinear`).
 public enum ImageSampling {
@@ -14,24 +15,32 @@ public enum ImageSampling {
                                   axisU: (Double, Double), axisV: (Double, Double), border: Border,
                                   scale: Float, offset: Float, round: Bool = true, into tensor: inout [Float]) {
         precondition(tensor.count == size * size * 3, "affineCrop: tensor must hold \(size)x\(size)x3 values")
+        guard size > 0 else { return }
         image.pixels.withUnsafeBufferPointer { buffer in
-            guard let p = buffer.baseAddress, image.width > 0, image.height > 0 else { return }
-            var rgb = (0.0, 0.0, 0.0)
-            for v in 0..<size {
-                for u in 0..<size {
-                    let cu = Double(u) + 0.5, cv = Double(v) + 0.5
-                    let sx = originX + cu * axisU.0 + cv * axisV.0
-                    let sy = originY + cu * axisU.1 + cv * axisV.1
-                    rgb = Bilinear.rgb(p, width: image.width, height: image.height, x: sx, y: sy, border: border)
-                    let i = (v * size + u) * 3
-                    if round {
-                        tensor[i] = Float(Foundation.floor(rgb.0 + 0.5)) * scale + offset
-                        tensor[i + 1] = Float(Foundation.floor(rgb.1 + 0.5)) * scale + offset
-                        tensor[i + 2] = Float(Foundation.floor(rgb.2 + 0.5)) * scale + offset
-                    } else {
-                        tensor[i] = Float(rgb.0) * scale + offset
-                        tensor[i + 1] = Float(rgb.1) * scale + offset
-                        tensor[i + 2] = Float(rgb.2) * scale + offset
+            tensor.withUnsafeMutableBufferPointer { out in
+                guard let p = buffer.baseAddress, let o = out.baseAddress, image.width > 0, image.height > 0 else { return }
+                let src = SendableBytes(p), dst = SendableMutablePointer(o)
+                // Rows split across cores (each row is independent; the values do not depend on the split).
+                Parallel.ranges(size, work: size * size * 40) { rows in
+                    for v in rows {
+                        let cv = Double(v) + 0.5
+                        var d = dst.pointer + v * size * 3
+                        for u in 0..<size {
+                            let cu = Double(u) + 0.5
+                            let sx = originX + cu * axisU.0 + cv * axisV.0
+                            let sy = originY + cu * axisU.1 + cv * axisV.1
+                            let rgb = Bilinear.rgb(src.pointer, width: image.width, height: image.height, x: sx, y: sy, border: border)
+                            if round {
+                                d[0] = Float((rgb.0 + 0.5).rounded(.down)) * scale + offset
+                                d[1] = Float((rgb.1 + 0.5).rounded(.down)) * scale + offset
+                                d[2] = Float((rgb.2 + 0.5).rounded(.down)) * scale + offset
+                            } else {
+                                d[0] = Float(rgb.0) * scale + offset
+                                d[1] = Float(rgb.1) * scale + offset
+                                d[2] = Float(rgb.2) * scale + offset
+                            }
+                            d += 3
+                        }
                     }
                 }
             }

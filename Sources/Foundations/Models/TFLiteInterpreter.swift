@@ -10,6 +10,11 @@ public final class TFLiteInterpreter {
     private var shapes: [[Int]]
     private var buffers: [[Float]]
     private var scratch: [Float] = []
+    /// Convolution filters packed for the matrix-product micro-kernel, by filter tensor index (packed once, here).
+    private let packedFilters: [Int: PackedConvFilter]
+    /// `pairedWithNext[i]`: operator i is a depthwise convolution whose output only operator i + 1, a 1×1 convolution,
+    /// reads; the two run block by block together (`Kernels.depthwiseThenPointwise`) when the fast kernels are on.
+    private let pairedWithNext: [Bool]
 
     /// Prepares buffers for `batch` inputs at once (the model's own batch dimension is replaced).
     public init(model: TFLiteModel, batch: Int = 1) throws {
@@ -23,6 +28,33 @@ public final class TFLiteInterpreter {
         self.shapes = shapes
         buffers = model.tensors.indices.map { i in
             model.tensors[i].constant ?? [Float](repeating: 0, count: model.tensors[i].intConstant == nil ? shapes[i].reduce(1, *) : 0)
+        }
+        var packed: [Int: PackedConvFilter] = [:]
+        for op in model.operations {
+            switch op.kind {
+            case .conv2d, .conv2dFused:
+                guard op.inputs.count > 1, op.inputs[1] >= 0 else { continue }
+                let f = model.tensors[op.inputs[1]]
+                guard let values = f.constant, f.shape.count == 4, packed[op.inputs[1]] == nil,
+                      values.count == f.shape[0] * f.shape[1] * f.shape[2] * f.shape[3] else { continue }
+                packed[op.inputs[1]] = PackedConvFilter(filter: values, outChannels: f.shape[0], depth: f.shape[1] * f.shape[2] * f.shape[3])
+            default: continue
+            }
+        }
+        packedFilters = packed
+        var consumers: [Int: Int] = [:]
+        for op in model.operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        let ops = model.operations
+        pairedWithNext = ops.indices.map { i in
+            guard i + 1 < ops.count, case .depthwiseConv2d(_, _, _, _, _, .none) = ops[i].kind, let mid = ops[i].outputs.first, mid >= 0,
+                  consumers[mid] == 1, !model.outputs.contains(mid), let next = ops[i + 1].inputs.first, next == mid,
+                  ops[i + 1].inputs.count > 1, ops[i + 1].inputs[1] >= 0, let f = packed[ops[i + 1].inputs[1]] else { return false }
+            let shape = model.tensors[ops[i + 1].inputs[1]].shape
+            guard shape.count == 4, shape[1] == 1, shape[2] == 1, f.depth == shape[3] else { return false }
+            switch ops[i + 1].kind {
+            case .conv2d(1, 1, 1, 1, _, .none), .conv2dFused(1, 1, 1, 1, _, _, _): return true
+            default: return false
+            }
         }
         try validate()
     }
@@ -55,21 +87,94 @@ public final class TFLiteInterpreter {
         model.tensors.firstIndex { $0.name == name }.map { buffers[$0] }
     }
 
-    /// Executes every operator in file order.
+    /// Executes every operator in file order (a depthwise convolution and the 1×1 convolution after it together,
+    /// see `pairedWithNext`).
     public func run() {
-        for op in model.operations { execute(op) }
+        let ops = model.operations
+        var i = 0
+        while i < ops.count {
+            if pairedWithNext[i], executePair(ops[i], ops[i + 1]) { i += 2; continue }
+            execute(ops[i])
+            i += 1
+        }
     }
 
-    /// Runs once and returns the wall time of each operator kind in milliseconds, largest first (for
-    /// finding where a model spends its time; `model-bench --profile`).
-    public func runProfiled(repeats: Int = 50) -> [(kind: String, milliseconds: Double, count: Int)] {
+    /// A depthwise convolution and the 1×1 convolution reading its output, block by block; false (nothing done)
+    /// when the fast kernels do not take the pair.
+    private func executePair(_ dwOp: TFLiteModel.Operation, _ pwOp: TFLiteModel.Operation) -> Bool {
+        guard case .depthwiseConv2d(let sH, let sW, let dH, let dW, let padding, .none) = dwOp.kind,
+              let packed = packedFilters[pwOp.inputs[1]] else { return false }
+        let inShape = shapes[dwOp.inputs[0]]
+        let f = model.tensors[dwOp.inputs[1]].shape
+        let g = WindowGeometry(inH: inShape[1], inW: inShape[2], kH: f[1], kW: f[2], strideH: sH, strideW: sW,
+                               dilationH: dH, dilationW: dW, padding: padding)
+        guard Kernels.fastDepthwiseHandles(channels: inShape[3], geometry: g) else { return false }
+        var residualTensor = -1, alphaTensor = -1, relu = false
+        switch pwOp.kind {
+        case .conv2d: break
+        case .conv2dFused(_, _, _, _, _, let residual, let epilogue):
+            residualTensor = residual ? pwOp.inputs[3] : -1
+            alphaTensor = epilogue == .prelu ? pwOp.inputs[residual ? 4 : 3] : -1
+            relu = epilogue == .relu
+        default: return false
+        }
+        let mid = dwOp.outputs[0], out = pwOp.outputs[0]
+        var midBuffer = buffers[mid], outBuffer = buffers[out]
+        buffers[mid] = []; buffers[out] = []
+        defer { buffers[mid] = midBuffer; buffers[out] = outBuffer }
+        var done = false
+        midBuffer.withUnsafeMutableBufferPointer { mp in
+            outBuffer.withUnsafeMutableBufferPointer { op in
+                withOptionalBuffer(dwOp.inputs[0]) { x in
+                    withOptionalBuffer(dwOp.inputs[1]) { w in
+                        withOptionalBuffer(dwOp.inputs.count > 2 ? dwOp.inputs[2] : -1) { dwBias in
+                            withOptionalBuffer(pwOp.inputs.count > 2 ? pwOp.inputs[2] : -1) { bias in
+                                withOptionalBuffer(residualTensor) { residual in
+                                    withOptionalBuffer(alphaTensor) { alpha in
+                                        guard let x, let w, let m = mp.baseAddress, let o = op.baseAddress else { return }
+                                        done = Kernels.depthwiseThenPointwise(
+                                            input: x, batch: inShape[0], channels: inShape[3], geometry: g, depthwiseFilter: w,
+                                            depthwiseBias: dwBias, intermediate: m, packed: packed, bias: bias,
+                                            epilogue: ConvEpilogue(residual: residual, relu: relu, preluAlpha: alpha,
+                                                                   residualChannels: residualTensor >= 0 ? shapes[residualTensor].last ?? 0 : 0),
+                                            output: o)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return done
+    }
+
+    /// Runs `repeats` times and returns the mean time of each operator kind in milliseconds, largest first (for
+    /// finding where a model spends its time; `model-bench --profile`). Wall time, or with `cpuTime` the calling
+    /// thread's CPU time (steady on a busy machine; meaningful with one thread, `FACET_THREADS=1`).
+    public func runProfiled(repeats: Int = 50, cpuTime: Bool = false) -> [(kind: String, milliseconds: Double, count: Int)] {
         var totals: [String: (Double, Int)] = [:]
+        func now() -> UInt64 {
+            guard cpuTime else { return DispatchTime.now().uptimeNanoseconds }
+            var t = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+            return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+        }
+        let ops = model.operations
         for _ in 0..<repeats {
-            for op in model.operations {
-                let start = DispatchTime.now().uptimeNanoseconds
-                execute(op)
-                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-                let name = Self.profileName(op, shapes: shapes)
+            var i = 0
+            while i < ops.count {
+                let start = now()
+                let name: String
+                if pairedWithNext[i], executePair(ops[i], ops[i + 1]) {
+                    name = "depthwise+" + Self.profileName(ops[i + 1], shapes: shapes) + " (dw " + Self.profileName(ops[i], shapes: shapes) + ")"
+                    i += 2
+                } else {
+                    execute(ops[i])
+                    name = Self.profileName(ops[i], shapes: shapes)
+                    i += 1
+                }
+                let elapsed = Double(now() &- start) / 1e6
                 totals[name, default: (0, 0)].0 += elapsed / Double(repeats)
                 totals[name, default: (0, 0)].1 += 1
             }
@@ -98,7 +203,7 @@ public final class TFLiteInterpreter {
             withBuffers(op.inputs[0], op.inputs[1], op.inputs.count > 2 ? op.inputs[2] : -1, out) { x, w, b, y in
                 guard let w else { return }   // validate() guarantees a constant filter
                 Kernels.conv2d(input: x, batch: inShape[0], channels: inShape[3], geometry: g, filter: w, outChannels: f[0],
-                               bias: b, output: y, scratch: &scratch)
+                               bias: b, packed: packedFilters[op.inputs[1]], output: y, scratch: &scratch)
             }
             applyActivation(activation, out)
         case .conv2dFused(let sH, let sW, let dH, let dW, let padding, let residual, let epilogue):
@@ -112,8 +217,9 @@ public final class TFLiteInterpreter {
                 withOptionalBuffer(residualTensor) { res in
                     withOptionalBuffer(alphaTensor) { alpha in
                         Kernels.conv2d(input: x, batch: inShape[0], channels: inShape[3], geometry: g, filter: w, outChannels: f[0], bias: b,
-                                       epilogue: ConvEpilogue(residual: res, relu: epilogue == .relu, preluAlpha: alpha),
-                                       output: y, scratch: &scratch)
+                                       epilogue: ConvEpilogue(residual: res, relu: epilogue == .relu, preluAlpha: alpha,
+                                                              residualChannels: residual ? shapes[residualTensor].last ?? 0 : 0),
+                                       packed: packedFilters[op.inputs[1]], output: y, scratch: &scratch)
                     }
                 }
             }
@@ -342,8 +448,10 @@ public final class TFLiteInterpreter {
                 if op.inputs[2] >= 0 { try bias(f[0]) }
                 try expect([xs[0], g.outH, g.outW, f[0]])
                 if residual {
-                    let r = try input(3)
-                    guard shapes[r] == os, buffers[r].count == count(r), r != out else { throw fail(op, "residual \(shapes[r]) does not match \(os)") }
+                    // The residual has the output's shape, or fewer channels (a folded zero channel padding).
+                    let r = try input(3), rs = shapes[r]
+                    guard rs.count == os.count, rs.dropLast() == os.dropLast(), let rc = rs.last, let oc = os.last, rc >= 1, rc <= oc,
+                          buffers[r].count == count(r), r != out else { throw fail(op, "residual \(shapes[r]) does not match \(os)") }
                 }
                 if epilogue == .prelu {
                     let a = try input(residual ? 4 : 3)

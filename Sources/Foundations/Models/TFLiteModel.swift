@@ -159,7 +159,83 @@ public struct TFLiteModel: Sendable {
         }
         self.tensors = tensors
         let shapes = tensors.map(\.shape)
-        self.operations = Self.fuseAddActivation(Self.fuseConvEpilogues(kept, outputs: outputs, shapes: shapes), outputs: outputs)
+        let fused = Self.fuseAddActivation(Self.fuseConvEpilogues(Self.deferConvolutions(kept, outputs: outputs), outputs: outputs,
+                                                                  shapes: shapes), outputs: outputs)
+        self.operations = Self.deferDepthwise(Self.foldChannelPadding(fused, tensors: tensors, outputs: outputs), outputs: outputs)
+    }
+
+    /// Drops a PAD that only appends zero channels to a fused convolution's residual (BlazeFace's widening shortcut):
+    /// the convolution takes the unpadded tensor as its residual, which then covers its first channels only
+    /// (`ConvEpilogue.residualChannels`). One pass over memory fewer per widening block.
+    static func foldChannelPadding(_ operations: [Operation], tensors: [TensorInfo], outputs: [Int]) -> [Operation] {
+        var consumers: [Int: Int] = [:]
+        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        var producer: [Int: Int] = [:]
+        for (i, op) in operations.enumerated() { for t in op.outputs where t >= 0 { producer[t] = i } }
+        var result = operations
+        var dropped = Set<Int>()
+        for (i, op) in operations.enumerated() {
+            guard case .conv2dFused(_, _, _, _, _, true, _) = op.kind, op.inputs.count > 3, let r = Optional(op.inputs[3]), r >= 0,
+                  consumers[r] == 1, !outputs.contains(r), let p = producer[r], p < i, case .pad = operations[p].kind,
+                  operations[p].inputs.count == 2, operations[p].inputs[0] >= 0, operations[p].inputs[1] >= 0,
+                  let amounts = tensors[operations[p].inputs[1]].intConstant, amounts.count == 8,
+                  amounts[0..<7].allSatisfy({ $0 == 0 }), amounts[7] > 0 else { continue }
+            var inputs = op.inputs
+            inputs[3] = operations[p].inputs[0]
+            result[i] = Operation(kind: op.kind, inputs: inputs, outputs: op.outputs)
+            dropped.insert(p)
+        }
+        return result.enumerated().filter { !dropped.contains($0.offset) }.map(\.element)
+    }
+
+    /// Moves each DEPTHWISE_CONV_2D whose output only a convolution uses to just before it, so the interpreter can run
+    /// the two together (`TFLiteInterpreter`'s depthwise + 1×1 pairs). Safe for the same reason as `deferConvolutions`.
+    static func deferDepthwise(_ operations: [Operation], outputs: [Int]) -> [Operation] {
+        var consumers: [Int: Int] = [:]
+        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        var result = operations
+        var moved = Set<Int>()
+        var i = 0
+        while i < result.count {
+            let op = result[i]
+            if case .depthwiseConv2d = op.kind, let y = op.outputs.first, y >= 0, consumers[y] == 1, !outputs.contains(y), !moved.contains(y),
+               let j = result[(i + 1)...].firstIndex(where: { $0.inputs.contains(y) }), j > i + 1 {
+                switch result[j].kind {
+                case .conv2d, .conv2dFused:
+                    result.remove(at: i)
+                    result.insert(op, at: j - 1)
+                    moved.insert(y)   // each operator moves at most once: two feeding one consumer cannot swap forever
+                    continue
+                default: break
+                }
+            }
+            i += 1
+        }
+        return result
+    }
+
+    /// Moves each CONV_2D whose output only an ADD uses to just before that ADD (BlazeFace computes the shortcut
+    /// branch, max pool and channel padding, between the two), so that `fuseConvEpilogues` can fold the ADD into it.
+    /// Every tensor is written once, so running a convolution later, after operators it does not feed, is safe.
+    static func deferConvolutions(_ operations: [Operation], outputs: [Int]) -> [Operation] {
+        var consumers: [Int: Int] = [:]
+        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
+        var result = operations
+        var moved = Set<Int>()
+        var i = 0
+        while i < result.count {
+            let op = result[i]
+            if case .conv2d(_, _, _, _, _, .none) = op.kind, let y = op.outputs.first, y >= 0, consumers[y] == 1, !outputs.contains(y),
+               !moved.contains(y), let j = result[(i + 1)...].firstIndex(where: { $0.inputs.contains(y) }), j > i + 1,
+               case .add = result[j].kind {
+                result.remove(at: i)
+                result.insert(op, at: j - 1)
+                moved.insert(y)   // each operator moves at most once: two feeding one ADD cannot swap forever
+                continue   // another operator is now at i
+            }
+            i += 1
+        }
+        return result
     }
 
     /// Folds into a CONV_2D the ADD of a residual, then a RELU or PRELU, when each intermediate result is

@@ -14,7 +14,7 @@ public enum Kernels {
     /// product accumulates into it), then ReLU or per-channel PReLU.
     public static func conv2d(input: UnsafePointer<Float>, batch n: Int, channels cin: Int, geometry g: WindowGeometry,
                               filter: UnsafePointer<Float>, outChannels cout: Int, bias: UnsafePointer<Float>?,
-                              epilogue: ConvEpilogue = ConvEpilogue(),
+                              epilogue: ConvEpilogue = ConvEpilogue(), packed: PackedConvFilter? = nil,
                               output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
         let k = g.kH * g.kW * cin
         let rows = g.outH * g.outW
@@ -22,6 +22,46 @@ public enum Kernels {
             && g.outH == g.inH && g.outW == g.inW
         if !pointwise && scratch.count < rows * k { scratch = [Float](repeating: 0, count: rows * k) }
         let w = SendablePointer(filter), b = bias.map(SendablePointer.init)
+        let level = FastKernels.level
+        if level >= .avx2 {
+            // The C micro-kernel on weights packed at load time (or here, for callers that did not pack them), with
+            // bias, residual and activation applied before its single store.
+            let weights = packed.flatMap { $0.outChannels == cout && $0.depth == k ? $0 : nil }
+                ?? PackedConvFilter(filter: filter, outChannels: cout, depth: k)
+            weights.values.withUnsafeBufferPointer { pp in
+                guard let pw = pp.baseAddress.map(SendablePointer.init) else { return }
+                scratch.withUnsafeMutableBufferPointer { buffer in
+                    let cols = buffer.baseAddress.map(SendableMutablePointer.init)
+                    for image in 0..<n {
+                        let src = SendablePointer(input + image * g.inH * g.inW * cin)
+                        let dst = SendableMutablePointer(output + image * rows * cout)
+                        Parallel.ranges(rows, work: rows * cout * k) { range in
+                            // Windows are unfolded a block of rows at a time into the start of this range's part of the
+                            // scratch, so the block is still in cache when the product reads it.
+                            let block = pointwise ? range.count : max(12, min(range.count, 16_384 / max(k, 1) / 12 * 12))
+                            var lower = range.lowerBound
+                            while lower < range.upperBound {
+                                let upper = min(range.upperBound, lower + block)
+                                let a: UnsafePointer<Float>
+                                if pointwise {
+                                    a = src.pointer + lower * k
+                                } else if let cols {
+                                    unfold(src.pointer, channels: cin, geometry: g, rows: lower..<upper, into: cols.pointer + range.lowerBound * k, level: level)
+                                    a = UnsafePointer(cols.pointer + range.lowerBound * k)
+                                } else { return }
+                                let rc = epilogue.residualChannels > 0 && epilogue.residualChannels < cout ? epilogue.residualChannels : cout
+                                let residual = epilogue.residual.map { $0 + (image * rows + lower) * rc }
+                                packedProduct(m: upper - lower, a: a, lda: k, filter: pw.pointer, n: cout, k: k, bias: b?.pointer,
+                                              residual: residual, residualChannels: rc, relu: epilogue.relu, preluAlpha: epilogue.preluAlpha,
+                                              c: dst.pointer + lower * cout, ldc: cout, level: level)
+                                lower = upper
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         scratch.withUnsafeMutableBufferPointer { buffer in
             let cols = buffer.baseAddress.map(SendableMutablePointer.init)
             for image in 0..<n {
@@ -37,9 +77,16 @@ public enum Kernels {
                     } else { return }
                     let c = dst.pointer + range.lowerBound * cout
                     // Start C at residual + bias and accumulate into it (beta 1): no zeroing, bias or add pass.
-                    let residual = epilogue.residual.map { $0 + (image * rows + range.lowerBound) * cout }
+                    let rc = epilogue.residualChannels > 0 && epilogue.residualChannels < cout ? epilogue.residualChannels : cout
+                    let residual = epilogue.residual.map { $0 + (image * rows + range.lowerBound) * rc }
                     for r in 0..<range.count {
                         let row = c + r &* cout
+                        if rc < cout, let res = residual {
+                            // A residual with fewer channels: bias (or zero) everywhere, plus the residual on its channels.
+                            if let bias = b { copyFloats(bias.pointer, to: row, count: cout) } else { row.update(repeating: 0, count: cout) }
+                            addRow(UnsafePointer(row), res + r &* rc, into: row, count: rc)
+                            continue
+                        }
                         switch (residual, b) {
                         case let (res?, bias?): addRow(res + r &* cout, bias.pointer, into: row, count: cout)
                         case let (res?, nil): copyFloats(res + r &* cout, to: row, count: cout)
@@ -116,7 +163,10 @@ public enum Kernels {
         let work = rows * g.outW * c * g.kH * g.kW
         let src = SendablePointer(input), dst = SendableMutablePointer(output), w = SendablePointer(filter)
         let b = bias.map(SendablePointer.init)
+        let level = FastKernels.level
         Parallel.ranges(rows, work: work, threshold: 60_000) { range in
+            if level >= .avx2, depthwiseRows(input: src.pointer, channels: c, geometry: g, filter: w.pointer, bias: b?.pointer,
+                                             output: dst.pointer, rows: range, level: level) { return }
             for row in range {
                 let image = row / g.outH, oy = row % g.outH
                 let plane = src.pointer + image * g.inH * g.inW * c
@@ -584,11 +634,15 @@ public struct ConvEpilogue: @unchecked Sendable {
     public var relu: Bool
     /// Or then per-output-channel PReLU with these slopes.
     public var preluAlpha: UnsafePointer<Float>?
+    /// Channels per pixel of `residual` when it has fewer than the output (it then covers the first ones, the rest
+    /// take nothing: BlazeFace's zero-padded shortcut without the padding); 0 when it has the output's channels.
+    public var residualChannels: Int
 
-    public init(residual: UnsafePointer<Float>? = nil, relu: Bool = false, preluAlpha: UnsafePointer<Float>? = nil) {
+    public init(residual: UnsafePointer<Float>? = nil, relu: Bool = false, preluAlpha: UnsafePointer<Float>? = nil, residualChannels: Int = 0) {
         self.residual = residual
         self.relu = relu
         self.preluAlpha = preluAlpha
+        self.residualChannels = residualChannels
     }
 }
 
@@ -598,6 +652,18 @@ public struct ConvEpilogue: @unchecked Sendable {
 public struct SendablePointer: @unchecked Sendable {
     public let pointer: UnsafePointer<Float>
     @inlinable public init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
+}
+
+/// Image bytes read by worker threads (the samplers that split rows across cores).
+public struct SendableBytes: @unchecked Sendable {
+    public let pointer: UnsafePointer<UInt8>
+    @inlinable public init(_ pointer: UnsafePointer<UInt8>) { self.pointer = pointer }
+}
+
+/// Image bytes written by worker threads (disjoint rows only).
+public struct SendableMutableBytes: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<UInt8>
+    @inlinable public init(_ pointer: UnsafeMutablePointer<UInt8>) { self.pointer = pointer }
 }
 
 /// A mutable pointer handed to worker threads (disjoint writes only).

@@ -1,0 +1,63 @@
+// CKernels: float32 inference micro-kernels with AVX2+FMA and AVX-512 variants chosen at run time.
+// Imported only by the Tensor module (scripts/check-imports.py, SHIM_OWNERS). Every kernel has a naive twin in
+// Tensor's ReferenceKernels that Tests/FacetTests/TensorFastKernelTests.swift compares against, on both paths.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set levels: 0 none (callers use their portable code), 1 AVX2+FMA, 2 AVX-512 (F, VL, DQ, BW).
+enum { FK_LEVEL_NONE = 0, FK_LEVEL_AVX2 = 1, FK_LEVEL_AVX512 = 2 };
+
+/// The best level this CPU (and operating system) supports.
+int fk_cpu_level(void);
+
+/// Floats `fk_pack_gemm_b` writes for an N x K matrix: ceil(N / 16) * K * 16.
+size_t fk_packed_gemm_b_count(int n, int k);
+
+/// Packs B, given as N rows of K floats (a convolution filter OHWI flattened to [cout][kH*kW*cin]), into panels
+/// of 16 columns: packed[((n / 16) * K + k) * 16 + n % 16] = b[n * K + k], zero where n >= N.
+void fk_pack_gemm_b(const float *b, int n, int k, float *packed);
+
+/// What a matrix product applies to C in the same pass: C = act(A·Bᵀ + bias + residual).
+typedef struct {
+    const float *bias;      // [N] or NULL
+    const float *residual;  // [M][ldr] or NULL (must not alias C)
+    int ldr;
+    int relu;               // max(x, 0)
+    const float *alpha;     // [N] PReLU slopes, or NULL (applied instead of relu when set)
+    int residual_channels;  // the residual covers columns [0, residual_channels) only (zero beyond); 0: all N
+} fk_epilogue;
+
+/// C[M x N] (row stride ldc) = epilogue(A[M x K] (row stride lda) · Bᵀ) with B packed by fk_pack_gemm_b.
+/// level: FK_LEVEL_AVX2 or FK_LEVEL_AVX512 (must not exceed fk_cpu_level()).
+void fk_gemm(int level, int m, int n, int k, const float *a, int lda, const float *packed_b, float *c, int ldc,
+             const fk_epilogue *epilogue);
+
+/// Depthwise 2-D convolution (channel multiplier 1), NHWC, one image: output rows [row_begin, row_end).
+/// input [in_h][in_w][c], filter [kh][kw][c], bias [c] or NULL, output [out_h][out_w][c]. Padding taps read 0.
+/// Returns 0 when the shape is outside what the kernel handles (kh*kw > 64 or c > 16384): the caller falls back.
+typedef struct {
+    const float *input;
+    const float *filter;
+    const float *bias;
+    float *output;
+    int c, in_h, in_w, out_h, out_w, kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+} fk_depthwise;
+
+int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_end);
+
+/// Unfolds the windows of output positions [pos_begin, pos_end) (row-major over out_h x out_w) of a convolution
+/// into rows of kh*kw*c floats (ky, kx, channel order; zeros where the window leaves the image), starting at `cols`.
+/// Uses p's input and geometry fields only (filter, bias and output are ignored).
+void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

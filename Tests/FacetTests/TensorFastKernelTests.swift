@@ -1,0 +1,207 @@
+import Foundation
+import Tensor
+import XCTest
+
+/// The C micro-kernels (CKernels: packed matrix product with fused epilogue, depthwise convolution) against their
+/// naive Double twins, on every instruction-set path this machine has (AVX2 and, where present, AVX-512), over
+/// odd sizes, strides, paddings and channel counts that are not multiples of the vector width.
+final class TensorFastKernelTests: XCTestCase {
+    private func random(_ shape: [Int], _ rng: inout SplitMix64) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &rng) })
+    }
+
+    private let paddings: [Padding] = [.same, .valid, .explicit(top: 1, bottom: 2, left: 0, right: 1), .explicit(top: 2, bottom: 0, left: 2, right: 2)]
+
+    /// Every level above portable that the CPU supports (fails in CI on an x86-64 machine without AVX2).
+    private func levels() throws -> [KernelLevel] {
+        let found = KernelLevel.allCases.filter { $0 > .portable && $0 <= FastKernels.supported }
+        #if arch(x86_64)
+        XCTAssertFalse(found.isEmpty, "this x86-64 CPU has no AVX2: the fast kernels are not exercised")
+        #endif
+        return found
+    }
+
+    private func withLevel(_ level: KernelLevel, _ body: () throws -> Void) rethrows {
+        let saved = FastKernels.level
+        FastKernels.level = level
+        defer { FastKernels.level = saved }
+        try body()
+    }
+
+    func testLevelIsCappedBySupport() {
+        let saved = FastKernels.level
+        defer { FastKernels.level = saved }
+        FastKernels.level = .avx512
+        XCTAssertLessThanOrEqual(FastKernels.level, FastKernels.supported)
+        FastKernels.level = .portable
+        XCTAssertEqual(FastKernels.level, .portable)
+    }
+
+    /// Convolutions (1×1 as a plain product, k×k through im2col) with bias, residual (also one with fewer channels than
+    /// the output: a folded zero channel padding) and ReLU / PReLU / nothing; the portable path too.
+    func testPackedConvolutionMatchesNaive() throws {
+        for level in [.portable] + (try levels()) {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 31)
+                for trial in 0..<60 {
+                    let n = Int.random(in: 1...2, using: &rng), h = Int.random(in: 1...13, using: &rng), w = Int.random(in: 1...13, using: &rng)
+                    let cin = [1, 3, 5, 8, 16, 17, 31, 40].randomElement(using: &rng)!
+                    let cout = [1, 7, 8, 12, 16, 17, 24, 33, 40, 49].randomElement(using: &rng)!
+                    let k = [1, 1, 2, 3, 5].randomElement(using: &rng)!, stride = Int.random(in: 1...3, using: &rng)
+                    let padding = paddings.randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+                    guard g.outH > 0, g.outW > 0 else { continue }
+                    let x = random([n, h, w, cin], &rng), f = random([cout, k, k, cin], &rng), b = random([cout], &rng)
+                    let mode = trial % 5   // 0 plain, 1 residual + ReLU, 2 residual + PReLU, 3 PReLU, no bias, 4 narrower residual + ReLU
+                    let rc = mode == 4 ? max(1, cout / 2) : cout
+                    let residual = random([n, g.outH, g.outW, rc], &rng), alpha = random([cout], &rng)
+                    let conv = ReferenceKernels.conv2d(x, filter: f, bias: mode == 3 ? nil : b, strideH: stride, strideW: stride, padding: padding)
+                    let padded = rc == cout ? residual : Tensor(shape: conv.shape, data: (0..<conv.count).map { i in
+                        i % cout < rc ? residual.data[i / cout * rc + i % cout] : 0
+                    })
+                    let sum = mode == 1 || mode == 2 || mode == 4 ? ReferenceKernels.add(conv, padded) : conv
+                    let expected = sum.data.enumerated().map { i, v -> Float in
+                        switch mode {
+                        case 1, 4: return max(v, 0)
+                        case 2, 3: return v >= 0 ? v : v * alpha.data[i % cout]
+                        default: return v
+                        }
+                    }
+                    var out = [Float](repeating: .nan, count: sum.count)
+                    var scratch: [Float] = []
+                    let packed = trial % 3 == 0 ? PackedConvFilter(filter: f.data, outChannels: cout, depth: k * k * cin) : nil
+                    x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                        residual.data.withUnsafeBufferPointer { rp in alpha.data.withUnsafeBufferPointer { ap in
+                            out.withUnsafeMutableBufferPointer { op in
+                                let epilogue = ConvEpilogue(residual: mode == 1 || mode == 2 || mode == 4 ? rp.baseAddress : nil,
+                                                            relu: mode == 1 || mode == 4, preluAlpha: mode == 2 || mode == 3 ? ap.baseAddress : nil,
+                                                            residualChannels: rc)
+                                Kernels.conv2d(input: xp.baseAddress!, batch: n, channels: cin, geometry: g, filter: fp.baseAddress!,
+                                               outChannels: cout, bias: mode == 3 ? nil : bp.baseAddress!, epilogue: epilogue, packed: packed,
+                                               output: op.baseAddress!, scratch: &scratch)
+                            }
+                        } }
+                    } } }
+                    let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertFalse(out.contains { $0.isNaN }, "\(level) trial \(trial): outputs left unwritten")
+                    XCTAssertLessThan(worst, 2e-4, "\(level) trial \(trial): conv \(k)x\(k)/\(stride) \(padding) \([n, h, w, cin]) -> \(cout), mode \(mode)")
+                }
+            }
+        }
+    }
+
+    /// Large enough that rows are split across the worker pool (and across micro-tile boundaries).
+    func testPackedPointwiseAcrossThreads() throws {
+        for level in try levels() {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 32)
+                for (h, cin, cout) in [(37, 24, 40), (29, 64, 17), (48, 32, 96)] {
+                    let x = random([1, h, h, cin], &rng), f = random([cout, 1, 1, cin], &rng), b = random([cout], &rng)
+                    let expected = ReferenceKernels.conv2d(x, filter: f, bias: b, strideH: 1, strideW: 1, padding: .same)
+                    let g = WindowGeometry(inH: h, inW: h, kH: 1, kW: 1, strideH: 1, strideW: 1, padding: .same)
+                    var out = Tensor(zeros: expected.shape)
+                    var scratch: [Float] = []
+                    x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                        out.data.withUnsafeMutableBufferPointer { op in
+                            Kernels.conv2d(input: xp.baseAddress!, batch: 1, channels: cin, geometry: g, filter: fp.baseAddress!, outChannels: cout,
+                                           bias: bp.baseAddress!, output: op.baseAddress!, scratch: &scratch)
+                        }
+                    } } }
+                    XCTAssertLessThan(out.maxAbsDifference(expected), 2e-4, "\(level) pointwise \(h)x\(h)x\(cin) -> \(cout)")
+                }
+            }
+        }
+    }
+
+    /// Depthwise 3×3 and 5×5 (register-tiled copies) and other window sizes (generic copy), strides 1–3,
+    /// channel counts on and off the vector width, output rows wide enough for the four-pixel tiles and their tails.
+    func testDepthwiseMatchesNaive() throws {
+        for level in try levels() {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 33)
+                for trial in 0..<60 {
+                    let n = Int.random(in: 1...2, using: &rng), h = Int.random(in: 1...14, using: &rng), w = Int.random(in: 1...19, using: &rng)
+                    let c = [1, 3, 7, 8, 9, 15, 16, 17, 24, 32, 33, 40].randomElement(using: &rng)!
+                    let k = [3, 3, 5, 5, 1, 2, 4].randomElement(using: &rng)!, stride = Int.random(in: 1...3, using: &rng)
+                    let padding = paddings.randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+                    guard g.outH > 0, g.outW > 0 else { continue }
+                    let x = random([n, h, w, c], &rng), f = random([1, k, k, c], &rng), b = random([c], &rng)
+                    let useBias = trial % 5 != 0
+                    let expected = ReferenceKernels.depthwiseConv2d(x, filter: f, bias: useBias ? b : nil, strideH: stride, strideW: stride, padding: padding)
+                    var out = Tensor(zeros: expected.shape)
+                    x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                        out.data.withUnsafeMutableBufferPointer { op in
+                            Kernels.depthwiseConv2d(input: xp.baseAddress!, batch: n, channels: c, geometry: g, filter: fp.baseAddress!,
+                                                    bias: useBias ? bp.baseAddress! : nil, output: op.baseAddress!)
+                        }
+                    } } }
+                    XCTAssertLessThan(out.maxAbsDifference(expected), 1e-4, "\(level) trial \(trial): depthwise \(k)x\(k)/\(stride) \(padding) \([n, h, w, c])")
+                }
+                // A layer large enough to be split across the pool, as in FaceMesh (96×96×16, 3×3).
+                let x = random([1, 96, 96, 16], &rng), f = random([1, 3, 3, 16], &rng), b = random([16], &rng)
+                let expected = ReferenceKernels.depthwiseConv2d(x, filter: f, bias: b, strideH: 1, strideW: 1, padding: .same)
+                let g = WindowGeometry(inH: 96, inW: 96, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: .same)
+                var out = Tensor(zeros: expected.shape)
+                x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                    out.data.withUnsafeMutableBufferPointer { op in
+                        Kernels.depthwiseConv2d(input: xp.baseAddress!, batch: 1, channels: 16, geometry: g, filter: fp.baseAddress!,
+                                                bias: bp.baseAddress!, output: op.baseAddress!)
+                    }
+                } } }
+                XCTAssertLessThan(out.maxAbsDifference(expected), 1e-4, "\(level) depthwise 96x96x16")
+            }
+        }
+    }
+
+    /// Depthwise then 1×1 convolution block by block equals the two naive layers one after the other, with the
+    /// pointwise layer's residual and ReLU / PReLU, across strides, paddings and channel counts.
+    func testDepthwiseThenPointwiseMatchesNaive() throws {
+        for level in try levels() {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 34)
+                for trial in 0..<40 {
+                    let n = Int.random(in: 1...2, using: &rng), h = Int.random(in: 1...17, using: &rng), w = Int.random(in: 1...17, using: &rng)
+                    let c = [1, 3, 8, 16, 17, 24, 33].randomElement(using: &rng)!, cout = [1, 5, 8, 16, 19, 32, 40].randomElement(using: &rng)!
+                    let k = [3, 5, 2].randomElement(using: &rng)!, stride = Int.random(in: 1...2, using: &rng)
+                    let padding = paddings.randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+                    guard g.outH > 0, g.outW > 0 else { continue }
+                    let x = random([n, h, w, c], &rng), dwf = random([1, k, k, c], &rng), dwb = random([c], &rng)
+                    let pwf = random([cout, 1, 1, c], &rng), pwb = random([cout], &rng)
+                    let mode = trial % 4   // 0 plain, 1 residual + ReLU, 2 PReLU, 3 narrower residual + ReLU
+                    let rc = mode == 3 ? max(1, cout / 3) : cout
+                    let residual = random([n, g.outH, g.outW, rc], &rng), alpha = random([cout], &rng)
+                    let mid = ReferenceKernels.depthwiseConv2d(x, filter: dwf, bias: dwb, strideH: stride, strideW: stride, padding: padding)
+                    let conv = ReferenceKernels.conv2d(mid, filter: pwf, bias: pwb, strideH: 1, strideW: 1, padding: .same)
+                    let padded = Tensor(shape: conv.shape, data: (0..<conv.count).map { i in i % cout < rc ? residual.data[i / cout * rc + i % cout] : 0 })
+                    let sum = mode == 1 || mode == 3 ? ReferenceKernels.add(conv, padded) : conv
+                    let expected = sum.data.enumerated().map { i, v -> Float in
+                        mode == 1 || mode == 3 ? max(v, 0) : (mode == 2 && v < 0 ? v * alpha.data[i % cout] : v)
+                    }
+                    var between = [Float](repeating: .nan, count: mid.count), out = [Float](repeating: .nan, count: sum.count)
+                    let packed = PackedConvFilter(filter: pwf.data, outChannels: cout, depth: c)
+                    var done = false
+                    x.data.withUnsafeBufferPointer { xp in dwf.data.withUnsafeBufferPointer { fp in dwb.data.withUnsafeBufferPointer { bp in
+                        pwb.data.withUnsafeBufferPointer { pb in residual.data.withUnsafeBufferPointer { rp in alpha.data.withUnsafeBufferPointer { ap in
+                            between.withUnsafeMutableBufferPointer { mp in out.withUnsafeMutableBufferPointer { op in
+                                let epilogue = ConvEpilogue(residual: mode == 1 || mode == 3 ? rp.baseAddress : nil, relu: mode == 1 || mode == 3,
+                                                            preluAlpha: mode == 2 ? ap.baseAddress : nil, residualChannels: rc)
+                                done = Kernels.depthwiseThenPointwise(input: xp.baseAddress!, batch: n, channels: c, geometry: g,
+                                                                      depthwiseFilter: fp.baseAddress!, depthwiseBias: bp.baseAddress!,
+                                                                      intermediate: mp.baseAddress!, packed: packed, bias: pb.baseAddress!,
+                                                                      epilogue: epilogue, output: op.baseAddress!)
+                            } }
+                        } } }
+                    } } }
+                    XCTAssertTrue(done, "\(level) trial \(trial): the fused kernel refused \(g)")
+                    XCTAssertFalse(out.contains { $0.isNaN } || between.contains { $0.isNaN }, "\(level) trial \(trial): values left unwritten")
+                    let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
+                    let worstMid = zip(between, mid.data).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(worst, 2e-4, "\(level) trial \(trial): dw \(k)x\(k)/\(stride) \(padding) \([n, h, w, c]) -> \(cout), mode \(mode)")
+                    XCTAssertLessThan(worstMid, 1e-4, "\(level) trial \(trial): intermediate")
+                }
+            }
+        }
+    }
+}
