@@ -174,18 +174,20 @@ public final class BlazeFace {
         return (interpreter.output(0), interpreter.output(1))
     }
 
-    /// MediaPipe's TensorsToDetections decoding: boxes and keypoints in normalised input coordinates.
+    /// MediaPipe's TensorsToDetections decoding: boxes and keypoints in normalised input coordinates. Each anchor's
+    /// regressors are the box (centre, size) then `keypointCount` (x, y) points (6 for faces, 7 for palms).
     public static func decode(regressors: [Float], classificators: [Float], anchors: [Point2], scale: Double,
-                              minScore: Double) -> [FaceDetection] {
+                              minScore: Double, keypointCount: Int = 6) -> [FaceDetection] {
+        let stride = 4 + 2 * keypointCount
         var out: [FaceDetection] = []
-        for i in 0..<min(anchors.count, classificators.count) {
+        for i in 0..<min(anchors.count, classificators.count, regressors.count / stride) {
             let logit = Double(min(max(classificators[i], -100), 100))
             let score = 1 / (1 + Foundation.exp(-logit))
             guard score >= minScore else { continue }
-            let r = regressors[(i * 16)..<(i * 16 + 16)].map { Double($0) }
+            let r = regressors[(i * stride)..<(i * stride + stride)].map { Double($0) }
             let a = anchors[i]
             let xc = r[0] / scale + a.x, yc = r[1] / scale + a.y, w = r[2] / scale, h = r[3] / scale
-            let keypoints = (0..<6).map { k in Point2(r[4 + 2 * k] / scale + a.x, r[5 + 2 * k] / scale + a.y) }
+            let keypoints = (0..<keypointCount).map { k in Point2(r[4 + 2 * k] / scale + a.x, r[5 + 2 * k] / scale + a.y) }
             out.append(FaceDetection(x: xc - w / 2, y: yc - h / 2, width: w, height: h, score: score, keypoints: keypoints))
         }
         return out

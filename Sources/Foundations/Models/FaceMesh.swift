@@ -16,6 +16,35 @@ public struct RotatedRect: Equatable, Sendable, Codable {
     }
 }
 
+extension RotatedRect {
+    /// Samples this region of `image` into a `size × size × 3` tensor in [0, 1] (edges replicated outside the image):
+    /// output pixel centre (u, v) ↦ source centre + R · ((u/size − 0.5)·width, (v/size − 0.5)·height).
+    func crop(_ image: RGBImage, size: Int, round: Bool, into tensor: inout [Float]) {
+        let n = Double(size)
+        let c = Foundation.cos(rotation), s = Foundation.sin(rotation)
+        let axisU = (c * width / n, s * width / n), axisV = (-s * height / n, c * height / n)
+        let originX = centerX - 0.5 * (c * width - s * height)
+        let originY = centerY - 0.5 * (s * width + c * height)
+        ImageSampling.affineCrop(image, size: size, originX: originX, originY: originY, axisU: axisU, axisV: axisV,
+                                 border: .replicate, scale: 1 / 255, offset: 0, round: round, into: &tensor)
+    }
+
+    /// The first `count` (x, y, z) points of a landmark network's output, given in pixels of a `cropSize` crop of
+    /// this region, back in image pixels (MediaPipe's LandmarkProjection); z is scaled like x.
+    func project(_ raw: [Float], count: Int, cropSize: Int) -> [SIMD3<Double>] {
+        let n = Double(cropSize)
+        let c = Foundation.cos(rotation), s = Foundation.sin(rotation)
+        var points: [SIMD3<Double>] = []
+        points.reserveCapacity(count)
+        for i in 0..<min(count, raw.count / 3) {
+            let nx = Double(raw[3 * i]) / n - 0.5, ny = Double(raw[3 * i + 1]) / n - 0.5
+            points.append(SIMD3((c * nx - s * ny) * width + centerX, (s * nx + c * ny) * height + centerY,
+                                Double(raw[3 * i + 2]) / n * width))
+        }
+        return points
+    }
+}
+
 /// 468 face landmarks in image pixels.
 public struct FaceMeshResult: Sendable {
     /// x, y in image pixels; z in the same pixel scale (relative depth, negative towards the camera).
@@ -79,14 +108,7 @@ public final class FaceMesh {
 
     /// Runs FaceMesh on the region `roi` of `image`.
     public func landmarks(in image: RGBImage, roi: RotatedRect) -> FaceMeshResult {
-        let n = Double(Self.inputSize)
-        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
-        // Output pixel centre (u, v) ↦ source: centre + R · ((u/n - 0.5)·w, (v/n - 0.5)·h).
-        let axisU = (c * roi.width / n, s * roi.width / n), axisV = (-s * roi.height / n, c * roi.height / n)
-        let originX = roi.centerX - 0.5 * (c * roi.width - s * roi.height)
-        let originY = roi.centerY - 0.5 * (s * roi.width + c * roi.height)
-        ImageSampling.affineCrop(image, size: Self.inputSize, originX: originX, originY: originY, axisU: axisU, axisV: axisV,
-                                 border: .replicate, scale: 1 / 255, offset: 0, into: &input)
+        roi.crop(image, size: Self.inputSize, round: true, into: &input)
         try? interpreter.setInput(input)
         interpreter.run()
         return Self.project(raw: interpreter.output(0), flagLogit: interpreter.output(1).first ?? -100, roi: roi)
@@ -101,16 +123,7 @@ public final class FaceMesh {
 
     /// MediaPipe's LandmarkProjection: crop pixels back to image pixels.
     public static func project(raw: [Float], flagLogit: Float, roi: RotatedRect) -> FaceMeshResult {
-        let n = Double(inputSize)
-        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
-        var points: [SIMD3<Double>] = []
-        points.reserveCapacity(468)
-        for i in 0..<min(468, raw.count / 3) {
-            let nx = Double(raw[3 * i]) / n - 0.5, ny = Double(raw[3 * i + 1]) / n - 0.5
-            let x = (c * nx - s * ny) * roi.width + roi.centerX
-            let y = (s * nx + c * ny) * roi.height + roi.centerY
-            points.append(SIMD3(x, y, Double(raw[3 * i + 2]) / n * roi.width))
-        }
+        let points = roi.project(raw, count: 468, cropSize: inputSize)
         let logit = Double(flagLogit)
         return FaceMeshResult(points: points, presence: 1 / (1 + Foundation.exp(-logit)), presenceLogit: logit, roi: roi)
     }

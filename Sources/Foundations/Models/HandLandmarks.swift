@@ -80,19 +80,8 @@ public final class HandDetector {
     /// MediaPipe's TensorsToDetections for the palm model: boxes and keypoints in normalised input coordinates
     /// (a `FaceDetection` carries them so that `BlazeFace.weightedNMS` merges them; its keypoints are the seven palm points).
     public static func decode(regressors: [Float], classificators: [Float], anchors: [Point2], minScore: Double) -> [FaceDetection] {
-        let scale = Double(inputSize)
-        var out: [FaceDetection] = []
-        for i in 0..<min(anchors.count, classificators.count, regressors.count / 18) {
-            let logit = Double(min(max(classificators[i], -100), 100))
-            let score = 1 / (1 + Foundation.exp(-logit))
-            guard score >= minScore else { continue }
-            let r = regressors[(i * 18)..<(i * 18 + 18)].map { Double($0) }
-            let a = anchors[i]
-            let xc = r[0] / scale + a.x, yc = r[1] / scale + a.y, w = r[2] / scale, h = r[3] / scale
-            let keypoints = (0..<7).map { k in Point2(r[4 + 2 * k] / scale + a.x, r[5 + 2 * k] / scale + a.y) }
-            out.append(FaceDetection(x: xc - w / 2, y: yc - h / 2, width: w, height: h, score: score, keypoints: keypoints))
-        }
-        return out
+        BlazeFace.decode(regressors: regressors, classificators: classificators, anchors: anchors, scale: Double(inputSize),
+                         minScore: minScore, keypointCount: 7)
     }
 
     /// MediaPipe's palm-to-hand region: turned so that the wrist → middle-finger-base direction points up,
@@ -131,13 +120,7 @@ public final class HandLandmarker {
 
     /// Runs the model on the region `roi` of `image` (edges replicated outside the image).
     public func landmarks(in image: RGBImage, roi: RotatedRect) -> HandLandmarksResult {
-        let n = Double(Self.inputSize)
-        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
-        let axisU = (c * roi.width / n, s * roi.width / n), axisV = (-s * roi.height / n, c * roi.height / n)
-        let originX = roi.centerX - 0.5 * (c * roi.width - s * roi.height)
-        let originY = roi.centerY - 0.5 * (s * roi.width + c * roi.height)
-        ImageSampling.affineCrop(image, size: Self.inputSize, originX: originX, originY: originY, axisU: axisU, axisV: axisV,
-                                 border: .replicate, scale: 1 / 255, offset: 0, round: false, into: &input)
+        roi.crop(image, size: Self.inputSize, round: false, into: &input)
         try? interpreter.setInput(input)
         interpreter.run()
         return Self.project(raw: interpreter.output(0), presence: interpreter.output(1).first ?? 0,
@@ -153,15 +136,8 @@ public final class HandLandmarker {
 
     /// Crop pixels back to image pixels (MediaPipe's LandmarkProjection).
     public static func project(raw: [Float], presence: Float, handedness: Float, roi: RotatedRect) -> HandLandmarksResult {
-        let n = Double(inputSize)
-        let c = Foundation.cos(roi.rotation), s = Foundation.sin(roi.rotation)
-        var points: [SIMD3<Double>] = []
-        for i in 0..<min(21, raw.count / 3) {
-            let nx = Double(raw[3 * i]) / n - 0.5, ny = Double(raw[3 * i + 1]) / n - 0.5
-            points.append(SIMD3((c * nx - s * ny) * roi.width + roi.centerX, (s * nx + c * ny) * roi.height + roi.centerY,
-                                Double(raw[3 * i + 2]) / n * roi.width))
-        }
-        return HandLandmarksResult(points: points, presence: Double(presence), handedness: Double(handedness), roi: roi)
+        HandLandmarksResult(points: roi.project(raw, count: 21, cropSize: inputSize), presence: Double(presence),
+                            handedness: Double(handedness), roi: roi)
     }
 }
 
