@@ -191,33 +191,25 @@ public struct TFLiteModel: Sendable {
     /// Moves each DEPTHWISE_CONV_2D whose output only a convolution uses to just before it, so the interpreter can run
     /// the two together (`TFLiteInterpreter`'s depthwise + 1×1 pairs). Safe for the same reason as `deferConvolutions`.
     static func deferDepthwise(_ operations: [Operation], outputs: [Int]) -> [Operation] {
-        var consumers: [Int: Int] = [:]
-        for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
-        var result = operations
-        var moved = Set<Int>()
-        var i = 0
-        while i < result.count {
-            let op = result[i]
-            if case .depthwiseConv2d = op.kind, let y = op.outputs.first, y >= 0, consumers[y] == 1, !outputs.contains(y), !moved.contains(y),
-               let j = result[(i + 1)...].firstIndex(where: { $0.inputs.contains(y) }), j > i + 1 {
-                switch result[j].kind {
-                case .conv2d, .conv2dFused:
-                    result.remove(at: i)
-                    result.insert(op, at: j - 1)
-                    moved.insert(y)   // each operator moves at most once: two feeding one consumer cannot swap forever
-                    continue
-                default: break
-                }
-            }
-            i += 1
-        }
-        return result
+        deferProducers(operations, outputs: outputs,
+                       producer: { if case .depthwiseConv2d = $0 { return true } else { return false } },
+                       consumer: { switch $0 { case .conv2d, .conv2dFused: return true; default: return false } })
     }
 
     /// Moves each CONV_2D whose output only an ADD uses to just before that ADD (BlazeFace computes the shortcut
     /// branch, max pool and channel padding, between the two), so that `fuseConvEpilogues` can fold the ADD into it.
     /// Every tensor is written once, so running a convolution later, after operators it does not feed, is safe.
     static func deferConvolutions(_ operations: [Operation], outputs: [Int]) -> [Operation] {
+        deferProducers(operations, outputs: outputs,
+                       producer: { if case .conv2d(_, _, _, _, _, .none) = $0 { return true } else { return false } },
+                       consumer: { if case .add = $0 { return true } else { return false } })
+    }
+
+    /// Moves each `producer` operator whose output is used once, by a `consumer` operator further on (and is not a
+    /// graph output), to just before that consumer. Each operator moves at most once, so two producers feeding
+    /// one consumer cannot swap places forever.
+    private static func deferProducers(_ operations: [Operation], outputs: [Int], producer: (OperatorKind) -> Bool,
+                                       consumer: (OperatorKind) -> Bool) -> [Operation] {
         var consumers: [Int: Int] = [:]
         for op in operations { for t in op.inputs where t >= 0 { consumers[t, default: 0] += 1 } }
         var result = operations
@@ -225,12 +217,11 @@ public struct TFLiteModel: Sendable {
         var i = 0
         while i < result.count {
             let op = result[i]
-            if case .conv2d(_, _, _, _, _, .none) = op.kind, let y = op.outputs.first, y >= 0, consumers[y] == 1, !outputs.contains(y),
-               !moved.contains(y), let j = result[(i + 1)...].firstIndex(where: { $0.inputs.contains(y) }), j > i + 1,
-               case .add = result[j].kind {
+            if producer(op.kind), let y = op.outputs.first, y >= 0, consumers[y] == 1, !outputs.contains(y), !moved.contains(y),
+               let j = result[(i + 1)...].firstIndex(where: { $0.inputs.contains(y) }), j > i + 1, consumer(result[j].kind) {
                 result.remove(at: i)
                 result.insert(op, at: j - 1)
-                moved.insert(y)   // each operator moves at most once: two feeding one ADD cannot swap forever
+                moved.insert(y)
                 continue   // another operator is now at i
             }
             i += 1
