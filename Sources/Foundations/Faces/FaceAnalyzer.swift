@@ -98,14 +98,7 @@ public final class FaceAnalyzer {
 
         var faces: [LocatedFace] = []
         for (detection, rotation) in found.prefix(settings.maxFaces) {
-            start = DispatchTime.now()
-            var result = faceMesh.landmarks(in: image, roi: FaceMesh.roi(for: detection))
-            if settings.meshPasses > 1, result.presence >= settings.minPresence, let roi = FaceMesh.roi(fromLandmarks: result.points) {
-                result = faceMesh.landmarks(in: image, roi: roi)
-            }
-            times.mesh += milliseconds(since: start)
-            guard result.presence >= settings.minPresence, result.points.count == LandmarkSubsets.meshCount,
-                  result.points.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.z.isFinite }) else { continue }
+            guard let result = mesh(image, detection: detection) else { continue }
             start = DispatchTime.now()
             let box = Self.predictorBox(mesh: result.points)
             let points5 = predictor.predict(image: image, box: box).precisePoints
@@ -113,6 +106,20 @@ public final class FaceAnalyzer {
             faces.append(LocatedFace(detection: detection, rotation: rotation, mesh: result.points, presence: result.presence, points5: points5))
         }
         return faces
+    }
+
+    /// FaceMesh on a detection (a second pass on the first pass's own region when `settings.meshPasses` > 1);
+    /// `nil` when the face is absent (presence under `settings.minPresence`) or the points are not all finite.
+    private func mesh(_ image: RGBImage, detection: FaceDetection) -> FaceMeshResult? {
+        let start = DispatchTime.now()
+        var result = faceMesh.landmarks(in: image, roi: FaceMesh.roi(for: detection))
+        if settings.meshPasses > 1, result.presence >= settings.minPresence, let roi = FaceMesh.roi(fromLandmarks: result.points) {
+            result = faceMesh.landmarks(in: image, roi: roi)
+        }
+        times.mesh += milliseconds(since: start)
+        guard result.presence >= settings.minPresence, result.points.count == LandmarkSubsets.meshCount,
+              result.points.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.z.isFinite }) else { return nil }
+        return result
     }
 
     /// The one face of `image` whose detector box centre is nearest to `centre` (image pixels) and at most
@@ -129,14 +136,7 @@ public final class FaceAnalyzer {
         }.sorted { $0.1 < $1.1 }
         times.detect += milliseconds(since: start)
         for (detection, _) in candidates {
-            start = DispatchTime.now()
-            var result = faceMesh.landmarks(in: image, roi: FaceMesh.roi(for: detection))
-            if settings.meshPasses > 1, result.presence >= settings.minPresence, let roi = FaceMesh.roi(fromLandmarks: result.points) {
-                result = faceMesh.landmarks(in: image, roi: roi)
-            }
-            times.mesh += milliseconds(since: start)
-            guard result.presence >= settings.minPresence, result.points.count == LandmarkSubsets.meshCount,
-                  result.points.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.z.isFinite }) else { continue }
+            guard let result = mesh(image, detection: detection) else { continue }
             var points5: [SIMD2<Double>] = []
             if wantPoints {
                 start = DispatchTime.now()

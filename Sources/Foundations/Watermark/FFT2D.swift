@@ -63,4 +63,24 @@ struct FFT2D {
             size *= 2
         }
     }
+
+    /// The spectrum of a real `n × n` signal (row-major).
+    func spectrum(of signal: [Double]) -> (re: [Double], im: [Double]) {
+        var re = signal, im = [Double](repeating: 0, count: n * n)
+        transform(&re, &im, inverse: false)
+        return (re, im)
+    }
+
+    /// Cyclic cross-correlation of the real `n × n` `signal` with the real signal whose spectrum is `reference`:
+    /// the real part of IFFT(FFT(signal) · conj(reference)), unnormalised; index (dy · n + dx) is the shift.
+    func crossCorrelation(_ signal: [Double], with reference: (re: [Double], im: [Double])) -> [Double] {
+        var (re, im) = spectrum(of: signal)
+        for i in 0..<(n * n) {
+            let r = re[i] * reference.re[i] + im[i] * reference.im[i]
+            let j = im[i] * reference.re[i] - re[i] * reference.im[i]
+            re[i] = r; im[i] = j
+        }
+        transform(&re, &im, inverse: true)
+        return re
+    }
 }

@@ -164,8 +164,7 @@ public final class WatermarkDetector {
         let cells = WatermarkLayout.cells(key)
         let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
         let fft = FFT2D(n: m)
-        var syncRe = sync.map(Double.init), syncIm = [Double](repeating: 0, count: m * m)
-        fft.transform(&syncRe, &syncIm, inverse: false)
+        let syncSpectrum = fft.spectrum(of: sync.map(Double.init))
 
         let base = WatermarkLayout.cellSize(width: width, height: height)
         let lower = Int((log(settings.relativeCellSizes.lowerBound) / settings.cellSizeStep).rounded(.down))
@@ -178,14 +177,7 @@ public final class WatermarkDetector {
         for flip in flips {
             for step in steps {
                 let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
-                var re = folded, im = [Double](repeating: 0, count: m * m)
-                fft.transform(&re, &im, inverse: false)
-                for i in 0..<(m * m) {
-                    let r = re[i] * syncRe[i] + im[i] * syncIm[i]
-                    let j = im[i] * syncRe[i] - re[i] * syncIm[i]
-                    re[i] = r; im[i] = j
-                }
-                fft.transform(&re, &im, inverse: true)
+                let re = fft.crossCorrelation(folded, with: syncSpectrum)
                 let (z, dx, dy) = Self.peak(re, side: m, exclusion: 2 * WatermarkLayout.binsPerCell)
                 peaks.append((z, step, flip, dx, dy, folded))
             }
@@ -233,16 +225,8 @@ public final class WatermarkDetector {
         let folded = fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false)
         let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
         let fft = FFT2D(n: m)
-        var syncRe = sync.map(Double.init), syncIm = [Double](repeating: 0, count: m * m)
-        fft.transform(&syncRe, &syncIm, inverse: false)
-        var re = folded, im = [Double](repeating: 0, count: m * m)
-        fft.transform(&re, &im, inverse: false)
-        for i in 0..<(m * m) {
-            let r = re[i] * syncRe[i] + im[i] * syncIm[i]
-            let j = im[i] * syncRe[i] - re[i] * syncIm[i]
-            re[i] = r; im[i] = j
-        }
-        fft.transform(&re, &im, inverse: true)
+        let syncSpectrum = fft.spectrum(of: sync.map(Double.init))
+        let re = fft.crossCorrelation(folded, with: syncSpectrum)
         let rms = (re.reduce(0) { $0 + $1 * $1 } / Double(m * m)).squareRoot()
         let evidence = WatermarkLayout.equalized(WatermarkLayout.cellEvidence(folded))
         var soft = [Double](repeating: 0, count: WatermarkLayout.codedBits)
