@@ -97,6 +97,19 @@ final class OutputFormatHandle {
         pointer = context
     }
 
+    /// Sets the container `metadata` (written in key order), opens `tempPath` for writing and writes the header;
+    /// MP4 gets `+faststart` (browsers can stream it) and its metadata as tags. Errors name `path`.
+    func writeHeader(metadata: [String: String], tempPath: String, mp4: Bool, path: String) throws {
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            av_dict_set(&pointer.pointee.metadata, key, value, 0)
+        }
+        try check(avio_open(&pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
+        var muxerOptions: OpaquePointer?
+        defer { av_dict_free(&muxerOptions) }
+        if mp4 { av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0) }
+        try check(avformat_write_header(pointer, &muxerOptions), "writing the container header", path: path)
+    }
+
     deinit {
         if pointer.pointee.pb != nil { avio_closep(&pointer.pointee.pb) }
         avformat_free_context(pointer)

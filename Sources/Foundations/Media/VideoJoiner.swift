@@ -39,14 +39,7 @@ public enum VideoJoiner {
         outStream.pointee.time_base = firstStream.pointee.time_base
         outStream.pointee.avg_frame_rate = firstStream.pointee.avg_frame_rate
         let audio = try audioSource.flatMap { try AudioCopier(source: $0, output: output.pointer, outputPath: path, keepTimeline: true) }
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            av_dict_set(&output.pointer.pointee.metadata, key, value, 0)
-        }
-        try check(avio_open(&output.pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
-        var muxerOptions: OpaquePointer?
-        defer { av_dict_free(&muxerOptions) }
-        if !matroska { av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0) }
-        try check(avformat_write_header(output.pointer, &muxerOptions), "writing the container header", path: path)
+        try output.writeHeader(metadata: metadata, tempPath: tempPath, mp4: !matroska, path: path)
 
         let packet = try PacketHandle(path: path)
         var lastDTS = Int64.min

@@ -156,14 +156,7 @@ public final class VideoWriter {
         } else {
             audio = nil
         }
-        for (key, value) in options.metadata.sorted(by: { $0.key < $1.key }) {
-            av_dict_set(&output.pointer.pointee.metadata, key, value, 0)
-        }
-        try check(avio_open(&output.pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
-        var muxerOptions: OpaquePointer?
-        defer { av_dict_free(&muxerOptions) }
-        if !lossless { av_dict_set(&muxerOptions, "movflags", "+faststart+use_metadata_tags", 0) }
-        try check(avformat_write_header(output.pointer, &muxerOptions), "writing the container header", path: path)
+        try output.writeHeader(metadata: options.metadata, tempPath: tempPath, mp4: !lossless, path: path)
 
         staging = try FrameHandle(path: path)
         staging.pointer.pointee.width = Int32(options.width)
