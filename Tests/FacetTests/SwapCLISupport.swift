@@ -65,8 +65,9 @@ extension XCTestCase {
     }
 
     /// Every frame of a video as Facet decodes it (RGB24, displayed orientation), with its time in seconds.
+    /// Every frame of `url` decoded as `swap` decodes it (reproducibly: no frame threading).
     func decodedFrames(_ url: URL) throws -> [(image: RGBImage, seconds: Double)] {
-        let reader = try VideoReader(url: url)
+        let reader = try VideoReader(url: url, options: .reproducible())
         let converter = FrameConverter()
         var frames: [(RGBImage, Double)] = []
         while let frame = try reader.nextFrame() { frames.append((try converter.rgb(frame), frame.seconds)) }

@@ -19,7 +19,7 @@ final class FrameStream {
                 image = try ImageDecoder.decode(fileAt: url)
                 duration = nil; hasAudio = false
             } else {
-                let reader = try VideoReader(url: url)
+                let reader = try VideoReader(url: url, options: .reproducible())
                 self.reader = reader
                 duration = reader.info.durationSeconds; hasAudio = reader.info.hasAudio
             }

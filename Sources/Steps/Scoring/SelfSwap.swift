@@ -24,7 +24,7 @@ public enum SelfSwap {
     /// first face.
     public static func analyse(_ video: URL, limit: Int = .max, store: ModelStore = ModelStore(), net: FaceRecognitionNet? = nil) throws
         -> (frames: [[Face]], seconds: [Double], info: VideoInfo, descriptors: [Int: [Float]]) {
-        let reader = try VideoReader(url: video)
+        let reader = try VideoReader(url: video, options: .reproducible())
         let converter = FrameConverter()
         let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(minScore: 0.5, minSize: 20, maxFaces: 8), store: store)
         let tracker = FaceTracker()

@@ -48,7 +48,7 @@ enum FilteredFaces {
     /// stamps they carry.
     static func align(_ given: [AnalysedFrame], video: URL, maxPixels: Int) throws -> [AnalysedFrame] {
         let byPTS = Dictionary(given.map { ($0.pts, $0.faces) }, uniquingKeysWith: { a, _ in a })
-        let reader = try VideoReader(url: video, options: VideoReaderOptions(maxPixels: maxPixels))
+        let reader = try VideoReader(url: video, options: VideoReaderOptions.reproducible(maxPixels: maxPixels))
         var frames: [AnalysedFrame] = []
         while let frame = try reader.nextFrame() {
             frames.append(AnalysedFrame(index: frames.count, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt,

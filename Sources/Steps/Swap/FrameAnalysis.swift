@@ -66,7 +66,7 @@ final class FrameAnalysis {
     /// Analyses every frame of `url`. Frames the decoder flags as damaged (or that cannot be converted) are
     /// marked and not analysed.
     func analyseVideo(_ url: URL, maxPixels: Int, name: String) throws -> (frames: [AnalysedFrame], info: VideoInfo, damage: [String]) {
-        let reader = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: maxPixels))
+        let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: maxPixels))
         let converter = FrameConverter()
         let tracker = FaceTracker()
         var frames: [AnalysedFrame] = []

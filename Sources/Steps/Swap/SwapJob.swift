@@ -89,7 +89,7 @@ final class SwapJob {
             (frames, info, damage) = (cached.frames, cached.info, cached.damage)
             context.progress.log("\(name): analysis reused (\(frames.count) frames)")
         } else {
-            let probe = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: options.maxPixels))
+            let probe = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: options.maxPixels))
             if let given {
                 info = probe.info
                 frames = try FilteredFaces.align(given, video: url, maxPixels: options.maxPixels)
@@ -118,7 +118,7 @@ final class SwapJob {
         var frameRecords = [SwapFrame?](repeating: nil, count: frames.count)
         let todo = Set(mine.filter { !FileManager.default.fileExists(atPath: segmentURL($0).path) })
         if !todo.isEmpty {
-            let reader = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: options.maxPixels))
+            let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: options.maxPixels))
             let converter = FrameConverter()
             let rate = Self.rational(info.frameRate)
             var writer: VideoWriter?
