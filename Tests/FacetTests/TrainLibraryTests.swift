@@ -222,6 +222,33 @@ final class TrainLibraryTests: XCTestCase {
         XCTAssertEqual(gan.model.allParameters.map(\.value), plain.model.allParameters.map(\.value))
     }
 
+    /// The generator's GAN weight: 0 through the warm-up, then a linear rise over the ramp to the full weight;
+    /// settings stored before the ramp existed read as ramp 0 (full weight at once, as those runs trained).
+    func testGANWeightRisesOverTheRampAndOldSettingsKeepNoRamp() throws {
+        let s = AdversarialSettings(ganWeight: 0.2, ganWarmup: 10, ganRamp: 4, cycleWeight: 0)
+        for (iteration, expected) in zip(8...15, [0, 0, 0.05, 0.1, 0.15, 0.2, 0.2, 0.2] as [Double]) {
+            XCTAssertEqual(s.generatorWeight(iteration: iteration), expected, accuracy: 1e-12, "iteration \(iteration)")
+        }
+        XCTAssertEqual(AdversarialSettings(ganWeight: 0.2, ganWarmup: 10, ganRamp: 0, cycleWeight: 0).generatorWeight(iteration: 10), 0.2)
+        XCTAssertEqual(AdversarialSettings(ganWeight: 0, ganWarmup: 0, ganRamp: 0, cycleWeight: 1).generatorWeight(iteration: 50), 0)
+        let old = #"{"ganWeight":0.1,"ganWarmup":1000,"cycleWeight":0,"discriminatorWidth":32,"instanceNoise":0.1,"noiseFadeIterations":10000}"#
+        let decoded = try JSONDecoder().decode(AdversarialSettings.self, from: Data(old.utf8))
+        XCTAssertEqual(decoded, AdversarialSettings(ganWeight: 0.1, ganWarmup: 1000, ganRamp: 0, cycleWeight: 0))
+        let roundTrip = try JSONDecoder().decode(AdversarialSettings.self, from: try JSONEncoder().encode(s))
+        XCTAssertEqual(roundTrip, s)
+        XCTAssertThrowsError(try AdversarialSettings(ganWeight: 0.1, ganWarmup: 0, ganRamp: -1, cycleWeight: 0).validate())
+        var resumed = SettingOverrides()
+        resumed.ganRamp = 7
+        // A resumed run keeps its ramp: a different one is refused.
+        var gan = SettingOverrides()
+        gan.ganWeight = 0.1
+        let kept = try gan.resolve(stored: nil, checkpoint: "c")
+        XCTAssertEqual(kept.adversarial?.ganRamp, AdversarialSettings.defaultRamp)
+        XCTAssertThrowsError(try resumed.resolve(stored: kept, checkpoint: "c")) { error in
+            XCTAssertTrue("\(error)".contains("--gan-ramp 7 differs from the checkpoint's 2000"), "\(error)")
+        }
+    }
+
     /// Plain runs' settings JSON has no adversarial entry (checkpoints written before it read the same); a
     /// resumed run keeps its GAN and cycle weights.
     func testAdversarialSettingsAreStoredOnlyWhenOnAndKeptOnResume() throws {

@@ -151,7 +151,7 @@ public final class TrainingRun {
         }
         if let a = settings.adversarial {
             let d = trainer.discriminators.first
-            progress.log(String(format: "train: GAN weight %g (warm-up %d iterations), cycle weight %g", a.ganWeight, a.ganWarmup, a.cycleWeight)
+            progress.log(String(format: "train: GAN weight %g (warm-up %d iterations, then rising over %d), cycle weight %g", a.ganWeight, a.ganWarmup, a.ganRamp, a.cycleWeight)
                 + (d.map { String(format: "; 2 discriminators of %.3f M parameters, %.1f M multiply-adds per face", Double($0.parameterCount) / 1e6,
                                   Double($0.forwardMultiplyAdds) / 1e6) } ?? ""))
         }

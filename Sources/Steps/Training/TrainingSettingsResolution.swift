@@ -20,6 +20,8 @@ public struct SettingOverrides: Sendable, Equatable {
     /// `--gan-weight`, `--gan-warmup`, `--cycle-weight`.
     public var ganWeight: Double?
     public var ganWarmup: Int?
+    /// `--gan-ramp`.
+    public var ganRamp: Int?
     public var cycleWeight: Double?
 
     public init() {}
@@ -28,7 +30,8 @@ public struct SettingOverrides: Sendable, Equatable {
     var adversarial: AdversarialSettings? {
         let gan = ganWeight ?? 0, cycle = cycleWeight ?? 0
         guard gan != 0 || cycle != 0 else { return nil }
-        return AdversarialSettings(ganWeight: gan, ganWarmup: ganWarmup ?? AdversarialSettings.defaultWarmup, cycleWeight: cycle)
+        return AdversarialSettings(ganWeight: gan, ganWarmup: ganWarmup ?? AdversarialSettings.defaultWarmup,
+                                   ganRamp: ganRamp ?? AdversarialSettings.defaultRamp, cycleWeight: cycle)
     }
 
     /// Defaults: `lite`, no mask head, batch 16, MAE, the model's learning rate, seed 0, eye ×3 and mouth ×2
@@ -62,7 +65,10 @@ public struct SettingOverrides: Sendable, Equatable {
         check("--coverage", coverage, stored.coverage)
         check("--gan-weight", ganWeight, stored.adversarial?.ganWeight ?? 0)
         check("--cycle-weight", cycleWeight, stored.adversarial?.cycleWeight ?? 0)
-        if let kept = stored.adversarial, kept.ganWeight > 0 { check("--gan-warmup", ganWarmup, kept.ganWarmup) }
+        if let kept = stored.adversarial, kept.ganWeight > 0 {
+            check("--gan-warmup", ganWarmup, kept.ganWarmup)
+            check("--gan-ramp", ganRamp, kept.ganRamp)
+        }
         if !augmentation.isEmpty && augmentation.resolve() != stored.augmentation {
             problems.append("the augmentation options differ from the checkpoint's")
         }

@@ -92,6 +92,10 @@ struct Train: ParsableCommand {
                                + "train from the start; default 1000).", valueName: "N"))
     var ganWarmup: Int?
 
+    @Option(help: ArgumentHelp("Iterations after the warm-up over which the adversarial weight rises linearly from 0 to --gan-weight "
+                               + "(default 2000; 0 switches it on at full weight).", valueName: "N"))
+    var ganRamp: Int?
+
     @Option(help: ArgumentHelp("Weight of the cycle loss: A through decoder B, back through the encoder and decoder A, against A "
                                + "(and the mirror for B) (default 0: off).", valueName: "W"))
     var cycleWeight: Double?
@@ -142,6 +146,7 @@ struct Train: ParsableCommand {
             if let value, !(value.isFinite && (0...100).contains(value)) { throw ValidationError("\(name) must be 0...100") }
         }
         if let ganWarmup, ganWarmup < 0 { throw ValidationError("--gan-warmup must be 0 or more") }
+        if let ganRamp, ganRamp < 0 { throw ValidationError("--gan-ramp must be 0 or more") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
         for (name, value) in [("--checkpoint-every", checkpointEvery), ("--preview-every", previewEvery), ("--preview-faces", previewFaces),
                               ("--log-every", logEvery)] where value < 1 {
@@ -175,6 +180,7 @@ struct Train: ParsableCommand {
             options.overrides.augmentation = augmentation.overrides
             options.overrides.ganWeight = ganWeight
             options.overrides.ganWarmup = ganWarmup
+            options.overrides.ganRamp = ganRamp
             options.overrides.cycleWeight = cycleWeight
             options.iterations = iterations
             options.minutes = minutes
@@ -211,6 +217,7 @@ struct Train: ParsableCommand {
         if let coverage { p["coverage"] = .number(coverage) }
         if let ganWeight { p["gan-weight"] = .number(ganWeight) }
         if let ganWarmup { p["gan-warmup"] = .number(Double(ganWarmup)) }
+        if let ganRamp { p["gan-ramp"] = .number(Double(ganRamp)) }
         if let cycleWeight { p["cycle-weight"] = .number(cycleWeight) }
         if let initFrom { p["init-from"] = .string(initFrom) }
         if resume { p["resume"] = .bool(true) }
