@@ -13,11 +13,14 @@ wrong person on the development part with every probe source it is measured with
   blend     α × centroid distance + (1 − α) × nearest-reference distance against the calibrated threshold.
   crowding  each identity's threshold also at most β × the mean distance from its centroid to the m nearest
             other enrolled centroids (the gallery as a cohort: known at label time, unlike a background set).
+  whitening within-class whitening (WCCN) of the descriptors, learned outside lfw-open from `../shared/faces/
+            identities` (10 people x 10 photos; `identify-bench` -> identities.jsonl), shrunk by λ × the mean
+            eigenvalue and rescaled to dlib's median true-match distance on the development part.
   oracle    the ceiling: per-identity thresholds set with hindsight just below the nearest impostor each would
             take (strangers and other people's photos), no margin.
 
 Usage (after `open_set.py prepare`, which also writes the jittered descriptors):
-  python3 benchmarks/identify/explore.py --work /tmp/facet-open-set [jitter quality blend crowding oracle]
+  python3 benchmarks/identify/explore.py --work /tmp/facet-open-set [jitter quality blend crowding whitening oracle]
 """
 import argparse, json, os, sys
 from collections import defaultdict
@@ -211,6 +214,34 @@ def crowding(args, cache):
         print(f"  m {m}: dev best {best[0]:.3f} at ratio/floor/cap/beta {best[1]} -> test " + " | ".join(fmt(x) for x in t))
 
 
+def whitening(args, cache):
+    enrol, probe = cache
+    xs, ys = [], []
+    for line in open(os.path.join(args.work, "identities.jsonl")):
+        row = json.loads(line)
+        i = o.central(row["faces"])
+        if i is not None:
+            xs.append(row["faces"][i]["descriptor"]); ys.append(os.path.basename(os.path.dirname(row["path"])))
+    x, y = np.array(xs), np.array(ys)
+    within = sum((x[y == n] - x[y == n].mean(0)).T @ (x[y == n] - x[y == n].mean(0)) for n in set(ys)) / (len(x) - len(set(ys)))
+    ev, vecs = np.linalg.eigh(within)
+    plain = np.median([r[2] for r in o.replay_records(enrol, enrol, "dev", range(1, 4), args.k) if r[0] == r[1]])
+    print(f"whitening: learned on {len(set(ys))} people, {len(x)} faces outside lfw-open; crops and whole-photo chips, "
+          f"dev {args.dev_seeds} splits")
+    for lam in (0.5, 1.0, 2.0, 4.0, 8.0):
+        # Roughly dlib's scale first (enrolment's reference checks work in its units), then exactly.
+        w = vecs @ np.diag(1 / np.sqrt(ev + lam * ev.mean())) @ vecs.T * np.sqrt(ev.mean() * (1 + lam))
+        def apply(src, w):
+            return {p: [dict(f, descriptor=w @ np.asarray(f["descriptor"])) for f in fs] for p, fs in src.items()}
+        white = apply(enrol, w)
+        w = w * plain / np.median([r[2] for r in o.replay_records(white, white, "dev", range(1, 4), args.k) if r[0] == r[1]])
+        en, pr = apply(enrol, w), apply(probe, w)
+        dev = [o.replay_records(s, en, "dev", range(1, args.dev_seeds + 1), args.k) for s in (pr, en)]
+        best = best_setting(dev, o.calibrated_rule, GRID)
+        ceiling = oracle_recall(per_split(en, en, "dev", args.dev_seeds, args.k))
+        print(f"  lambda {lam}: dev best " + (f"{best[0]:.3f} at ratio/floor/cap {best[1]}" if best else "none") + f", oracle ceiling {ceiling:.3f}")
+
+
 def oracle_recall(splits):
     """Recall with per-identity thresholds set with hindsight, split by split (`splits`: one record list per
     split), each just below the nearest impostor (stranger or other person's photo) the identity would take."""
@@ -239,7 +270,7 @@ def oracle(args, cache):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("ideas", nargs="*", default=["jitter", "quality", "blend", "crowding", "oracle"])
+    ap.add_argument("ideas", nargs="*", default=["jitter", "quality", "blend", "crowding", "whitening", "oracle"])
     ap.add_argument("--work", default="/tmp/facet-open-set")
     ap.add_argument("--dev-seeds", type=int, default=20)
     ap.add_argument("--test-seeds", type=int, default=3)
@@ -247,7 +278,7 @@ def main():
     args = ap.parse_args()
     enrol, probe, _ = o.load_cache(args.work)
     for idea in args.ideas:
-        {"jitter": jitter, "quality": quality, "blend": blend, "crowding": crowding, "oracle": oracle}[idea](args, (enrol, probe))
+        {"jitter": jitter, "quality": quality, "blend": blend, "crowding": crowding, "whitening": whitening, "oracle": oracle}[idea](args, (enrol, probe))
 
 
 if __name__ == "__main__":

@@ -132,6 +132,10 @@ def prepare(args):
             print(f"prepare: identify-bench --jitter 16 over the {part} part", file=sys.stderr)
             files = [f for n in names for f in people[n]] + strs
             run([os.path.join(args.bin, "identify-bench"), "--jitter", "16", "--seed", "1", "--output", out] + files)
+    # Descriptors of ../shared/faces/identities (10 people outside lfw-open), for explore.py's whitening.
+    identities = os.path.join(args.work, "identities.jsonl")
+    if not os.path.exists(identities):
+        run([os.path.join(args.bin, "identify-bench"), "--output", identities, os.path.join(SHARED, "..", "identities")])
     ws = os.path.join(args.work, "base")
     flat = os.path.join(args.work, "all")
     os.makedirs(flat, exist_ok=True)
