@@ -92,7 +92,7 @@ extension Identify {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List enrolled identities with their references and consent notes.")
+        static let configuration = CommandConfiguration(abstract: "List enrolled identities with their references, spread, effective threshold and consent notes.")
         @OptionGroup var common: CommonOptions
 
         func run() throws {
