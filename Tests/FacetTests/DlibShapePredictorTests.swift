@@ -68,6 +68,42 @@ final class DlibShapePredictorTests: XCTestCase {
         XCTAssertThrowsError(try FaceChip.details(landmarks5: [SIMD2<Int>(1, 2)]))
     }
 
+    /// A jitter folded into the chip's details: none changes nothing; a shift along the chip's own axes (the
+    /// chip turned by 0.2 rad) samples the very image points the plain chip samples a few columns over; a
+    /// seeded series is reproducible and stays within dlib's ranges.
+    func testChipJitterShiftsAlongTheChipsAxesAndIsSeeded() throws {
+        let image = try DlibFixtures.astronaut()
+        let points = try DlibFixtures.numbers("landmarks5.txt").map { SIMD2(Int($0[1]), Int($0[2])) }
+        var d = try FaceChip.details(landmarks5: points)
+        d.angle += 0.2
+        XCTAssertEqual(FaceChipJitter().apply(to: d), d)
+        let plain = FaceChip.extract(from: image, details: d)
+        let shifted = FaceChipJitter(dx: 4, dy: -3).chip(from: image, details: d)
+        var worst = 0
+        for r in 3..<147 {
+            for c in 0..<146 {
+                for ch in 0..<3 {
+                    let a: Int = (r * 150 + c) * 3 + ch, b: Int = ((r - 3) * 150 + c + 4) * 3 + ch
+                    worst = max(worst, abs(Int(shifted.pixels[a]) - Int(plain.pixels[b])))
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(worst, 1, "same image points, up to rounding")
+        let mirrored = FaceChipJitter(mirror: true).chip(from: image, details: d)
+        XCTAssertEqual(mirrored.pixels, plain.mirrored().pixels)
+        let series = FaceChipJitter.series(count: 200, seed: 7)
+        XCTAssertEqual(series, FaceChipJitter.series(count: 200, seed: 7))
+        XCTAssertNotEqual(series, FaceChipJitter.series(count: 200, seed: 8))
+        for j in series {
+            XCTAssertLessThanOrEqual(abs(j.dx), 0.02 * 144 + 1e-9); XCTAssertLessThanOrEqual(abs(j.dy), 0.02 * 144 + 1e-9)
+            XCTAssertLessThanOrEqual(abs(j.angle), 3 * Double.pi / 180 + 1e-12)
+            let least: Double = 144.0 / 150 - 1e-9, most: Double = 144.0 / 150 / 0.97 + 1e-9
+            XCTAssertTrue((least...most).contains(j.zoom), "\(j.zoom)")
+        }
+        let mirrors = series.filter(\.mirror).count
+        XCTAssertTrue((60...140).contains(mirrors), "\(mirrors) of 200 mirrored")
+    }
+
     func testChipMatchesDlibByteForByte() throws {
         let image = try DlibFixtures.astronaut()
         let points = try DlibFixtures.numbers("landmarks5.txt").map { SIMD2(Int($0[1]), Int($0[2])) }

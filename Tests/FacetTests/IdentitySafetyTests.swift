@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 import Identity
 import Manifest
@@ -57,6 +58,32 @@ final class IdentitySafetyTests: XCTestCase {
         let alone = try runIdentify("enroll", ["--name", "Nobody Yet", TestPaths.image("two_people.jpg").path], workspace: workspace)
         XCTAssertEqual(alone.status, 65)
         XCTAssertTrue(alone.stderr.contains("two_people.jpg") && alone.stderr.contains("--pick largest"), alone.stderr)
+    }
+
+    /// `identify list` shows each identity's effective threshold, the one `identify label` uses by default.
+    func testListShowsTheThresholdTheDefaultRuleUses() throws {
+        try requireSharedMedia(TestPaths.faces.appendingPathComponent("identities"))
+        let workspace = try makeTemporaryDirectory()
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Colin Powell"] + identityImages("Colin_Powell", 1...5), workspace: workspace).status, 0)
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Tony Blair"] + identityImages("Tony_Blair", 1...1), workspace: workspace).status, 0)
+        let list = try JSONDecoder().decode([IdentitySummary].self, from: runIdentify("list", [], workspace: workspace).stdoutData)
+        let catalog = try Catalog(url: workspace.appendingPathComponent("catalog.sqlite"))
+        let gallery = try IdentityGallery(catalog: catalog)
+        let decider = LabelDecider(gallery: gallery, rule: .calibrated)
+        XCTAssertEqual(list.count, 2)
+        for (k, entry) in gallery.entries.enumerated() {
+            let shown = try XCTUnwrap(list.first { $0.name == entry.name })
+            XCTAssertEqual(shown.threshold, decider.limit(k), accuracy: 1e-4, entry.name)
+        }
+        let c = OpenSetCalibration.standard
+        XCTAssertEqual(list.first { $0.name == "Tony Blair" }?.threshold, c.single, "one reference")
+        let powell = try XCTUnwrap(list.first { $0.name == "Colin Powell" }?.threshold)
+        XCTAssertTrue((c.floor...c.cap).contains(powell), "\(powell)")
+        // The text listing carries it too.
+        let text = try runProcess(try TestPaths.executable("identify"), ["list", "--workspace", workspace.path])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("Colin Powell\t") })
+        XCTAssertTrue(line.contains(String(format: "threshold %.3f", powell)), String(line))
     }
 
     /// Ten LFW people enrolled from their first three photos; 60 lfw-open strangers (never enrolled) are

@@ -21,7 +21,7 @@ Usage (after `swift build -c release`):
   python3 benchmarks/identify/open_set.py score   --bin .build/release --work /tmp/facet-open-set --out benchmarks/identify/OPEN_SET.md
 
 `prepare` runs the real tools once: `identify-bench` (the descriptor of every face of every person's photo as
-`identify enroll` computes it) and `detect` on all photos plus one `identify label` to fill the catalog's
+`identify enroll` computes it, and per part the same with 16 jittered chips for `explore.py`) and `detect` on all photos plus one `identify label` to fill the catalog's
 descriptor cache (descriptors from detect's crops, as `identify label` computes them). `score` runs the real
 `identify enroll` and `identify label` per split in a fresh workspace sharing that cache.
 """
@@ -125,6 +125,17 @@ def prepare(args):
     if not os.path.exists(enrol):
         print("prepare: identify-bench over the people's and strangers' photos", file=sys.stderr)
         run([os.path.join(args.bin, "identify-bench"), "--mirror", "--output", enrol, SHARED])
+    # Jittered descriptors (dlib's num_jitters idea, 16 seeded jitters a face) per part, for explore.py.
+    for part, (names, strs) in parts(people, strangers).items():
+        out = os.path.join(args.work, f"jitter-{part}.jsonl")
+        if not os.path.exists(out):
+            print(f"prepare: identify-bench --jitter 16 over the {part} part", file=sys.stderr)
+            files = [f for n in names for f in people[n]] + strs
+            run([os.path.join(args.bin, "identify-bench"), "--jitter", "16", "--seed", "1", "--output", out] + files)
+    # Descriptors of ../shared/faces/identities (10 people outside lfw-open), for explore.py's whitening.
+    identities = os.path.join(args.work, "identities.jsonl")
+    if not os.path.exists(identities):
+        run([os.path.join(args.bin, "identify-bench"), "--output", identities, os.path.join(SHARED, "..", "identities")])
     ws = os.path.join(args.work, "base")
     flat = os.path.join(args.work, "all")
     os.makedirs(flat, exist_ok=True)

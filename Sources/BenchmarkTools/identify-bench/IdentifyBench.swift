@@ -31,6 +31,12 @@ struct IdentifyBench: ParsableCommand {
     @Flag(help: "Also write `mirror`, the descriptor of the chip mirrored left to right.")
     var mirror = false
 
+    @Option(help: "Also write `jitters`: the descriptors of this many jittered chips of each face (FaceChipJitter.series).")
+    var jitter = 0
+
+    @Option(help: "Seed of the jitters (every face gets the same series).")
+    var seed: UInt64 = 1
+
     @Argument(help: "Folders of images (searched recursively) or images.")
     var inputs: [String]
 
@@ -58,11 +64,18 @@ struct IdentifyBench: ParsableCommand {
             let chips = try faces.map { try FaceEmbedder.chip(fromImage: image, points5: $0.points5) }
             let vectors = chips.isEmpty ? [] : try net.embed(chips: chips)
             let mirrored = chips.isEmpty || !mirror ? [] : try net.embed(chips: chips.map { $0.mirrored() })
+            let series = FaceChipJitter.series(count: jitter, seed: seed)
+            let jittered: [[[Float]]] = try faces.map { face in
+                guard jitter > 0 else { return [] }
+                let details = try FaceEmbedder.chipDetails(points5: face.points5)
+                return try net.embed(chips: FaceEmbedder.jitteredChips(fromImage: image, details: details, jitters: series))
+            }
             let rows: [[String: Any]] = zip(faces, vectors).enumerated().map { k, pair in
                 let (face, vector) = pair
                 let d = face.detection
                 var row: [String: Any] = ["box": [d.x, d.y, d.width, d.height], "size": (d.width * d.height).squareRoot(), "descriptor": vector.map { Double($0) }]
                 if mirrored.indices.contains(k) { row["mirror"] = mirrored[k].map { Double($0) } }
+                if jittered.indices.contains(k), !jittered[k].isEmpty { row["jitters"] = jittered[k].map { $0.map { Double($0) } }; row["jitterMirrored"] = series.map(\.mirror) }
                 return row
             }
             let line: [String: Any] = ["path": file.path, "width": image.width, "height": image.height, "faces": rows]

@@ -39,6 +39,16 @@ public final class FaceEmbedder {
         return try FaceChip.extract(from: image, landmarks5: rounded)
     }
 
+    /// The chip details `chip(fromImage:points5:)` cuts (the points rounded to pixels, as dlib's are).
+    public static func chipDetails(points5: [SIMD2<Double>]) throws -> FaceChip.Details {
+        try FaceChip.details(landmarks5: points5.map { SIMD2(Int($0.x.rounded()), Int($0.y.rounded())) })
+    }
+
+    /// The chips of `jitters` applied to one face's chip (`details` in `image`), e.g. `FaceChipJitter.series`.
+    public static func jitteredChips(fromImage image: RGBImage, details: FaceChip.Details, jitters: [FaceChipJitter]) -> [RGBImage] {
+        jitters.map { $0.chip(from: image, details: details) }
+    }
+
     /// Descriptors of the faces of a faces manifest, in item order, from the cache or computed in batches.
     /// Every crop must exist (checked first, before any work) and decode.
     /// - Returns: one 128-d descriptor per item, the crops' SHA-256, and how many descriptors were computed

@@ -19,12 +19,21 @@ public struct IdentitySummary: Codable, Sendable {
     /// The references disagree: spread above 0.5, or one of three or more is an outlier (above 0.6); see
     /// `ReferenceChecks`. Re-enrol the identity from photos of the person alone.
     public var loose: Bool
+    /// The centroid distance within which `identify label`'s default rule (`calibrated`, see `LabelDecider`)
+    /// names a face as this identity: its references' spread × ratio within floor and cap, or the one-reference
+    /// threshold (`OpenSetCalibration`). The same number `label`, the track vote and `swap`'s filter use.
+    public var threshold: Double
 }
 
 /// `identify list` and `identify remove`.
 public enum IdentityListing {
     public static func list(catalog: Catalog) throws -> [IdentitySummary] {
-        try catalog.identities().map { identity in
+        // The thresholds come from the decider `identify label` builds, so the list shows the rule's own numbers.
+        let gallery = try IdentityGallery(catalog: catalog)
+        let decider = LabelDecider(gallery: gallery, rule: .calibrated)
+        var thresholds: [Int64: Double] = [:]
+        for (k, entry) in gallery.entries.enumerated() { thresholds[entry.id] = decider.limit(k) }
+        return try catalog.identities().map { identity in
             var origins: [String: Int] = [:]
             let references = try identity.id.map { try catalog.references(identityId: $0) } ?? []
             for r in references { origins[r.origin, default: 0] += 1 }
@@ -32,7 +41,8 @@ public enum IdentityListing {
             return IdentitySummary(name: identity.name, consent: identity.consent, references: identity.referenceCount, origins: origins,
                                    createdAt: identity.createdAt, updatedAt: identity.updatedAt, spread: spread.map { round4($0.median) },
                                    worstReference: spread.map { references[$0.worst].path }, worstDistance: spread.map { round4($0.worstDistance) },
-                                   loose: spread?.loose ?? false)
+                                   loose: spread?.loose ?? false,
+                                   threshold: round4(identity.id.flatMap { thresholds[$0] } ?? OpenSetCalibration.standard.single))
         }
     }
 

@@ -92,7 +92,7 @@ extension Identify {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List enrolled identities with their references and consent notes.")
+        static let configuration = CommandConfiguration(abstract: "List enrolled identities with their references, spread, effective threshold and consent notes.")
         @OptionGroup var common: CommonOptions
 
         func run() throws {
@@ -104,7 +104,8 @@ extension Identify {
                     let consent = identity.consent.isEmpty ? "(no consent note)" : identity.consent
                     let spread = identity.spread.map { String(format: "spread %.3f", $0) } ?? "spread -"
                     let flag = identity.loose ? "\tLOOSE: \(identity.worstReference ?? "?") is \(String(format: "%.3f", identity.worstDistance ?? 0)) from the others" : ""
-                    print("\(identity.name)\t\(identity.references) references\t\(spread)\t\(consent)\(flag)")
+                    let threshold = String(format: "threshold %.3f", identity.threshold)
+                    print("\(identity.name)\t\(identity.references) references\t\(spread)\t\(threshold)\t\(consent)\(flag)")
                 }
                 return .ok
             }
