@@ -249,10 +249,14 @@ final class TrainLibraryTests: XCTestCase {
         }
     }
 
-    /// Plain runs' settings JSON has no adversarial entry (checkpoints written before it read the same); a
-    /// resumed run keeps its GAN and cycle weights.
+    /// A new run has the default GAN weight; plain runs (`--gan-weight 0`) have no adversarial entry in their
+    /// settings JSON (checkpoints written before it read the same); a resumed run keeps its GAN and cycle weights.
     func testAdversarialSettingsAreStoredOnlyWhenOnAndKeptOnResume() throws {
-        let plain = try SettingOverrides().resolve(stored: nil, checkpoint: "c")
+        XCTAssertEqual(try SettingOverrides().resolve(stored: nil, checkpoint: "c").adversarial,
+                       AdversarialSettings(ganWeight: AdversarialSettings.defaultGANWeight, cycleWeight: 0))
+        var plainOverrides = SettingOverrides()
+        plainOverrides.ganWeight = 0
+        let plain = try plainOverrides.resolve(stored: nil, checkpoint: "c")
         XCTAssertNil(plain.adversarial)
         XCTAssertFalse(String(decoding: try JSONEncoder().encode(plain), as: UTF8.self).contains("adversarial"))
         var gan = SettingOverrides()

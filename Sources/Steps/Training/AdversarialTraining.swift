@@ -4,7 +4,7 @@ import NN
 import Tensor
 
 /// A run's adversarial and cycle-consistency options, stored in its settings (left out, nil, when both
-/// weights are 0, so plain runs read and write their settings as before).
+/// weights are 0, so plain runs — `--gan-weight 0` — read and write their settings as before).
 public struct AdversarialSettings: Codable, Equatable, Sendable {
     /// Weight of the generator's least-squares GAN loss beside the pixel loss (0: no discriminators).
     public var ganWeight: Double
@@ -26,6 +26,10 @@ public struct AdversarialSettings: Codable, Equatable, Sendable {
     public var instanceNoise: Double
     public var noiseFadeIterations: Int
 
+    /// `train`'s GAN weight when `--gan-weight` is not given: on, because the equal-budget trial
+    /// (benchmarks/train/RESULTS.md) drew sharper faces with it (glasses, 2.9x the plain run's detail) at
+    /// the same ID retrieval, for 15% more time per iteration. The cycle term stays off (0).
+    public static let defaultGANWeight = 0.1
     public static let defaultWarmup = 1000, defaultRamp = 2000, defaultWidth = 32, defaultNoise = 0.1, defaultNoiseFade = 10_000
 
     public init(ganWeight: Double, ganWarmup: Int = Self.defaultWarmup, ganRamp: Int = Self.defaultRamp, cycleWeight: Double,

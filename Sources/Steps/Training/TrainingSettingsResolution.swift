@@ -26,9 +26,10 @@ public struct SettingOverrides: Sendable, Equatable {
 
     public init() {}
 
-    /// The adversarial settings of a new run: nil unless a GAN or cycle weight above 0 is given.
+    /// The adversarial settings of a new run: the default GAN weight unless `--gan-weight` says otherwise;
+    /// nil (a plain run) when both the GAN and the cycle weight are 0.
     var adversarial: AdversarialSettings? {
-        let gan = ganWeight ?? 0, cycle = cycleWeight ?? 0
+        let gan = ganWeight ?? AdversarialSettings.defaultGANWeight, cycle = cycleWeight ?? 0
         guard gan != 0 || cycle != 0 else { return nil }
         return AdversarialSettings(ganWeight: gan, ganWarmup: ganWarmup ?? AdversarialSettings.defaultWarmup,
                                    ganRamp: ganRamp ?? AdversarialSettings.defaultRamp, cycleWeight: cycle)

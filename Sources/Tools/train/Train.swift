@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
     var coverage: Double?
 
     @Option(help: ArgumentHelp("Weight of the adversarial loss: a PatchGAN discriminator per side (0.17 M parameters, 18 M multiply-adds per "
-                               + "64 px face) judges each decoder's faces, least-squares loss with fading instance noise (default 0: off).",
+                               + "64 px face) judges each decoder's faces, least-squares loss with fading instance noise (default 0.1; 0 trains on the pixel losses only).",
                                valueName: "W"))
     var ganWeight: Double?
 
