@@ -170,10 +170,14 @@ public final class WatermarkDetector {
     /// `p = min(1, H·Q(z))` (Q the standard normal tail, H the number of scale × shift × flip hypotheses,
     /// Bonferroni); (b) a payload whose CRC-24 checks, Viterbi-decoded with one of the readable schemes'
     /// layouts at one of the candidate geometries (the unscaled, unshifted one, then the `payloadCandidates`
-    /// best sync peaks), with probability `W·2⁻²⁴·p_c`: W the most words that can be checked
-    /// ((payloadCandidates + 1) × schemes × listSize), p_c the candidate's own sync probability (`Q(z)` for the fixed
-    /// geometry, the Bonferroni `p` for a searched peak; at most 1). Under the null a decoded word passes the
-    /// CRC with probability 2⁻²⁴, independently of the sync cells the search looks at. The reported
+    /// best sync peaks), with probability `k·H_W·2⁻²⁴·p_c`: k the position of the passing word in the checking
+    /// order (geometries, then layouts, then the list decoder's paths, `listSize` per decoding), W the most
+    /// words that can be checked ((payloadCandidates + 1) × schemes × listSize), H_W = 1 + 1/2 + … + 1/W, p_c
+    /// the geometry's own sync probability (`Q(z)` for the fixed geometry, the Bonferroni `p` for a searched
+    /// peak, which is at least the best peak's; at most 1). Under the null a checked word passes the CRC with
+    /// probability 2⁻²⁴, independently of the sync cells the search looks at, so the chance that some word k
+    /// passes with `k·H_W·2⁻²⁴·p_c ≤ t` is at most Σ_k 2⁻²⁴·t·2²⁴/(k·H_W) = t: a valid p-value that rewards a
+    /// payload found early. The reported
     /// probability is twice the smaller of the two (a union bound over both tests), so it stays an upper bound
     /// on the chance that an unmarked file is flagged.
     public func result() -> WatermarkDetection {
@@ -222,21 +226,24 @@ public final class WatermarkDetector {
             if !duplicate { candidates.append(p) }
         }
         let schemes = WatermarkScheme.readable.map { ($0, WatermarkLayout.cells(key, scheme: $0)) }
-        let words = Double((settings.payloadCandidates + 1) * schemes.count * max(1, settings.listSize))
+        let list = max(1, settings.listSize)
+        let harmonic = Self.harmonic((settings.payloadCandidates + 1) * schemes.count * list)
         var probability = best.p
         var chosen = best
         var payload: WatermarkPayload?
         var scheme: WatermarkScheme?
+        var checked = 0  // words checked before the current decoding, `list` per decoding
         search: for c in candidates {
             let evidence = Self.cellEvidence(c.folded, dx: c.dx, dy: c.dy)
             for (_, cells) in schemes {
-                if let read = Self.readPayload(evidence: evidence, cells: cells, listSize: settings.listSize) {
-                    let q = words * c.p / Double(1 << WatermarkLayout.crcBits)
+                if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
+                    let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
                     if q < probability { probability = q }
                     payload = read; chosen = c
                     scheme = Self.bestFitting(schemes, payload: read, evidence: evidence)
                     break search
                 }
+                checked += list
             }
         }
         probability = min(1, 2 * probability)
@@ -376,12 +383,16 @@ public final class WatermarkDetector {
     }
 
     /// The soft coded bits of one layout, list-Viterbi-decoded; the payload of the best listed message whose
-    /// CRC-24 checks.
-    static func readPayload(evidence: [Double], cells: WatermarkLayout.Cells, listSize: Int) -> WatermarkPayload? {
+    /// CRC-24 checks, and its rank in the list (0 for the Viterbi path).
+    static func readPayload(evidence: [Double], cells: WatermarkLayout.Cells, listSize: Int) -> (WatermarkPayload, Int)? {
         let soft = softBits(evidence: evidence, cells: cells)
-        for bits in WatermarkCode.decodeList(soft, messageBits: WatermarkLayout.messageBits, listSize: listSize) {
-            if let payload = WatermarkLayout.payload(messageBits: bits) { return payload }
+        let words = WatermarkCode.decodeList(soft, messageBits: WatermarkLayout.messageBits, listSize: listSize)
+        for (rank, bits) in words.enumerated() {
+            if let payload = WatermarkLayout.payload(messageBits: bits) { return (payload, rank) }
         }
         return nil
     }
+
+    /// 1 + 1/2 + … + 1/n.
+    static func harmonic(_ n: Int) -> Double { (1...max(1, n)).reduce(0) { $0 + 1 / Double($1) } }
 }
