@@ -78,7 +78,7 @@ let package = Package(
         // one side's faces loaded for it (TrainingSide) and the augmentation options, shared by train and warp-augment.
         foundation("Augment", ["FacetCore", "Media", "Models", "Manifest", "Faces", argumentParser]),
         // The invisible provenance watermark: embedder (swap), blind detector and file check (score provenance).
-        foundation("Watermark", ["FacetCore", "Media"]),
+        foundation("Watermark", ["FacetCore", "Media"], settings: haswell),
         // Shared CLI options, progress reporting and exit handling.
         foundation("ToolSupport", ["FacetCore", argumentParser]),
 

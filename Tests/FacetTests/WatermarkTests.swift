@@ -50,11 +50,87 @@ final class WatermarkTests: XCTestCase {
         XCTAssertEqual(WatermarkLayout.codeSigns(payload).count, WatermarkLayout.codedBits)
         XCTAssertEqual(WatermarkLayout.codedBits, 124)
         // Every coded bit has exactly `cellsPerCodedBit` cells; the rest of the tile is sync.
-        let cells = WatermarkLayout.cells(.facet)
-        XCTAssertEqual(cells.bit.filter { $0 < 0 }.count, WatermarkLayout.syncCells)
-        var perBit = [Int](repeating: 0, count: WatermarkLayout.codedBits)
-        for b in cells.bit where b >= 0 { perBit[b] += 1 }
-        XCTAssertEqual(Set(perBit), [WatermarkLayout.cellsPerCodedBit])
+        XCTAssertEqual(WatermarkScheme.current, .ssLuma3)
+        XCTAssertEqual(WatermarkScheme.current.rawValue, "facet-ss-luma-3")
+        XCTAssertEqual(WatermarkScheme.ssLuma2.syncCells, 528)
+        XCTAssertEqual(WatermarkScheme.ssLuma3.syncCells, 280)
+        for scheme in WatermarkScheme.allCases {
+            let cells = WatermarkLayout.cells(.facet, scheme: scheme)
+            XCTAssertEqual(cells.bit.filter { $0 < 0 }.count, scheme.syncCells)
+            var perBit = [Int](repeating: 0, count: WatermarkLayout.codedBits)
+            for b in cells.bit where b >= 0 { perBit[b] += 1 }
+            XCTAssertEqual(Set(perBit), [scheme.cellsPerCodedBit], scheme.rawValue)
+        }
+        // The detector searches with the current scheme's sync cells: they must be sync cells (with the same
+        // signs) in every scheme it reads, so one search finds files of each.
+        let current = WatermarkLayout.cells(.facet, scheme: .current)
+        for scheme in WatermarkScheme.readable {
+            let other = WatermarkLayout.cells(.facet, scheme: scheme)
+            XCTAssertEqual(other.sign, current.sign)
+            for c in 0..<current.bit.count where current.bit[c] < 0 { XCTAssertLessThan(other.bit[c], 0, "\(scheme) cell \(c)") }
+        }
+    }
+
+    /// The branch-free rounding the vectorised embedder uses equals `Float.rounded()` (half away from zero),
+    /// on the halfway and nearly-halfway values and on seeded random values across the range it meets.
+    func testBranchFreeRoundingMatchesRounded() {
+        var values: [Float] = [0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999997, -0.49999997, 0.50000006, -0.50000006,
+                               1.4999999, -1.4999999, 3, -3, 4.5, -4.5, 1e-7, -1e-7, 4_194_303, -4_194_303, 4_194_302.5, 1_048_575.5]
+        var rng = SeededRandom(seed: 3)
+        for _ in 0..<20_000 { values.append((rng.nextUnitFloat() - 0.5) * 40) }
+        for v in values { XCTAssertEqual(WatermarkEmbedder.roundedToInt32(v), Int32(v.rounded()), "\(v)") }
+    }
+
+    /// The vectorised embedder writes the same bytes as its scalar reference twin: real frames, odd sizes
+    /// (widths that are not whole 4-pixel blocks), saturated pixels, several strengths and masks.
+    func testVectorisedEmbedEqualsScalarReference() throws {
+        let d18 = TestPaths.video("d18.mp4")
+        try requireSharedMedia(d18)
+        let real = try frames(d18, count: 2)
+        var rng = SeededRandom(seed: 11)
+        var images = real
+        for (w, h) in [(17, 16), (101, 57), (250, 131)] {
+            var noise = RGBImage(width: w, height: h, fill: (0, 0, 0))
+            for i in noise.pixels.indices {
+                let r = rng.next() % 8
+                noise.pixels[i] = r == 0 ? 0 : r == 1 ? 255 : UInt8(truncatingIfNeeded: rng.next())
+            }
+            images.append(noise)
+        }
+        images.append(RGBImage(width: 64, height: 48, fill: (255, 255, 255)))
+        images.append(RGBImage(width: 64, height: 48, fill: (0, 0, 0)))
+        var dark = WatermarkEmbedder.Mask()
+        dark.darkLuma = 30
+        let embedders = [WatermarkEmbedder(payload: payload), WatermarkEmbedder(payload: payload, strength: 2.7),
+                         WatermarkEmbedder(payload: WatermarkPayload(7), scheme: .ssLuma2, mask: dark)]
+        for embedder in embedders {
+            for image in images {
+                var fast = image, reference = image
+                embedder.embed(into: &fast)
+                embedder.embedReference(into: &reference)
+                XCTAssertEqual(fast, reference, "\(image.width)x\(image.height), strength \(embedder.strength)")
+                if image.width >= 64 && image.height >= 48 && image.pixels.contains(where: { $0 > 0 && $0 < 255 }) {
+                    XCTAssertNotEqual(fast, image)
+                }
+            }
+        }
+    }
+
+    /// Frames marked with the earlier layout (`facet-ss-luma-2`, a user's earlier swaps) are still found and
+    /// their payload read, with the scheme named.
+    func testEarlierSchemeIsStillRead() throws {
+        let d18 = TestPaths.video("d18.mp4")
+        try requireSharedMedia(d18)
+        let embedder = WatermarkEmbedder(payload: payload, scheme: .ssLuma2)
+        let detector = WatermarkDetector(settings: WatermarkDetector.Settings(relativeCellSizes: 1...1))
+        for var frame in try frames(d18, count: 12) {
+            embedder.embed(into: &frame)
+            detector.add(frame)
+        }
+        let found = detector.result()
+        XCTAssertTrue(found.detected, "\(found)")
+        XCTAssertEqual(found.payload, payload)
+        XCTAssertEqual(found.scheme, "facet-ss-luma-2")
     }
 
     /// The convolutional code: the encoder against a hand-computed prefix, noiseless decoding, four hard errors
@@ -84,6 +160,32 @@ final class WatermarkTests: XCTestCase {
         }
         XCTAssertGreaterThan(uncodedErrors, 40 * 10, "the noise must flip many coded bits")
         XCTAssertLessThanOrEqual(wordErrors, 2, "Viterbi should recover nearly every word at coded-bit SNR 1.2")
+    }
+
+    /// List Viterbi: its first path is the Viterbi path, its paths are distinct, and with the CRC-24 it reads
+    /// seeded noisy words (coded-bit SNR 1.0) that plain Viterbi decoding gets wrong, never a wrong payload.
+    func testListViterbiWithCRCRecoversMoreWords() {
+        var rng = SeededRandom(seed: 151)
+        var plainRight = 0, listRight = 0, listWrong = 0
+        for _ in 0..<60 {
+            let truth = WatermarkPayload(UInt32(truncatingIfNeeded: rng.next()))
+            let clean = WatermarkLayout.codeSigns(truth).map(Double.init)
+            let noisy = clean.map { v -> Double in
+                let u1 = max(1e-12, Double(rng.nextUnitFloat())), u2 = Double(rng.nextUnitFloat())
+                return v + (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2) / 1.0
+            }
+            let best = WatermarkCode.decode(noisy, messageBits: 56)
+            let list = WatermarkCode.decodeList(noisy, messageBits: 56, listSize: 16)
+            XCTAssertEqual(list.first, best)
+            XCTAssertEqual(Set(list).count, list.count, "listed paths are distinct")
+            XCTAssertEqual(list.count, 16)
+            if WatermarkLayout.payload(messageBits: best) == truth { plainRight += 1 }
+            if let read = list.lazy.compactMap({ WatermarkLayout.payload(messageBits: $0) }).first {
+                if read == truth { listRight += 1 } else { listWrong += 1 }
+            }
+        }
+        XCTAssertEqual(listWrong, 0)
+        XCTAssertGreaterThan(listRight, plainRight, "plain \(plainRight), list \(listRight) of 60")
     }
 
     func testFFTMatchesNaiveDFT() {
@@ -159,6 +261,7 @@ final class WatermarkTests: XCTestCase {
         XCTAssertTrue(flipped.flipped)
         XCTAssertEqual(found.payload, payload)
         XCTAssertEqual(flipped.payload, payload)
+        XCTAssertEqual(found.scheme, WatermarkScheme.current.rawValue)
         // At the true geometry the coded bits are read with a clear margin.
         let margin = detector.diagnose(payload: payload)
         XCTAssertGreaterThan(margin.codedBitSNR, 1, "\(margin)")
@@ -255,6 +358,7 @@ final class WatermarkTests: XCTestCase {
         XCTAssertNil(second.sidecar)
         XCTAssertNil(second.containerLabel)
         XCTAssertEqual(second.payload, payload)
+        XCTAssertEqual(second.scheme, "facet-ss-luma-3")
         XCTAssertEqual(second.framesUsed, 60)
     }
 }

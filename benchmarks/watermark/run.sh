@@ -61,8 +61,10 @@ attack() {
   ff -i "$f" -vf "crop=trunc(iw*0.4)*2:trunc(ih*0.4)*2" -c:v libx264 -crf 18 "$o/crop10__$n.mp4"
   ff -i "$f" -vf "fps=25" -c:v libx264 -crf 18 "$o/fps25__$n.mp4"
   ff -ss 1 -i "$f" -t 2 -c:v libx264 -crf 18 "$o/excerpt2s__$n.mp4"
-  # The goal row: every 2-s excerpt starting on a whole second (5 per 6-s clip), half size, CRF 28.
-  for k in $(seq 0 $((SECONDS_PER_CLIP - 2))); do
+  # The goal row: every whole 2-s excerpt starting on a whole second (5 per 6-s clip; 1 of a 2.6-s clip), half
+  # size, CRF 28.
+  last=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f" | awk '{k = int($1 - 2 + 0.001); print (k < 0 ? 0 : k)}')
+  for k in $(seq 0 "$last"); do
     ff -ss "$k" -i "$f" -t 2 -vf "$half" -c:v libx264 -crf 28 "$o/goal__${n}__$k.mp4"
   done
   for k in 0 1 2; do ff -ss "$k.5" -i "$f" -frames:v 1 "$o/png__${n}__$k.png"; done
@@ -73,6 +75,11 @@ attack() {
   ff -i "$f" -vf "hflip" -c:v libx264 -crf 18 "$o/hflip__$n.mp4"
 }
 export -f attack; export WORK SECONDS_PER_CLIP
+# The embedder beside its scalar reference twin on the same frames (640x360 and 720x1280), same bytes checked.
+for v in "$SHARED"/videos/two_people_stage.mp4 "$SHARED"/videos/d13.mp4; do
+  [ -s "$v" ] && "$B" embed-speed --frames 120 --rounds 5 "$v"
+done > "$WORK/logs/embed-speed.jsonl"
+
 echo "attacking" >&2
 for n in $CLIPS; do echo "$WORK/facet/$n.mp4"; done | xargs -P "$JOBS" -I{} bash -c 'attack facet {}'
 for n in $CLIPS; do echo "$WORK/peer/$n.mp4"; done | xargs -P "$JOBS" -I{} bash -c 'attack peer {}'

@@ -69,6 +69,15 @@ print(f"\nFacet quality over {len(fm)} clips: PSNR mean {speed['facetPSNRMean']:
 for m in fm:
     print(f"- {os.path.basename(m['input'])}: {m['width']}x{m['height']}, PSNR {m['psnrMean']:.1f} dB, SSIM {m['ssimMean']:.4f}")
 
+speed_lines = lines("embed-speed.jsonl")
+if speed_lines:
+    print("\n| embed (`watermark-bench embed-speed`, best of rounds) | frames | vectorised, ms per frame | scalar reference, ms per frame | speed-up | same bytes |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for e in speed_lines:
+        print(f"| {os.path.basename(e['video'])} {e['width']}x{e['height']} | {e['frames']} | {e['embedMillisecondsPerFrame']:.2f} | "
+              f"{e['referenceMillisecondsPerFrame']:.2f} | {e['speedup']:.1f}x | {'yes' if e['identical'] else 'NO'} |")
+    out["embedSpeed"] = speed_lines
+
 fp = lines("fp-detect.jsonl")
 reports = [d["report"] for d in fp if d.get("report")]
 errors = [d for d in fp if not d.get("report")]

@@ -13,7 +13,7 @@ import Watermark
 struct WatermarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watermark-bench", abstract: "Mark clips with Facet's watermark and check files for it.",
-        subcommands: [Mark.self, Detect.self, DifferenceImage.self, Diagnose.self])
+        subcommands: [Mark.self, Detect.self, DifferenceImage.self, Diagnose.self, EmbedSpeed.self])
 }
 
 struct Mark: ParsableCommand {
@@ -24,6 +24,12 @@ struct Mark: ParsableCommand {
     @Option(help: "x264 CRF of the written file.") var crf: Int = 18
     @Option(help: "Measure SSIM on every Nth frame (PSNR on all).") var ssimEvery: Int = 10
     @Option(help: "Embedding strength (1: the default).") var strength: Float = 1
+    @Option(help: "Bit layout (default: the current one).") var scheme: String = WatermarkScheme.current.rawValue
+    @Option(help: "Mask: blocks darker than this mean luma stay unmarked.") var darkLuma: Float?
+    @Option(help: "Mask: floor in luma levels.") var floor: Float?
+    @Option(help: "Mask: cap in luma levels.") var cap: Float?
+    @Option(help: "Mask: luminance factor.") var luminanceFactor: Float?
+    @Option(help: "Mask: texture factor.") var textureFactor: Float?
 
     struct Report: Codable {
         var input: String, output: String, payload: String, frames: Int, width: Int, height: Int
@@ -39,7 +45,14 @@ struct Mark: ParsableCommand {
         let writer = try VideoWriter(url: URL(fileURLWithPath: output), options: VideoWriterOptions(
             width: w, height: h, frameRateNumerator: Int((rate * 1000).rounded()), frameRateDenominator: 1000, crf: crf,
             metadata: ["comment": "synthetic: Facet watermark benchmark", "facet_synthetic": "1"]))
-        let embedder = WatermarkEmbedder(payload: value, strength: strength)
+        guard let layout = WatermarkScheme(rawValue: scheme) else { throw ValidationError("unknown --scheme \(scheme)") }
+        var mask = WatermarkEmbedder.Mask()
+        if let darkLuma { mask.darkLuma = darkLuma }
+        if let floor { mask.minimumAmplitude = floor }
+        if let cap { mask.maximumAmplitude = cap }
+        if let luminanceFactor { mask.luminanceFactor = luminanceFactor }
+        if let textureFactor { mask.textureFactor = textureFactor }
+        let embedder = WatermarkEmbedder(payload: value, scheme: layout, strength: strength, mask: mask)
         let converter = FrameConverter()
         var frames = 0, embedSeconds = 0.0, psnrs: [Double] = [], ssims: [Double] = []
         while let frame = try reader.nextFrame() {
@@ -77,6 +90,9 @@ struct Detect: ParsableCommand {
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 450
     @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
     @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
+    @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
+    @Option(help: "Evidence weighting power.") var weightPower: Double?
+    @Option(help: "List Viterbi size.") var listSize: Int?
 
     struct Line: Codable { var report: ProvenanceReport?; var error: String?; var exitStatus: Int32; var seconds: Double }
 
@@ -85,6 +101,9 @@ struct Detect: ParsableCommand {
         settings.maxFrames = maxFrames
         settings.whiteningRadiusCells = whiteningRadius
         settings.normalizationRadiusCells = normalizationRadius
+        if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
+        if let weightPower { settings.evidenceWeightPower = weightPower }
+        if let listSize { settings.listSize = listSize }
         for file in files {
             let t0 = Date()
             var line: Line
@@ -145,22 +164,78 @@ struct Diagnose: ParsableCommand {
         abstract: "For files marked with --payload and only re-encoded or uniformly resized: sync z and coded-bit SNR.")
     @Argument(help: "Videos.") var files: [String]
     @Option(help: "The payload they were marked with.") var payload: String = "5eed1e55"
+    @Option(help: "Their bit layout (default: the current one).") var scheme: String = WatermarkScheme.current.rawValue
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 60
     @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
     @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
+    @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
+    @Option(help: "Evidence weighting power.") var weightPower: Double?
     func run() throws {
         for file in files {
             var settings = WatermarkDetector.Settings(relativeCellSizes: 1...1, searchMirrored: false)
             settings.maxFrames = maxFrames
             settings.whiteningRadiusCells = whiteningRadius
             settings.normalizationRadiusCells = normalizationRadius
+            if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
+            if let weightPower { settings.evidenceWeightPower = weightPower }
             let detector = WatermarkDetector(settings: settings)
             let reader = try VideoReader(url: URL(fileURLWithPath: file))
             let converter = FrameConverter()
             while !detector.isFull, let frame = try reader.nextFrame() { detector.add(try converter.rgb(frame)) }
             guard let value = WatermarkPayload(hexPrefix: payload) else { throw ValidationError("--payload must be 8 hex digits") }
-            let d = detector.diagnose(payload: value)
+            guard let layout = WatermarkScheme(rawValue: scheme) else { throw ValidationError("unknown --scheme \(scheme)") }
+            let d = detector.diagnose(payload: value, scheme: layout)
             print(URL(fileURLWithPath: file).lastPathComponent, String(format: "syncZ %.2f bitSNR %.2f", d.syncZ, d.codedBitSNR))
         }
+    }
+}
+
+/// Times `WatermarkEmbedder.embed` beside its scalar reference twin on the same decoded frames, alternating
+/// rounds, and checks that both write the same bytes.
+struct EmbedSpeed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed-speed", abstract: "Time the embedder (vectorised and scalar reference) on a clip's frames; print JSON.")
+    @Argument(help: "A video.") var video: String
+    @Option(help: "Frames to decode and mark.") var frames: Int = 120
+    @Option(help: "Rounds over the frames, alternating the two implementations.") var rounds: Int = 5
+
+    struct Report: Codable {
+        var video: String, width: Int, height: Int, frames: Int, rounds: Int
+        var embedMillisecondsPerFrame: Double, referenceMillisecondsPerFrame: Double, speedup: Double, identical: Bool
+    }
+
+    func run() throws {
+        let reader = try VideoReader(url: URL(fileURLWithPath: video))
+        let converter = FrameConverter()
+        var images: [RGBImage] = []
+        while images.count < frames, let frame = try reader.nextFrame() { images.append(try converter.rgb(frame)) }
+        guard let first = images.first else { throw ValidationError("\(video): no frames") }
+        let embedder = WatermarkEmbedder(payload: WatermarkPayload(0x5eed1e55))
+        var warm = first
+        embedder.embed(into: &warm)  // builds the cached pattern
+        var fast: [Double] = [], reference: [Double] = []
+        var identical = true
+        for _ in 0..<max(1, rounds) {
+            var a = images, b = images
+            // Copy the pixels now (copy-on-write), not inside the timed loops: swap marks frames it owns.
+            for i in a.indices {
+                a[i].pixels.withUnsafeMutableBufferPointer { _ in }
+                b[i].pixels.withUnsafeMutableBufferPointer { _ in }
+            }
+            var t0 = Date()
+            for i in a.indices { embedder.embed(into: &a[i]) }
+            fast.append(Date().timeIntervalSince(t0))
+            t0 = Date()
+            for i in b.indices { embedder.embedReference(into: &b[i]) }
+            reference.append(Date().timeIntervalSince(t0))
+            if a != b { identical = false }
+        }
+        // The best round of each (the least disturbed by other work on the machine).
+        let n = Double(images.count)
+        let f = 1000 * (fast.min() ?? 0) / n, r = 1000 * (reference.min() ?? 0) / n
+        let report = Report(video: video, width: first.width, height: first.height, frames: images.count, rounds: rounds,
+                            embedMillisecondsPerFrame: f, referenceMillisecondsPerFrame: r, speedup: f > 0 ? r / f : 0,
+                            identical: identical)
+        print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }

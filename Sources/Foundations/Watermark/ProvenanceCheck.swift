@@ -18,6 +18,8 @@ public struct ProvenanceReport: Codable, Sendable, Equatable {
     public var framesUsed: Int
     /// True when the mark was found in the mirrored picture (the file was flipped horizontally).
     public var flipped: Bool
+    /// The bit layout the payload was read with (e.g. `facet-ss-luma-3`), when a payload was read.
+    public var scheme: String?
     /// The container's synthetic-media label: its `facet_synthetic` tag, else its `comment` tag; nil if neither.
     public var containerLabel: String?
     /// All container metadata tags (videos only; nil when there are none).
@@ -66,7 +68,7 @@ public enum ProvenanceCheck {
         return ProvenanceReport(
             file: path, kind: kind, detected: found.detected, payload: found.payload,
             falsePositiveProbability: found.falsePositiveProbability, zScore: found.zScore,
-            framesUsed: found.framesUsed, flipped: found.flipped,
+            framesUsed: found.framesUsed, flipped: found.flipped, scheme: found.scheme,
             containerLabel: metadata?["facet_synthetic"] ?? metadata?["comment"],
             containerMetadata: metadata,
             sidecar: FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil)

@@ -70,4 +70,72 @@ enum WatermarkCode {
         }
         return Array(bits.prefix(messageBits))
     }
+
+    /// List Viterbi decoding (the parallel list Viterbi algorithm): the `listSize` terminated paths with the
+    /// largest correlation, best first, each as its `messageBits` message bits. Every state keeps its
+    /// `listSize` best partial paths; the first entry is the path `decode` returns. With a CRC, the decoder
+    /// takes the first listed message that checks, which recovers words whose best path is wrong in a few bits.
+    static func decodeList(_ soft: [Double], messageBits: Int, listSize: Int) -> [[Int]] {
+        let n = generators.count
+        let steps = messageBits + tailBits
+        let list = max(1, listSize)
+        guard soft.count == steps * n else { return [[Int](repeating: 0, count: messageBits)] }
+        let states = 1 << (constraintLength - 1)
+        // Branch correlation of (state, input) at a step: the sum of ±soft over the generators' outputs.
+        var outputs = [[Int]](repeating: [], count: states * 2)
+        for s in 0..<states {
+            for b in 0..<2 {
+                let full = (UInt32(s) << 1 | UInt32(b)) & 0x7F
+                outputs[s * 2 + b] = generators.map { parity(full & $0) }
+            }
+        }
+        let unreachable = -Double.infinity
+        // metric[state * list + rank], sorted best first per state; back[t][(state * list + rank)] = predecessor
+        // (state * list + rank) at step t - 1.
+        var metric = [Double](repeating: unreachable, count: states * list)
+        metric[0] = 0
+        var back = [[Int32]]()
+        back.reserveCapacity(steps)
+        for t in 0..<steps {
+            var next = [Double](repeating: unreachable, count: states * list)
+            var from = [Int32](repeating: -1, count: states * list)
+            for ns in 0..<states {
+                let b = ns & 1
+                if b == 1 && t >= messageBits { continue }  // the tail feeds zeros
+                // The two predecessors' lists are sorted and each gets one branch value: merge their best `list`.
+                var base = [0, 0], branch = [0.0, 0.0]
+                for high in 0..<2 {
+                    let s = (ns >> 1) | (high << (constraintLength - 2))
+                    base[high] = s * list
+                    let o = outputs[s * 2 + b]
+                    for k in 0..<n { branch[high] += o[k] == 1 ? soft[t * n + k] : -soft[t * n + k] }
+                }
+                var i0 = 0, i1 = 0
+                for r in 0..<list {
+                    let m0 = i0 < list ? metric[base[0] + i0] + branch[0] : unreachable
+                    let m1 = i1 < list ? metric[base[1] + i1] + branch[1] : unreachable
+                    if m0 == unreachable && m1 == unreachable { break }
+                    if m0 >= m1 {
+                        next[ns * list + r] = m0; from[ns * list + r] = Int32(base[0] + i0); i0 += 1
+                    } else {
+                        next[ns * list + r] = m1; from[ns * list + r] = Int32(base[1] + i1); i1 += 1
+                    }
+                }
+            }
+            metric = next
+            back.append(from)
+        }
+        // Terminated: paths end in state 0. Trace each listed path back.
+        var words: [[Int]] = []
+        for r in 0..<list where metric[r] > unreachable {
+            var bits = [Int](repeating: 0, count: steps)
+            var entry = r  // state * list + rank after step t
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                bits[t] = (entry / list) & 1
+                entry = Int(max(0, back[t][entry]))
+            }
+            words.append(Array(bits.prefix(messageBits)))
+        }
+        return words
+    }
 }

@@ -19,6 +19,8 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
     /// Cell size in pixels of the best match, and whether it was found in the mirrored picture.
     public var cellSize: Double
     public var flipped: Bool
+    /// The bit layout the payload was read with (`WatermarkScheme` raw value), when a payload was read.
+    public var scheme: String?
 }
 
 /// Blind detector: accumulates whitened luma over frames, then searches scale, cyclic offset (crops) and
@@ -42,18 +44,31 @@ public final class WatermarkDetector {
         public var cellSizeStep: Double
         /// Also try the mirrored picture (horizontal flip).
         public var searchMirrored: Bool
-        /// Sync peaks (distinct matches, best first) at which a payload is decoded.
+        /// Sync peaks (distinct matches, best first) at which a payload is decoded, besides the unscaled,
+        /// unshifted, unmirrored geometry (the truth for any re-encode or uniform rescale), which is always tried.
         public var payloadCandidates: Int
+        /// Messages per decoding checked against the CRC: the list Viterbi decoder's best `listSize` paths.
+        public var listSize: Int
         /// Stop accumulating after this many frames.
         public var maxFrames: Int
         /// Radius of the local mean subtracted from luma, in cells (of the unscaled cell size).
         public var whiteningRadiusCells: Double
         /// Radius over which the residual is normalised by its mean magnitude, in cells; 0: a global clip.
         public var normalizationRadiusCells: Double
+        /// Radius, in cells, of the local RMS the accumulated evidence is divided by before folding (0: not
+        /// weighted). Static content adds up over frames like the mark does, moving content averages out, so the
+        /// accumulator's noise differs from region to region; dividing by its local RMS (to `evidenceWeightPower`)
+        /// weighs each region by how clean it is.
+        public var evidenceWeightRadiusCells: Double
+        public var evidenceWeightPower: Double
 
         public init(maxFalsePositiveProbability: Double = 1e-6, relativeCellSizes: ClosedRange<Double> = 0.95...1.35,
                     cellSizeStep: Double = 0.006, searchMirrored: Bool = true, payloadCandidates: Int = 8,
-                    maxFrames: Int = 450, whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5) {
+                    maxFrames: Int = 450, whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5,
+                    evidenceWeightRadiusCells: Double = 1, evidenceWeightPower: Double = 1, listSize: Int = 64) {
+            self.listSize = listSize
+            self.evidenceWeightRadiusCells = evidenceWeightRadiusCells
+            self.evidenceWeightPower = evidenceWeightPower
             self.payloadCandidates = payloadCandidates
             self.normalizationRadiusCells = normalizationRadiusCells
             self.whiteningRadiusCells = whiteningRadiusCells
@@ -72,6 +87,8 @@ public final class WatermarkDetector {
     private var width = 0
     private var height = 0
     private var accumulator: [Float] = []
+    /// The accumulator weighted by its local RMS (`evidenceWeightRadiusCells`), computed once per `result`.
+    private var weightedCache: [Float]?
 
     public init(key: WatermarkKey = .facet, settings: Settings = Settings()) {
         self.key = key
@@ -96,6 +113,7 @@ public final class WatermarkDetector {
                                      normalizationRadius: Int((settings.normalizationRadiusCells * cell).rounded()))
         for i in 0..<residual.count { accumulator[i] += residual[i] }
         framesUsed += 1
+        weightedCache = nil
     }
 
     /// Luma minus its box mean over `(2·radius+1)²` pixels, divided by the local mean absolute residual
@@ -150,60 +168,82 @@ public final class WatermarkDetector {
     ///
     /// Two tests, either of which detects: (a) the best sync correlation alone, with probability
     /// `p = min(1, H·Q(z))` (Q the standard normal tail, H the number of scale × shift × flip hypotheses,
-    /// Bonferroni); (b) a payload whose CRC-24 checks, Viterbi-decoded at one of the `payloadCandidates` best
-    /// sync peaks, with probability `K·2⁻²⁴·p_i` (p_i that peak's own Bonferroni probability, at most 1; K the
-    /// candidates tried: under the null a decoded word passes the CRC with probability 2⁻²⁴, the decoded word
-    /// depending on the data cells, which the sync search does not look at). The reported probability is
-    /// twice the smaller of the two (a union bound over both tests), so it stays an upper bound on the chance
-    /// that an unmarked file is flagged.
+    /// Bonferroni); (b) a payload whose CRC-24 checks, Viterbi-decoded with one of the readable schemes'
+    /// layouts at one of the candidate geometries (the unscaled, unshifted one, then the `payloadCandidates`
+    /// best sync peaks), with probability `k·H_W·2⁻²⁴·p_c`: k the position of the passing word in the checking
+    /// order (geometries, then layouts, then the list decoder's paths, `listSize` per decoding), W the most
+    /// words that can be checked ((payloadCandidates + 1) × schemes × listSize), H_W = 1 + 1/2 + … + 1/W, p_c
+    /// the geometry's own sync probability (`Q(z)` for the fixed geometry, the Bonferroni `p` for a searched
+    /// peak, which is at least the best peak's; at most 1). Under the null a checked word passes the CRC with
+    /// probability 2⁻²⁴, independently of the sync cells the search looks at, so the chance that some word k
+    /// passes with `k·H_W·2⁻²⁴·p_c ≤ t` is at most Σ_k 2⁻²⁴·t·2²⁴/(k·H_W) = t: a valid p-value that rewards a
+    /// payload found early. The reported
+    /// probability is twice the smaller of the two (a union bound over both tests), so it stays an upper bound
+    /// on the chance that an unmarked file is flagged.
     public func result() -> WatermarkDetection {
         let m = WatermarkLayout.binsPerTile
         let none = WatermarkDetection(detected: false, payload: nil, falsePositiveProbability: 1, zScore: 0,
-                                      framesUsed: framesUsed, cellSize: 0, flipped: false)
+                                      framesUsed: framesUsed, cellSize: 0, flipped: false, scheme: nil)
         guard framesUsed > 0 else { return none }
-        let cells = WatermarkLayout.cells(key)
-        let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
+        let syncPattern = Self.syncPattern(key)
         let fft = FFT2D(n: m)
-        let syncSpectrum = fft.spectrum(of: sync.map(Double.init))
+        let syncSpectrum = fft.spectrum(of: syncPattern)
+        let exclusion = 2 * WatermarkLayout.binsPerCell
 
         let base = WatermarkLayout.cellSize(width: width, height: height)
         let lower = Int((log(settings.relativeCellSizes.lowerBound) / settings.cellSizeStep).rounded(.down))
         let upper = Int((log(settings.relativeCellSizes.upperBound) / settings.cellSizeStep).rounded(.up))
         let steps = Array(lower...upper)
         let flips = settings.searchMirrored ? [false, true] : [false]
+        let hypotheses = Double(steps.count * flips.count * m * m)
+        func tail(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }
+        func bonferroni(_ z: Double) -> Double { min(1, tail(z) * hypotheses) }
 
-        typealias Peak = (z: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: [Double])
+        typealias Peak = (z: Double, p: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: [Double])
         var peaks: [Peak] = []
+        var fixed: Peak?
         for flip in flips {
             for step in steps {
                 let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
                 let re = fft.crossCorrelation(folded, with: syncSpectrum)
-                let (z, dx, dy) = Self.peak(re, side: m, exclusion: 2 * WatermarkLayout.binsPerCell)
-                peaks.append((z, step, flip, dx, dy, folded))
+                let (z, dx, dy) = Self.peak(re, side: m, exclusion: exclusion)
+                peaks.append((z, bonferroni(z), step, flip, dx, dy, folded))
+                if step == 0 && !flip {
+                    let z0 = Self.zScore(re, side: m, x: 0, y: 0, exclusion: exclusion)
+                    fixed = (z0, min(1, tail(z0)), 0, false, 0, 0, folded)
+                }
             }
         }
         peaks.sort { $0.z > $1.z }
         guard let best = peaks.first else { return none }
         // Distinct candidates: a peak at a neighbouring scale and nearly the same shift is the same match.
-        var candidates: [Peak] = []
-        for p in peaks where candidates.count < settings.payloadCandidates {
+        var candidates: [Peak] = fixed.map { [$0] } ?? []
+        for p in peaks where candidates.count < settings.payloadCandidates + (fixed == nil ? 0 : 1) {
             let duplicate = candidates.contains { c in
                 c.flip == p.flip && abs(c.step - p.step) <= 2 && Self.cyclicDistance(c.dx, p.dx, m) <= 2
                     && Self.cyclicDistance(c.dy, p.dy, m) <= 2
             }
             if !duplicate { candidates.append(p) }
         }
-        let hypotheses = Double(steps.count * flips.count * m * m)
-        func bonferroni(_ z: Double) -> Double { min(1, 0.5 * erfc(z / 2.0.squareRoot()) * hypotheses) }
-        var probability = bonferroni(best.z)
+        let schemes = WatermarkScheme.readable.map { ($0, WatermarkLayout.cells(key, scheme: $0)) }
+        let list = max(1, settings.listSize)
+        let harmonic = Self.harmonic((settings.payloadCandidates + 1) * schemes.count * list)
+        var probability = best.p
         var chosen = best
         var payload: WatermarkPayload?
-        for c in candidates {
-            if let read = Self.readPayload(c.folded, dx: c.dx, dy: c.dy, cells: cells) {
-                let q = Double(candidates.count) * bonferroni(c.z) / Double(1 << WatermarkLayout.crcBits)
-                if q < probability { probability = q }
-                payload = read; chosen = c
-                break
+        var scheme: WatermarkScheme?
+        var checked = 0  // words checked before the current decoding, `list` per decoding
+        search: for c in candidates {
+            let evidence = Self.cellEvidence(c.folded, dx: c.dx, dy: c.dy)
+            for (_, cells) in schemes {
+                if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
+                    let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
+                    if q < probability { probability = q }
+                    payload = read; chosen = c
+                    scheme = Self.bestFitting(schemes, payload: read, evidence: evidence)
+                    break search
+                }
+                checked += list
             }
         }
         probability = min(1, 2 * probability)
@@ -211,31 +251,33 @@ public final class WatermarkDetector {
         return WatermarkDetection(detected: detected, payload: detected ? payload : nil,
                                   falsePositiveProbability: probability, zScore: chosen.z, framesUsed: framesUsed,
                                   cellSize: base * exp(Double(chosen.step) * settings.cellSizeStep),
-                                  flipped: chosen.flip)
+                                  flipped: chosen.flip, scheme: detected ? scheme?.rawValue : nil)
+    }
+
+    /// The sync cells' pattern at detector resolution (`binsPerTile`² values): the sync cells of
+    /// `WatermarkScheme.current`, which are sync cells in every readable scheme.
+    static func syncPattern(_ key: WatermarkKey) -> [Double] {
+        let cells = WatermarkLayout.cells(key, scheme: .current)
+        return WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1)).map(Double.init)
     }
 
     /// Diagnosis against a known payload at a known geometry (the unscaled cell size, no shift, not mirrored:
     /// the truth for any uniform rescale or re-encode of a marked file): the sync correlation at that
     /// alignment in units of the surface's RMS, and the coded bits' soft values as a signal-to-noise ratio
-    /// (mean of soft·sign over their standard deviation; about 1 or more usually decodes).
-    public func diagnose(payload: WatermarkPayload) -> (syncZ: Double, codedBitSNR: Double) {
+    /// (mean of soft·sign over their standard deviation; about 1.2 or more usually decodes).
+    public func diagnose(payload: WatermarkPayload, scheme: WatermarkScheme = .current) -> (syncZ: Double, codedBitSNR: Double) {
         let m = WatermarkLayout.binsPerTile
         guard framesUsed > 0 else { return (0, 0) }
-        let cells = WatermarkLayout.cells(key)
+        let cells = WatermarkLayout.cells(key, scheme: scheme)
         let folded = fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false)
-        let sync = WatermarkLayout.renderBins(WatermarkLayout.cellValues(cells, code: nil, onlyBit: -1))
         let fft = FFT2D(n: m)
-        let syncSpectrum = fft.spectrum(of: sync.map(Double.init))
-        let re = fft.crossCorrelation(folded, with: syncSpectrum)
-        let rms = (re.reduce(0) { $0 + $1 * $1 } / Double(m * m)).squareRoot()
-        let evidence = WatermarkLayout.equalized(WatermarkLayout.cellEvidence(folded))
-        var soft = [Double](repeating: 0, count: WatermarkLayout.codedBits)
-        for c in 0..<evidence.count where cells.bit[c] >= 0 { soft[cells.bit[c]] += Double(cells.sign[c]) * evidence[c] }
+        let re = fft.crossCorrelation(folded, with: fft.spectrum(of: Self.syncPattern(key)))
+        let soft = Self.softBits(evidence: Self.cellEvidence(folded, dx: 0, dy: 0), cells: cells)
         let truth = WatermarkLayout.codeSigns(payload)
         let products = zip(soft, truth).map { $0 * Double($1) }
         let mean = products.reduce(0, +) / Double(products.count)
         let sd = (products.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(products.count)).squareRoot()
-        return (rms > 0 ? re[0] / rms : 0, sd > 0 ? mean / sd : 0)
+        return (Self.zScore(re, side: m, x: 0, y: 0, exclusion: 2 * WatermarkLayout.binsPerCell), sd > 0 ? mean / sd : 0)
     }
 
     static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
@@ -251,7 +293,7 @@ public final class WatermarkDetector {
         let rowBin = (0..<height).map { y in Int((Double(y) + 0.5) / bin) % m * m }
         var sum = [Double](repeating: 0, count: m * m)
         var count = [Int](repeating: 0, count: m * m)
-        accumulator.withUnsafeBufferPointer { acc in
+        weightedAccumulator().withUnsafeBufferPointer { acc in
             for y in 0..<height {
                 let r = rowBin[y], row = y * width
                 for x in 0..<width {
@@ -267,11 +309,33 @@ public final class WatermarkDetector {
         return sum
     }
 
-    /// The highest value of a cyclic correlation surface, in units of the surface's RMS away from the peak.
+    /// The accumulator divided by its local RMS to `evidenceWeightPower` (see `Settings.evidenceWeightRadiusCells`).
+    func weightedAccumulator() -> [Float] {
+        if let weightedCache { return weightedCache }
+        var out = accumulator
+        let cell = WatermarkLayout.cellSize(width: width, height: height)
+        let radius = Int((settings.evidenceWeightRadiusCells * cell).rounded())
+        if radius > 0 && !accumulator.isEmpty {
+            let energy = Self.boxMean(accumulator.map { $0 * $0 }, width: width, height: height, radius: radius)
+            let floor = max(1e-6, energy.reduce(0, +) / Float(energy.count) * 1e-4)
+            let power = Float(settings.evidenceWeightPower) / 2
+            for i in 0..<out.count { out[i] /= powf(energy[i] + floor, power) }
+        }
+        weightedCache = out
+        return out
+    }
+
+    /// The highest value of a cyclic correlation surface, as a z-score (`zScore`) and its shift.
     static func peak(_ surface: [Double], side m: Int, exclusion: Int) -> (z: Double, dx: Int, dy: Int) {
         var maxIndex = 0
         for i in 1..<surface.count where surface[i] > surface[maxIndex] { maxIndex = i }
         let px = maxIndex % m, py = maxIndex / m
+        return (zScore(surface, side: m, x: px, y: py, exclusion: exclusion), px, py)
+    }
+
+    /// The value at shift (`x`, `y`) of a cyclic correlation surface in units of the surface's RMS away from
+    /// that shift (outside a square of `exclusion` bins around it).
+    static func zScore(_ surface: [Double], side m: Int, x px: Int, y py: Int, exclusion: Int) -> Double {
         var squares: Double = 0, n = 0
         for y in 0..<m {
             let ddy = min((y - py + m) % m, (py - y + m) % m)
@@ -282,19 +346,53 @@ public final class WatermarkDetector {
             }
         }
         let sigma = (squares / Double(max(1, n))).squareRoot()
-        return (sigma > 0 ? surface[maxIndex] / sigma : 0, px, py)
+        return sigma > 0 ? surface[py * m + px] / sigma : 0
     }
 
-    /// Soft coded bits at offset (`dx`, `dy`): the correlation of the folded tile with each coded bit's two
-    /// cells (through `WatermarkLayout.cellEvidence`, equalised), Viterbi-decoded; the payload when its CRC-24 checks.
-    static func readPayload(_ folded: [Double], dx: Int, dy: Int, cells: WatermarkLayout.Cells) -> WatermarkPayload? {
+    /// Per-cell evidence of the folded tile shifted by (`dx`, `dy`) bins: its correlation with each cell's
+    /// rendering (`WatermarkLayout.cellEvidence`), inter-cell leakage equalised; `cellsPerTile`² values.
+    static func cellEvidence(_ folded: [Double], dx: Int, dy: Int) -> [Double] {
         let m = WatermarkLayout.binsPerTile
         var shifted = [Double](repeating: 0, count: m * m)
         for y in 0..<m { for x in 0..<m { shifted[y * m + x] = folded[((y + dy) % m) * m + (x + dx) % m] } }
-        let evidence = WatermarkLayout.equalized(WatermarkLayout.cellEvidence(shifted))
+        return WatermarkLayout.equalized(WatermarkLayout.cellEvidence(shifted))
+    }
+
+    /// Soft coded bits: per coded bit, the sum of its cells' evidence times their signs.
+    static func softBits(evidence: [Double], cells: WatermarkLayout.Cells) -> [Double] {
         var soft = [Double](repeating: 0, count: WatermarkLayout.codedBits)
         for c in 0..<evidence.count where cells.bit[c] >= 0 { soft[cells.bit[c]] += Double(cells.sign[c]) * evidence[c] }
-        let bits = WatermarkCode.decode(soft, messageBits: WatermarkLayout.messageBits)
-        return WatermarkLayout.payload(messageBits: bits)
+        return soft
     }
+
+    /// Which layout marked the file, given its payload: the schemes share most cells (a later scheme's data
+    /// cells include all of an earlier one's, bit for bit), so either may decode the payload; they differ in the
+    /// cells that are sync in one and data in the other. The scheme whose whole tile for `payload` correlates
+    /// best with the evidence.
+    static func bestFitting(_ schemes: [(WatermarkScheme, WatermarkLayout.Cells)], payload: WatermarkPayload,
+                            evidence: [Double]) -> WatermarkScheme? {
+        let code = WatermarkLayout.codeSigns(payload)
+        var best: (scheme: WatermarkScheme, score: Double)?
+        for (scheme, cells) in schemes {
+            let values = WatermarkLayout.cellValues(cells, code: code, onlyBit: nil)
+            var score = 0.0
+            for c in 0..<evidence.count { score += Double(values[c]) * evidence[c] }
+            if score > best?.score ?? -Double.infinity { best = (scheme, score) }
+        }
+        return best?.scheme
+    }
+
+    /// The soft coded bits of one layout, list-Viterbi-decoded; the payload of the best listed message whose
+    /// CRC-24 checks, and its rank in the list (0 for the Viterbi path).
+    static func readPayload(evidence: [Double], cells: WatermarkLayout.Cells, listSize: Int) -> (WatermarkPayload, Int)? {
+        let soft = softBits(evidence: evidence, cells: cells)
+        let words = WatermarkCode.decodeList(soft, messageBits: WatermarkLayout.messageBits, listSize: listSize)
+        for (rank, bits) in words.enumerated() {
+            if let payload = WatermarkLayout.payload(messageBits: bits) { return (payload, rank) }
+        }
+        return nil
+    }
+
+    /// 1 + 1/2 + … + 1/n.
+    static func harmonic(_ n: Int) -> Double { (1...max(1, n)).reduce(0) { $0 + 1 / Double($1) } }
 }

@@ -47,6 +47,35 @@ public struct WatermarkPayload: Sendable, Hashable, Codable, CustomStringConvert
     }
 }
 
+/// A bit layout of the mark: how the tile's cells are shared between sync and the coded payload bits. Every
+/// scheme uses the same key-derived cell order, with the first `syncCells` cells of that order as sync, so a
+/// later scheme's sync cells are a subset of an earlier one's and one sync search finds files of both.
+public enum WatermarkScheme: String, Sendable, Codable, CaseIterable {
+    /// 528 sync cells, 4 cells per coded bit (Facet's swaps until issue 15's third round).
+    case ssLuma2 = "facet-ss-luma-2"
+    /// 280 sync cells, 6 cells per coded bit: 1.22× the coded bits' signal-to-noise ratio of `ssLuma2` for
+    /// 0.73× the sync correlation.
+    case ssLuma3 = "facet-ss-luma-3"
+
+    /// The scheme `swap` marks with.
+    public static let current = WatermarkScheme.ssLuma3
+    /// The schemes the detector reads, in the order tried.
+    public static let readable: [WatermarkScheme] = [.ssLuma3, .ssLuma2]
+
+    /// Cells per coded bit, scattered over the tile.
+    public var cellsPerCodedBit: Int {
+        switch self {
+        case .ssLuma2: return 4
+        case .ssLuma3: return 6
+        }
+    }
+
+    /// How many of the tile's cells are sync cells (the rest carry the code).
+    public var syncCells: Int {
+        WatermarkLayout.cellsPerTile * WatermarkLayout.cellsPerTile - cellsPerCodedBit * WatermarkLayout.codedBits
+    }
+}
+
 /// The geometry of the mark, shared by embedder and detector.
 ///
 /// The pattern is a torus ("tile") of `cellsPerTile` × `cellsPerTile` cells repeated over the whole frame.
@@ -54,8 +83,8 @@ public struct WatermarkPayload: Sendable, Hashable, Codable, CustomStringConvert
 /// resized copy has the same cells per side) and the whole tile fits across the shorter side of any frame,
 /// portrait or landscape. Each cell holds ±1 (a keyed pseudo-random sign); `syncCells` cells ("sync") always
 /// carry their sign and locate the tile; the other cells carry it times one of the coded bits (`WatermarkCode`:
-/// 32 payload bits + CRC-24 through a rate-1/2 convolutional code, 124 coded bits), `cellsPerCodedBit` cells
-/// per coded bit scattered across the tile. Between cell centres the value is interpolated bilinearly and the
+/// 32 payload bits + CRC-24 through a rate-1/2 convolutional code, 124 coded bits), the scheme's
+/// `cellsPerCodedBit` cells per coded bit scattered across the tile (`WatermarkScheme`). Between cell centres the value is interpolated bilinearly and the
 /// result is band-passed (minus its mean over a cell-sized box): periods of about 2 to 4 cells (30-60 px in a
 /// 480-px frame, 15-30 px after a 50% downscale), where H.264 and JPEG keep energy and SSIM's small window
 /// sees a nearly constant shift.
@@ -76,10 +105,6 @@ public enum WatermarkLayout {
     public static let crcBits = 24
     public static let messageBits = payloadBits + crcBits
     public static let codedBits = WatermarkCode.codedBits(messageBits: messageBits)
-    /// Cells per coded bit, scattered over the tile.
-    public static let cellsPerCodedBit = 4
-    /// How many of the tile's cells are sync cells (the rest carry the code).
-    public static let syncCells = cellsPerTile * cellsPerTile - cellsPerCodedBit * codedBits
 
     /// Cell size in pixels for a `width` × `height` frame: its shorter side over `cellsPerSide`.
     public static func cellSize(width: Int, height: Int) -> Double { Double(min(width, height)) / cellsPerSide }
@@ -91,7 +116,11 @@ public enum WatermarkLayout {
         let bit: [Int]
     }
 
-    static func cells(_ key: WatermarkKey) -> Cells {
+    /// The cell roles of `scheme` under `key`: a keyed sign per cell and a keyed cell order; the first
+    /// `scheme.syncCells` cells of the order are sync, the k-th data cell after them carries coded bit
+    /// k mod `codedBits`.
+    static func cells(_ key: WatermarkKey, scheme: WatermarkScheme) -> Cells {
+        let syncCells = scheme.syncCells
         var rng = SeededRandom(seed: key.seed)
         let n = cellsPerTile * cellsPerTile
         var sign = [Float](repeating: 1, count: n)

@@ -9,7 +9,7 @@ import Watermark
 enum SwapLabels {
     /// The invisible watermark's scheme name (recorded in manifests, sidecars and the catalog): Facet's keyed
     /// spread-spectrum luma mark (`Watermark.WatermarkEmbedder`, key `WatermarkKey.facet`).
-    static let watermarkScheme = "facet-ss-luma-2"
+    static let watermarkScheme = WatermarkScheme.current.rawValue
 
     /// One sentence for people and for container metadata.
     static func statement(model: SwapModelInfo, payload: String) -> String {
