@@ -60,6 +60,8 @@ public final class VideoWriter {
     public let encoderName: String
 
     private let tempPath: String
+    /// The locked temporary file FFmpeg writes through `tempPath` (see `TemporaryFile`).
+    private let temporary: TemporaryFile.Handle
     private let output: OutputFormatHandle
     private let encoder: CodecContextHandle
     private let videoStream: UnsafeMutablePointer<AVStream>
@@ -89,7 +91,10 @@ public final class VideoWriter {
         }
         let directory = url.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        do { temporary = try TemporaryFile.create(for: url) } catch let error as TemporaryFile.OpenError {
+            throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -error.code, message: String(cString: strerror(error.code)))
+        }
+        tempPath = temporary.path
         let lossless = options.codec == .ffv1
         output = try OutputFormatHandle(path: tempPath, formatName: lossless ? "matroska" : "mp4")
         pixelFormat = lossless ? AV_PIX_FMT_BGR0 : AV_PIX_FMT_YUV420P
@@ -167,7 +172,7 @@ public final class VideoWriter {
     }
 
     deinit {
-        if !finished { unlink(tempPath) }
+        if finished { TemporaryFile.finish(temporary) } else { TemporaryFile.discard(temporary) }
     }
 
     /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
