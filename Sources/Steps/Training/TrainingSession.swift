@@ -29,6 +29,7 @@ struct TrainingSession {
     let progress: ProgressSink
     let stopRequested: @Sendable () -> Int32?
     let options: TrainOptions
+    let cadence: TrainingCadence
     let secondsBefore: Double
 
     func run(checkpoint: (Double) throws -> Void, preview: () throws -> URL) throws -> SessionOutcome {
@@ -85,12 +86,12 @@ struct TrainingSession {
             let a = Double(lossA.reconstruction), b = Double(lossB.reconstruction)
             shown = shown.map { ($0.0 * 0.95 + a * 0.05, $0.1 * 0.95 + b * 0.05) } ?? (a, b)
             let done = trainer.iteration
-            if done % options.logEvery == 0 { record() }
-            if done % options.checkpointEvery == 0 {
+            if done % cadence.logEvery == 0 { record() }
+            if done % cadence.checkpointEvery == 0 {
                 try flushLogs()
                 try checkpoint(secondsBefore + elapsed())
             }
-            if done % options.previewEvery == 0 {
+            if done % cadence.previewEvery == 0 {
                 _ = try preview()
                 lastPreview = done
             }
