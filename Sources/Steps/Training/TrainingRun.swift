@@ -183,9 +183,11 @@ public final class TrainingRun {
         // Training.
         let session = TrainingSession(trainer: trainer, samplers: samplers, log: log, catalog: catalog, runId: runRecord?.id,
                                       progress: progress, stopRequested: stopRequested, options: options, cadence: cadence,
-                                      secondsBefore: stored?.state.seconds ?? 0)
-        let checkpoint = { (seconds: Double) throws in
-            let state = TrainingState(settings: settings, datasets: datasets, seconds: seconds, initFrom: initFrom, cadence: cadence)
+                                      secondsBefore: stored?.state.seconds ?? 0,
+                                      recentBefore: stored?.state.recentLoss.flatMap { $0.count == 2 ? ($0[0], $0[1]) : nil })
+        let checkpoint = { (seconds: Double, recent: (Double, Double)?) throws in
+            let state = TrainingState(settings: settings, datasets: datasets, seconds: seconds, initFrom: initFrom, cadence: cadence,
+                                      recentLoss: recent.map { [$0.0, $0.1] })
             try trainer.saveCheckpoint(to: checkpointURL, metadata: try state.metadata())
         }
         let curveURL = folder.appendingPathComponent("loss.png")
@@ -201,7 +203,7 @@ public final class TrainingRun {
         let outcome = try session.run(checkpoint: checkpoint, preview: preview)
 
         // Finish: checkpoint, model, curve, catalog.
-        if outcome.iterationsDone > 0 || !FileManager.default.fileExists(atPath: checkpointURL.path) { try checkpoint(outcome.totalSeconds) }
+        if outcome.iterationsDone > 0 || !FileManager.default.fileExists(atPath: checkpointURL.path) { try checkpoint(outcome.totalSeconds, outcome.recentLoss) }
         let previewURL = outcome.lastPreviewIteration == trainer.iteration && outcome.iterationsDone > 0
             ? folder.appendingPathComponent("preview.png") : try preview()
         let manifestURL = try ModelExporter.export(trainer: trainer, settings: settings, sides: [sideA, sideB], folder: folder,

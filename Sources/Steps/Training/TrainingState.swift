@@ -87,10 +87,15 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// How often the run writes its outputs (absent in checkpoints written before it was stored: a resumed run
     /// then takes the command line's values or the defaults).
     public var cadence: TrainingCadence?
+    /// The last logged mean losses [A, B] (the model manifest's final losses when a resumed session has no
+    /// iteration left to do); absent in older checkpoints.
+    public var recentLoss: [Double]?
 
-    public init(settings: TrainingSettings, datasets: [DatasetRecord], seconds: Double, initFrom: ModelFile?, cadence: TrainingCadence? = nil) {
+    public init(settings: TrainingSettings, datasets: [DatasetRecord], seconds: Double, initFrom: ModelFile?, cadence: TrainingCadence? = nil,
+                recentLoss: [Double]? = nil) {
         format = Self.formatVersion
         self.settings = settings; self.datasets = datasets; self.seconds = seconds; self.initFrom = initFrom; self.cadence = cadence
+        self.recentLoss = recentLoss
     }
 
     /// The metadata entry written into checkpoints.
