@@ -82,9 +82,14 @@ extension KillCampaign {
             let actual = try outcome(workspace)
             let differing = Set(expected.keys).union(actual.keys).filter { expected[$0] != actual[$0] }.sorted()
             if !differing.isEmpty {
+                // Kept for a look (the test's own folders are removed when it ends).
+                let kept = FileManager.default.temporaryDirectory.appendingPathComponent("facet-kill-failure-\(tool)-\(summary.comparisons)")
+                try? FileManager.default.removeItem(at: kept)
+                try? FileManager.default.copyItem(at: workspace, to: kept)
                 let shown = differing.prefix(6).map { "\($0): \(actual[$0] ?? "missing") (uninterrupted: \(expected[$0] ?? "absent"))" }
                 XCTFail("\(tool) \(what): \(differing.count) of \(expected.count) outcomes differ from an uninterrupted run's: "
-                        + shown.joined(separator: "; ") + "; kills: " + history.joined(separator: ", "), file: file, line: line)
+                        + shown.joined(separator: "; ") + "; kills: " + history.joined(separator: ", ") + "; workspace kept in \(kept.path)",
+                        file: file, line: line)
             }
         }
 
@@ -132,10 +137,11 @@ extension KillCampaign {
 
     /// Digests of every file under `roots` of `workspace` (recursively, hidden files included, so leftovers
     /// count), keyed by path relative to the workspace. JSON files are compared without `volatileKeys`
-    /// (anywhere in the document) and with the workspace's path replaced, CSV files without `volatileColumns`;
-    /// files for which `skip` holds are left out.
+    /// (anywhere in the document) and with the workspace's path replaced, CSV files without `volatileColumns`,
+    /// safetensors files with their metadata treated as JSON; files for which `presenceOnly` holds only have to
+    /// exist (reports that print times), files for which `skip` holds are left out.
     static func digest(_ workspace: URL, roots: [String], volatileKeys: Set<String> = ["createdAt"], volatileColumns: Set<String> = [],
-                       skip: (String) -> Bool = { _ in false }) throws -> [String: String] {
+                       presenceOnly: (String) -> Bool = { _ in false }, skip: (String) -> Bool = { _ in false }) throws -> [String: String] {
         var result: [String: String] = [:]
         let base = workspace.resolvingSymlinksInPath().path
         for root in roots {
@@ -149,10 +155,12 @@ extension KillCampaign {
                 let url = workspace.appendingPathComponent(relative)
                 var dir: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: url.path, isDirectory: &dir), !dir.boolValue else { continue }
+                if presenceOnly(relative) { result[relative] = "present"; continue }
                 let data = try Data(contentsOf: url)
                 switch url.pathExtension {
                 case "json": result[relative] = SHA256.hex(canonicalJSON(data, dropping: volatileKeys, workspace: [workspace.path, base]))
                 case "csv": result[relative] = SHA256.hex(csv(data, dropping: volatileColumns))
+                case "safetensors": result[relative] = SHA256.hex(safetensors(data, dropping: volatileKeys, workspace: [workspace.path, base]))
                 default: result[relative] = SHA256.hex(data)
                 }
             }
@@ -163,18 +171,39 @@ extension KillCampaign {
     /// The JSON with `keys` removed at every depth, the workspace's paths replaced by `<workspace>`, keys sorted.
     static func canonicalJSON(_ data: Data, dropping keys: Set<String>, workspace: [String]) -> Data {
         var text = String(decoding: data, as: UTF8.self)
-        for path in workspace { text = text.replacingOccurrences(of: path, with: "<workspace>") }
+        for path in workspace {
+            text = text.replacingOccurrences(of: path, with: "<workspace>")
+            text = text.replacingOccurrences(of: path.replacingOccurrences(of: "/", with: "\\/"), with: "<workspace>")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else { return Data(text.utf8) }
-        func strip(_ value: Any) -> Any {
+        // A key is dropped where its name, or its dotted path from the root (`tool.parameters`), is in `keys`.
+        func strip(_ value: Any, _ path: String) -> Any {
             if let dictionary = value as? [String: Any] {
                 var kept: [String: Any] = [:]
-                for (key, item) in dictionary where !keys.contains(key) { kept[key] = strip(item) }
+                for (key, item) in dictionary {
+                    let inner = path.isEmpty ? key : path + "." + key
+                    if keys.contains(key) || keys.contains(inner) { continue }
+                    kept[key] = strip(item, inner)
+                }
                 return kept
             }
-            if let array = value as? [Any] { return array.map(strip) }
+            if let array = value as? [Any] { return array.map { strip($0, path) } }
             return value
         }
-        return (try? JSONSerialization.data(withJSONObject: strip(object), options: [.sortedKeys, .fragmentsAllowed])) ?? Data(text.utf8)
+        return (try? JSONSerialization.data(withJSONObject: strip(object, ""), options: [.sortedKeys, .fragmentsAllowed])) ?? Data(text.utf8)
+    }
+
+    /// A safetensors file with its metadata (JSON strings) canonical as `canonicalJSON` makes it; tensors as they are.
+    static func safetensors(_ data: Data, dropping keys: Set<String>, workspace: [String]) -> Data {
+        guard data.count >= 8 else { return data }
+        let length = data.prefix(8).enumerated().reduce(0) { $0 | (Int($1.element) << (8 * $1.offset)) }
+        guard length >= 0, length <= data.count - 8,
+              var header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any] else { return data }
+        if let metadata = header["__metadata__"] as? [String: String] {
+            header["__metadata__"] = metadata.mapValues { String(decoding: canonicalJSON(Data($0.utf8), dropping: keys, workspace: workspace), as: UTF8.self) }
+        }
+        let canonical = (try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data()
+        return canonical + data.subdata(in: (8 + length)..<data.count)
     }
 
     /// A CSV file without the named columns (header row first).

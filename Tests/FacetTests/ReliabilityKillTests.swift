@@ -20,6 +20,27 @@ final class ReliabilityKillTests: XCTestCase {
 
     var d18: URL { TestPaths.repo.appendingPathComponent("Datasets/samples/d18.mp4") }
 
+    /// What a write killed midway leaves (`.NAME.PID.N.tmp`) is removed by the next write into that folder,
+    /// while a temporary file a live writer holds (locked) stays, and names that are not Facet's are left alone.
+    func testLeftoverTemporaryFilesOfKilledWritersAreRemoved() throws {
+        let folder = try makeTemporaryDirectory()
+        let dead = folder.appendingPathComponent(".000120.png.22927.503477018.tmp")
+        let deadJoin = folder.appendingPathComponent(".out.mkv.4242.join.tmp")
+        let other = folder.appendingPathComponent(".notes.tmp")
+        for url in [dead, deadJoin, other] { try Data("partial".utf8).write(to: url) }
+        let live = try TemporaryFile.create(for: folder.appendingPathComponent("live.png"))
+        defer { TemporaryFile.discard(live) }
+        try AtomicFile.write(Data("frame".utf8), to: folder.appendingPathComponent("000121.png"))
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: folder.path))
+        XCTAssertFalse(names.contains(dead.lastPathComponent))
+        XCTAssertFalse(names.contains(deadJoin.lastPathComponent))
+        XCTAssertTrue(names.contains(other.lastPathComponent), "not a name Facet gives its temporary files")
+        XCTAssertTrue(names.contains((live.path as NSString).lastPathComponent), "a live writer's file was removed")
+        XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("000121.png")), Data("frame".utf8))
+        // A later sweep takes the live file only once its writer is gone.
+        XCTAssertEqual(TemporaryFile.sweep(folder), [])
+    }
+
     func testFetchFramesResumesAfterKills() throws {
         try KillCampaign(tool: "fetch-frames", seed: 0x18_0001, prepare: { try self.makeTemporaryDirectory() },
                          arguments: { _ in ["--format", "png", "--every", "3", self.d18.path] },
@@ -77,7 +98,8 @@ final class ReliabilityKillTests: XCTestCase {
                                               ws.appendingPathComponent("Manifests/faces-d18.json").path]
                          },
                          outcome: { ws in
-                             try KillCampaign.digest(ws, roots: ["Models/k"], volatileColumns: ["seconds"])
+                             try KillCampaign.digest(ws, roots: ["Models/k"], volatileKeys: ["createdAt", "seconds", "tool.parameters"],
+                                                     volatileColumns: ["seconds"])
                          }).run(in: self)
     }
 
@@ -104,7 +126,8 @@ final class ReliabilityKillTests: XCTestCase {
                          prepare: { try KillCampaign.copy(fx.template, in: self) },
                          arguments: { ws in [ws.appendingPathComponent("Manifests/swap-out.json").path] },
                          outcome: { ws in
-                             try KillCampaign.digest(ws, roots: ["Scores"], volatileKeys: ["createdAt", "seconds", "facesPerSecond"])
+                             try KillCampaign.digest(ws, roots: ["Scores"], volatileKeys: ["createdAt", "seconds", "facesPerSecond"],
+                                                     presenceOnly: { $0.hasSuffix(".html") })
                                  .merging(try self.counts(ws, ["score_runs", "face_scores"])) { a, _ in a }
                          }).run(in: self)
     }
