@@ -94,6 +94,31 @@ public enum TemporaryFile {
     }
 }
 
+/// A temporary file owned by one object (a writer whose initialiser may still throw): removed when released
+/// unless `commit` renamed it into place, so every path out of the owner, a failed initialiser included, cleans up
+/// exactly once.
+public final class OwnedTemporaryFile {
+    public let handle: TemporaryFile.Handle
+    private var committed = false
+
+    public init(for destination: URL, suffix: String? = nil) throws {
+        handle = try TemporaryFile.create(for: destination, suffix: suffix)
+    }
+
+    public var path: String { handle.path }
+
+    /// Renames the file to `destination` (still locked, see `TemporaryFile`); returns 0 or the `errno`.
+    public func commit(to destination: String) -> Int32 {
+        guard rename(handle.path, destination) == 0 else { return errno }
+        committed = true
+        return 0
+    }
+
+    deinit {
+        if committed { TemporaryFile.finish(handle) } else { TemporaryFile.discard(handle) }
+    }
+}
+
 /// The folders this process has swept (writes come from several threads).
 private final class SweptFolders: @unchecked Sendable {
     private let lock = NSLock()

@@ -61,7 +61,7 @@ public final class VideoWriter {
 
     private let tempPath: String
     /// The locked temporary file FFmpeg writes through `tempPath` (see `TemporaryFile`).
-    private let temporary: TemporaryFile.Handle
+    private let temporary: OwnedTemporaryFile
     private let output: OutputFormatHandle
     private let encoder: CodecContextHandle
     private let videoStream: UnsafeMutablePointer<AVStream>
@@ -91,7 +91,7 @@ public final class VideoWriter {
         }
         let directory = url.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        do { temporary = try TemporaryFile.create(for: url) } catch let error as TemporaryFile.OpenError {
+        do { temporary = try OwnedTemporaryFile(for: url) } catch let error as TemporaryFile.OpenError {
             throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -error.code, message: String(cString: strerror(error.code)))
         }
         tempPath = temporary.path
@@ -172,7 +172,6 @@ public final class VideoWriter {
     }
 
     deinit {
-        if finished { TemporaryFile.finish(temporary) } else { TemporaryFile.discard(temporary) }
     }
 
     /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
@@ -238,9 +237,10 @@ public final class VideoWriter {
         try audio?.copy(upToSeconds: lastPTS == .min ? 0 : seconds(lastPTS) + frameSeconds)
         try check(av_write_trailer(output.pointer), "writing the MP4 index", path: path)
         try check(avio_closep(&output.pointer.pointee.pb), "closing the output file", path: path)
-        if rename(tempPath, path) != 0 {
-            throw MediaError.ffmpeg(path: path, operation: "moving the finished video into place", code: -errno,
-                                    message: String(cString: strerror(errno)))
+        let code = temporary.commit(to: path)
+        if code != 0 {
+            throw MediaError.ffmpeg(path: path, operation: "moving the finished video into place", code: -code,
+                                    message: String(cString: strerror(code)))
         }
         finished = true
     }
