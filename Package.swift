@@ -111,7 +111,7 @@ let package = Package(
         benchmarkTool("watermark-bench", ["Watermark", "Media", "FacetCore", "NN", "Tensor"]),
 
         // MARK: Fuzzing (scripts/fuzz.sh, `make fuzz`): libFuzzer targets for every parser; a replay tool otherwise.
-        .executableTarget(name: "facet-fuzz", dependencies: ["FacetCore", "Media", "Manifest", "Models", "NN"], path: "Sources/Fuzz/facet-fuzz"),
+        .executableTarget(name: "facet-fuzz", dependencies: ["FacetCore", "Media", "Manifest", "Models", "NN", "Scoring"], path: "Sources/Fuzz/facet-fuzz"),
 
         // MARK: Tests
         .testTarget(

@@ -7,7 +7,8 @@ Tiers (Sources/<Tier>/<Module>/...):
   Steps           one library per tool; may import foundations only (never another step)
   Tools           thin executables; may import steps and foundations
   BenchmarkTools  may import steps and foundations
-  Fuzz            libFuzzer targets (scripts/fuzz.sh); may import foundations
+  Fuzz            libFuzzer targets (scripts/fuzz.sh); may import steps (readers of their own files, such as
+                  Scoring's score.json) and foundations
 Modules that are not Facet's own (Foundation, Glibc, GRDB, ArgumentParser, ...) are not checked here;
 Also checks that Package.swift declares, for each target, exactly the Facet modules (and GRDB/ArgumentParser)
 its sources import (SwiftPM's `--explicit-target-dependency-import-check error`, used by `make build`, only
@@ -26,7 +27,7 @@ MAY_IMPORT = {
     "Steps": {"Foundations"},
     "Tools": {"Steps", "Foundations"},
     "BenchmarkTools": {"Steps", "Foundations"},
-    "Fuzz": {"Foundations"},
+    "Fuzz": {"Steps", "Foundations"},
 }
 IMPORT = re.compile(r"^\s*(?:@[\w()]+\s+)*(?:public\s+|internal\s+|private\s+|fileprivate\s+)?import\s+(?:class\s+|struct\s+|enum\s+|func\s+|var\s+|let\s+|protocol\s+|typealias\s+)?([A-Za-z_][\w]*)", re.M)
 

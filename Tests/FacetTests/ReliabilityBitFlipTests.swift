@@ -10,7 +10,7 @@ import XCTest
 /// MPEG-TS (which starts at a positive time stamp), each with bytes flipped, zeroed or cut off. The reader
 /// never traps, answers with a typed error naming the file or with the frames it could decode, and names
 /// the damage when frames are missing. All 400 variants run in-process (the reader is what the tools call);
-/// a few go through the built `fetch-frames` and `detect` (no signal, exit 0 or 65, damage reported),
+/// a few go through the built `fetch-frames`, `detect`, `swap` and `score` (no signal, exit 0 or 65, damage reported),
 /// which keeps the test to well under a minute. scripts/fuzz.sh (`make fuzz`) mutates further.
 final class ReliabilityBitFlipTests: XCTestCase {
     enum Damage: CustomStringConvertible {
@@ -124,6 +124,51 @@ final class ReliabilityBitFlipTests: XCTestCase {
                 let detected = try detect(["--every", "6", url.path], workspace: try makeTemporaryDirectory())
                 XCTAssertTrue([0, 65].contains(detected.status), "detect on \(what): exit \(detected.status)\n\(detected.stderr)")
                 if detected.status == 65 { XCTAssertTrue(detected.stderr.contains(url.path), detected.stderr) }
+            }
+        }
+        try swapAndScoreOnDamagedVariants()
+    }
+
+    /// `swap` on damaged variants of a clip with the target in it, and `score` on a swap whose output video is
+    /// damaged (the kill campaigns' workspace: `inputs/short.mp4`, 45 frames of Lin-Manuel Miranda and a
+    /// bystander, a small model, `Swaps/out.mkv` with its manifest). Never a signal; exit 0 with the damage named
+    /// when frames are missing, or 65 naming the file.
+    func swapAndScoreOnDamagedVariants() throws {
+        let fixtures = try KillFixtures.shared.get()
+        let clean = [UInt8](try Data(contentsOf: fixtures.template.appendingPathComponent("inputs/short.mp4")))
+        let cleanOutput = [UInt8](try Data(contentsOf: fixtures.template.appendingPathComponent("Swaps/out.mkv")))
+        for index in [0, 2, 3, 5, 6, 7] {
+            let ws = try KillCampaign.copy(fixtures.template, in: self)
+            if index < 4 {
+                let (damaged, what) = Self.variant(clean, index: index)
+                let url = ws.appendingPathComponent("inputs/variant-\(index).mp4")
+                try Data(damaged).write(to: url)
+                let run = try swap(["--model", ws.appendingPathComponent("Models/m/model.json").path, "--codec", "ffv1",
+                                    "--output", ws.appendingPathComponent("Swaps/variant.mkv").path, url.path], workspace: ws)
+                XCTAssertTrue([0, 65].contains(run.status), "swap on \(what): exit \(run.status)\n\(run.stderr)")
+                if run.status == 65 { XCTAssertTrue(run.stderr.contains(url.path), "swap on \(what): \(run.stderr)") }
+                if run.status == 0, let output = try run.requireReport().outputs.first, output.frames < 45 {
+                    XCTAssertTrue(output.damagedFrames > 0 || !output.warnings.isEmpty || run.stderr.contains(url.lastPathComponent),
+                                  "swap on \(what): \(output.frames) of 45 frames and no damage named")
+                }
+            } else {
+                // The swap's output damaged under its manifest: score decodes what is left.
+                let (damaged, what) = Self.variant(cleanOutput, index: index)
+                let output = ws.appendingPathComponent("Swaps/out.mkv")
+                try Data(damaged).write(to: output)
+                let run = try runProcess(try TestPaths.executable("score"), ["run", "--workspace", ws.path, "--json", "-q",
+                                                                            ws.appendingPathComponent("Manifests/swap-out.json").path], timeout: 300)
+                XCTAssertTrue([0, 65].contains(run.status), "score on an output with \(what): exit \(run.status)\n\(run.stderr)")
+                if run.status == 65 { XCTAssertTrue(run.stderr.contains(output.path), "score on \(what): \(run.stderr)") }
+                if run.status == 0 {
+                    let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: run.stdoutData) as? [String: Any])
+                    let document = try XCTUnwrap((summary["documents"] as? [[String: Any]])?.first)
+                    let outputs = try XCTUnwrap(document["outputs"] as? [[String: Any]])
+                    for entry in outputs where (entry["outputFrames"] as? Int ?? 0) < (entry["sourceFrames"] as? Int ?? 0) {
+                        XCTAssertFalse((document["warnings"] as? [Any] ?? []).isEmpty,
+                                       "score on an output with \(what): \(entry["outputFrames"] ?? "?") of \(entry["sourceFrames"] ?? "?") frames, no warning")
+                    }
+                }
             }
         }
     }

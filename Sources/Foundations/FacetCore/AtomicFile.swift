@@ -9,7 +9,8 @@ import Foundation
 ///
 /// The bytes go to a temporary file in the destination's folder, are flushed with `fsync`, and are then
 /// renamed over the destination. On any failure (a full disk included) the temporary file is removed and
-/// the destination is left as it was.
+/// the destination is left as it was. A write killed midway leaves its temporary file, which the next
+/// process writing into that folder removes (`TemporaryFile`).
 public enum AtomicFile {
     /// Writes `data` to `url` atomically, creating parent folders as needed. `durable` also flushes the
     /// bytes to disk before the rename (manifests); bulk outputs whose hash and size the catalog records
@@ -54,18 +55,21 @@ public enum AtomicFile {
                 throw FileError.writeFailed(path: directory.path, reason: "cannot create folder: \(error.localizedDescription)")
             }
         }
-        let tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
-        let fd = open(tempPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw errnoError(path: path, code: errno) }
+        let temporary: TemporaryFile.Handle
+        do { temporary = try TemporaryFile.create(for: url) } catch let error as TemporaryFile.OpenError {
+            throw errnoError(path: path, code: error.code)
+        }
+        let fd = temporary.fd
         var failure: Error?
         do { try produce(Sink(fd: fd, path: path)) } catch { failure = error }
         if failure == nil, durable, fsync(fd) != 0 { failure = errnoError(path: path, code: errno) }
-        if close(fd) != 0, failure == nil { failure = errnoError(path: path, code: errno) }
-        if failure == nil, rename(tempPath, path) != 0 { failure = errnoError(path: path, code: errno) }
+        // Renamed while still open and locked, so no sweep takes it for a dead writer's leftover.
+        if failure == nil, rename(temporary.path, path) != 0 { failure = errnoError(path: path, code: errno) }
         if let failure {
-            unlink(tempPath)
+            TemporaryFile.discard(temporary)
             throw failure
         }
+        if TemporaryFile.finish(temporary) != 0 { throw errnoError(path: path, code: errno) }
     }
 
     /// Maps an errno from a write to the matching typed error.

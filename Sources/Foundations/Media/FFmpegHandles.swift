@@ -98,11 +98,15 @@ final class OutputFormatHandle {
     }
 
     /// Sets the container `metadata` (written in key order), opens `tempPath` for writing and writes the header;
-    /// MP4 gets `+faststart` (browsers can stream it) and its metadata as tags. Errors name `path`.
+    /// MP4 gets `+faststart` (browsers can stream it) and its metadata as tags; every container is written
+    /// bit-exact (deterministic). Errors name `path`.
     func writeHeader(metadata: [String: String], tempPath: String, mp4: Bool, path: String) throws {
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
             av_dict_set(&pointer.pointee.metadata, key, value, 0)
         }
+        // No random segment/track ids or muxing date (Matroska): the same frames give the same bytes, so a
+        // resumed or sharded run's file equals an uninterrupted run's.
+        pointer.pointee.flags |= AVFMT_FLAG_BITEXACT
         try check(avio_open(&pointer.pointee.pb, tempPath, AVIO_FLAG_WRITE), "creating the output file", path: path)
         var muxerOptions: OpaquePointer?
         defer { av_dict_free(&muxerOptions) }

@@ -21,9 +21,13 @@ public enum VideoJoiner {
         let matroska = destination.pathExtension.lowercased() == "mkv"
         let directory = destination.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let tempPath = directory.appendingPathComponent(".\(destination.lastPathComponent).\(getpid()).join.tmp").path
+        let temporary: TemporaryFile.Handle
+        do { temporary = try TemporaryFile.create(for: destination, suffix: "join") } catch let error as TemporaryFile.OpenError {
+            throw MediaError.ffmpeg(path: path, operation: "joining segments", code: -error.code, message: String(cString: strerror(error.code)))
+        }
+        let tempPath = temporary.path
         var done = false
-        defer { if !done { unlink(tempPath) } }
+        defer { if done { TemporaryFile.finish(temporary) } else { TemporaryFile.discard(temporary) } }
         let output = try OutputFormatHandle(path: tempPath, formatName: matroska ? "matroska" : "mp4")
 
         // The video stream, configured from the first segment.

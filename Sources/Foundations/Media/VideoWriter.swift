@@ -60,6 +60,8 @@ public final class VideoWriter {
     public let encoderName: String
 
     private let tempPath: String
+    /// The locked temporary file FFmpeg writes through `tempPath` (see `TemporaryFile`).
+    private let temporary: OwnedTemporaryFile
     private let output: OutputFormatHandle
     private let encoder: CodecContextHandle
     private let videoStream: UnsafeMutablePointer<AVStream>
@@ -89,7 +91,10 @@ public final class VideoWriter {
         }
         let directory = url.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        tempPath = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp").path
+        do { temporary = try OwnedTemporaryFile(for: url) } catch let error as TemporaryFile.OpenError {
+            throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -error.code, message: String(cString: strerror(error.code)))
+        }
+        tempPath = temporary.path
         let lossless = options.codec == .ffv1
         output = try OutputFormatHandle(path: tempPath, formatName: lossless ? "matroska" : "mp4")
         pixelFormat = lossless ? AV_PIX_FMT_BGR0 : AV_PIX_FMT_YUV420P
@@ -167,7 +172,6 @@ public final class VideoWriter {
     }
 
     deinit {
-        if !finished { unlink(tempPath) }
     }
 
     /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
@@ -233,9 +237,10 @@ public final class VideoWriter {
         try audio?.copy(upToSeconds: lastPTS == .min ? 0 : seconds(lastPTS) + frameSeconds)
         try check(av_write_trailer(output.pointer), "writing the MP4 index", path: path)
         try check(avio_closep(&output.pointer.pointee.pb), "closing the output file", path: path)
-        if rename(tempPath, path) != 0 {
-            throw MediaError.ffmpeg(path: path, operation: "moving the finished video into place", code: -errno,
-                                    message: String(cString: strerror(errno)))
+        let code = temporary.commit(to: path)
+        if code != 0 {
+            throw MediaError.ffmpeg(path: path, operation: "moving the finished video into place", code: -code,
+                                    message: String(cString: strerror(code)))
         }
         finished = true
     }

@@ -225,9 +225,9 @@ public enum SafeTensors {
             throw FileError.writeFailed(path: directory.path, reason: "cannot create folder: \(error.localizedDescription)")
         }
         let path = url.path
-        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw writeError(path, errno) }
+        let temporary: TemporaryFile.Handle
+        do { temporary = try TemporaryFile.create(for: url) } catch let error as TemporaryFile.OpenError { throw writeError(path, error.code) }
+        let fd = temporary.fd
         var failure: Error?
         func put(_ bytes: UnsafeRawBufferPointer) {
             var offset = 0
@@ -244,12 +244,13 @@ public enum SafeTensors {
         head.withUnsafeBytes { put($0) }
         for (_, tensor) in contents.tensors where failure == nil { tensor.data.withUnsafeBytes { put($0) } }
         if failure == nil, fsync(fd) != 0 { failure = writeError(path, errno) }
-        if close(fd) != 0, failure == nil { failure = writeError(path, errno) }
-        if failure == nil, rename(temporary, path) != 0 { failure = writeError(path, errno) }
+        // Renamed while still open and locked (see `TemporaryFile`).
+        if failure == nil, rename(temporary.path, path) != 0 { failure = writeError(path, errno) }
         if let failure {
-            unlink(temporary)
+            TemporaryFile.discard(temporary)
             throw failure
         }
+        if TemporaryFile.finish(temporary) != 0 { throw writeError(path, errno) }
     }
 
     private static func writeError(_ path: String, _ code: Int32) -> FileError {

@@ -7,6 +7,7 @@ import Manifest
 import Media
 import Models
 import NN
+import Scoring
 
 // libFuzzer targets for every parser Facet runs on downloaded files (issue 18). One executable, the target
 // chosen by $FACET_FUZZ_TARGET: tflite, dlib, safetensors, manifests, image, video.
@@ -34,6 +35,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? ManifestIO.read(ClustersManifest.self, from: url)
             _ = try? ManifestIO.read(ModelManifest.self, from: url)
             _ = try? ManifestIO.read(SwapManifest.self, from: url)
+            _ = try? ManifestIO.read(ScoreDocument.self, from: url)
         case .safetensors:
             if let contents = try? SafeTensors.decode(data, path: "fuzz-input") { _ = contents.tensors.count }
             let url = FuzzScratch.write(data, name: "weights.safetensors")

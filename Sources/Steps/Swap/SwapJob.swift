@@ -113,10 +113,34 @@ final class SwapJob {
         let mine = (total * (options.shardIndex - 1) / options.shardCount)..<(total * options.shardIndex / options.shardCount)
         let ext = options.codec == .ffv1 ? "mkv" : "mp4"
         let segmentURL = { (k: Int) in self.parts.appendingPathComponent(String(format: "segment-%05d.%@", k + 1, ext)) }
-        let reused = mine.filter { FileManager.default.fileExists(atPath: segmentURL($0).path) }.count
+        // Each segment's manifest records (its frames' faces, swapped or not, matrices, masks) are kept beside it,
+        // written before the segment is renamed into place: a resumed run or the joining shard records the faces
+        // of segments it did not render itself exactly as the run that rendered them did.
+        let recordsURL = { (k: Int) in self.parts.appendingPathComponent(String(format: "segment-%05d.json", k + 1)) }
+        let segmentRange = { (k: Int) in (k * f)..<min((k + 1) * f, frames.count) }
+        func finished(_ k: Int) -> SegmentRecords? {
+            guard FileManager.default.fileExists(atPath: segmentURL(k).path),
+                  let stored = try? JSONDecoder().decode(SegmentRecords.self, from: Data(contentsOf: recordsURL(k))),
+                  stored.frames.map(\.index) == segmentRange(k).map({ frames[$0].index }) else { return nil }
+            return stored
+        }
         var written = 0, failedFaces = 0
         var frameRecords = [SwapFrame?](repeating: nil, count: frames.count)
-        let todo = Set(mine.filter { !FileManager.default.fileExists(atPath: segmentURL($0).path) })
+        func adopt(_ k: Int, _ stored: SegmentRecords) {
+            for (i, record) in zip(segmentRange(k), stored.frames) {
+                frameRecords[i] = record
+                if record.damaged {
+                    frames[i].damaged = true
+                    for j in frames[i].faces.indices where frames[i].faces[j].swap { frames[i].faces[j].swap = false; frames[i].faces[j].reason = "damaged-frame" }
+                }
+            }
+            failedFaces += stored.failed
+        }
+        var todo = Set<Int>()
+        for k in mine {
+            if let stored = finished(k) { adopt(k, stored) } else { todo.insert(k) }
+        }
+        let reused = mine.count - todo.count
         if !todo.isEmpty {
             let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: options.maxPixels))
             let converter = FrameConverter()
@@ -127,9 +151,11 @@ final class SwapJob {
             var lastGood: RGBImage?
             context.progress.begin("\(name): swapping", total: frames.count, unit: "frames")
             var batch = FrameBatch()
+            var segmentFailed = 0
             func flush() throws {
                 let done = try batch.render(renderer: context.renderer)
                 failedFaces += done.failed
+                segmentFailed += done.failed
                 for (k, entry) in done.frames.enumerated() {
                     var image = entry
                     context.clock.measure(\.label) { labeller.finish(&image) }
@@ -142,6 +168,19 @@ final class SwapJob {
                 }
                 batch = FrameBatch()
             }
+            /// Records, then the segment itself: a segment on disk always has its records.
+            func finishSegment() throws {
+                guard let segmentWriter = writer else { return }
+                let records = segmentRange(currentSegment).map { i in
+                    frameRecords[i] ?? FrameBatch.record(frames[i], alignments: smoothed[i], results: nil)
+                }
+                try AtomicFile.write(try JSONEncoder().encode(SegmentRecords(frames: records, failed: segmentFailed)), to: recordsURL(currentSegment),
+                                     durable: false)
+                try context.clock.measure(\.encode) { try segmentWriter.finish() }
+                written += 1
+                segmentFailed = 0
+                writer = nil
+            }
             while let frame = try context.clock.measure(\.decode, { try reader.nextFrame() }) {
                 defer { index += 1 }
                 guard index < frames.count else { break }
@@ -149,8 +188,7 @@ final class SwapJob {
                 guard todo.contains(segment) else { continue }
                 if segment != currentSegment {
                     try flush()
-                    try context.clock.measure(\.encode) { try writer?.finish() }
-                    if writer != nil { written += 1 }
+                    try finishSegment()
                     currentSegment = segment
                     context.renderer.colour.reset()
                     writer = try VideoWriter(url: segmentURL(segment), options: VideoWriterOptions(
@@ -171,12 +209,14 @@ final class SwapJob {
                 context.progress.update(done: index + 1)
             }
             try flush()
-            try context.clock.measure(\.encode) { try writer?.finish() }
-            if writer != nil { written += 1 }
+            try finishSegment()
             context.progress.finish()
         }
-        // Join when every segment is there (the last shard to finish does it).
+        // Join when every segment is there (the last shard to finish does it), with the other shards' records.
         let all = (0..<total).map(segmentURL)
+        if all.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
+            for k in 0..<total where !mine.contains(k) { if let stored = finished(k) { adopt(k, stored) } }
+        }
         let counts = SwapCounts(frames: frames.count, faces: frames.reduce(0) { $0 + $1.faces.count },
                                 swapped: frames.reduce(0) { $0 + $1.faces.filter(\.swap).count } - failedFaces,
                                 framesSwapped: frames.filter { $0.faces.contains(where: \.swap) }.count, failed: failedFaces,
@@ -306,4 +346,10 @@ extension JSONEncoder {
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }
+}
+
+/// One segment's manifest records and failed faces (`segment-NNNNN.json` beside `segment-NNNNN.mkv|mp4`).
+struct SegmentRecords: Codable {
+    var frames: [SwapFrame]
+    var failed: Int
 }

@@ -23,10 +23,13 @@ public struct TrainOptions: Sendable {
     public var iterations: Int?
     /// Stop this session after this many minutes of wall-clock time.
     public var minutes: Double?
-    public var checkpointEvery = 500
-    public var previewEvery = 500
-    public var previewFaces = 8
-    public var logEvery = 10
+    /// How often checkpoints, previews and loss rows are written, and the preview's faces per side; nil: the
+    /// checkpoint's values when resuming (a resumed run writes what an uninterrupted one would), else
+    /// `TrainingCadence.defaults`.
+    public var checkpointEvery: Int?
+    public var previewEvery: Int?
+    public var previewFaces: Int?
+    public var logEvery: Int?
     public var resume = false
     public var force = false
     /// A `facet.model` manifest whose weights start this run.
@@ -103,6 +106,7 @@ public final class TrainingRun {
             throw TrainingError.checkpointExists(path: checkpointURL.path)
         }
         let settings = try options.overrides.resolve(stored: stored?.state.settings, checkpoint: checkpointURL.path)
+        let cadence = TrainingCadence(options, stored: stored?.state.cadence)
         try settings.validate()
         guard let urlA = options.datasetA ?? stored.map({ URL(fileURLWithPath: $0.state.datasets[0].manifest) }),
               let urlB = options.datasetB ?? stored.map({ URL(fileURLWithPath: $0.state.datasets[1].manifest) }) else {
@@ -171,17 +175,19 @@ public final class TrainingRun {
             BatchSampler(side: side, sideIndex: index, augmenter: augmenter, seed: settings.seed, batchSize: settings.batchSize,
                          weighting: settings.weighting, wantsMasks: settings.maskHead)
         }
-        let previews = try PreviewRenderer(samplerA: samplers[0], samplerB: samplers[1], count: max(1, options.previewFaces))
+        let previews = try PreviewRenderer(samplerA: samplers[0], samplerB: samplers[1], count: max(1, cadence.previewFaces))
         let datasets = [DatasetRecord(sideA), DatasetRecord(sideB)]
         var runRecord = try catalogRun(folder: folder, settings: settings, model: model, sides: [sideA, sideB], initFrom: initFrom,
                                        resumeAt: stored.map { _ in trainer.iteration })
 
         // Training.
         let session = TrainingSession(trainer: trainer, samplers: samplers, log: log, catalog: catalog, runId: runRecord?.id,
-                                      progress: progress, stopRequested: stopRequested, options: options,
-                                      secondsBefore: stored?.state.seconds ?? 0)
-        let checkpoint = { (seconds: Double) throws in
-            let state = TrainingState(settings: settings, datasets: datasets, seconds: seconds, initFrom: initFrom)
+                                      progress: progress, stopRequested: stopRequested, options: options, cadence: cadence,
+                                      secondsBefore: stored?.state.seconds ?? 0,
+                                      recentBefore: stored?.state.recentLoss.flatMap { $0.count == 2 ? ($0[0], $0[1]) : nil })
+        let checkpoint = { (seconds: Double, recent: (Double, Double)?) throws in
+            let state = TrainingState(settings: settings, datasets: datasets, seconds: seconds, initFrom: initFrom, cadence: cadence,
+                                      recentLoss: recent.map { [$0.0, $0.1] })
             try trainer.saveCheckpoint(to: checkpointURL, metadata: try state.metadata())
         }
         let curveURL = folder.appendingPathComponent("loss.png")
@@ -197,7 +203,7 @@ public final class TrainingRun {
         let outcome = try session.run(checkpoint: checkpoint, preview: preview)
 
         // Finish: checkpoint, model, curve, catalog.
-        if outcome.iterationsDone > 0 || !FileManager.default.fileExists(atPath: checkpointURL.path) { try checkpoint(outcome.totalSeconds) }
+        if outcome.iterationsDone > 0 || !FileManager.default.fileExists(atPath: checkpointURL.path) { try checkpoint(outcome.totalSeconds, outcome.recentLoss) }
         let previewURL = outcome.lastPreviewIteration == trainer.iteration && outcome.iterationsDone > 0
             ? folder.appendingPathComponent("preview.png") : try preview()
         let manifestURL = try ModelExporter.export(trainer: trainer, settings: settings, sides: [sideA, sideB], folder: folder,

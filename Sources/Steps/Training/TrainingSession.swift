@@ -29,15 +29,21 @@ struct TrainingSession {
     let progress: ProgressSink
     let stopRequested: @Sendable () -> Int32?
     let options: TrainOptions
+    let cadence: TrainingCadence
     let secondsBefore: Double
 
-    func run(checkpoint: (Double) throws -> Void, preview: () throws -> URL) throws -> SessionOutcome {
+    /// The last logged mean losses of the sessions before this one (from the checkpoint), so a resumed session
+    /// that has no iteration left to do still reports them.
+    let recentBefore: (Double, Double)?
+
+    /// `checkpoint` gets the run's total seconds and the last logged mean losses (A, B).
+    func run(checkpoint: (Double, (Double, Double)?) throws -> Void, preview: () throws -> URL) throws -> SessionOutcome {
         let start = trainer.iteration
         let clock = ContinuousClock.now
         func elapsed() -> Double { let d = ContinuousClock.now - clock; return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         let target = options.iterations, budget = options.minutes.map { $0 * 60 }
         progress.begin("train", total: target.map { max($0 - start, 0) }, unit: "it")
-        var window = LossWindow(), shown: (Double, Double)?, recent: (Double, Double)?
+        var window = LossWindow(), shown: (Double, Double)?, recent = recentBefore
         var pendingRows: [TrainingLossRecord] = []
         var stoppedBy = "iterations", signal: Int32?, lastPreview: Int?
         func flushLogs() throws {
@@ -85,12 +91,12 @@ struct TrainingSession {
             let a = Double(lossA.reconstruction), b = Double(lossB.reconstruction)
             shown = shown.map { ($0.0 * 0.95 + a * 0.05, $0.1 * 0.95 + b * 0.05) } ?? (a, b)
             let done = trainer.iteration
-            if done % options.logEvery == 0 { record() }
-            if done % options.checkpointEvery == 0 {
+            if done % cadence.logEvery == 0 { record() }
+            if done % cadence.checkpointEvery == 0 {
                 try flushLogs()
-                try checkpoint(secondsBefore + elapsed())
+                try checkpoint(secondsBefore + elapsed(), recent)
             }
-            if done % options.previewEvery == 0 {
+            if done % cadence.previewEvery == 0 {
                 _ = try preview()
                 lastPreview = done
             }

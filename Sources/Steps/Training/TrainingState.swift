@@ -84,9 +84,18 @@ public struct TrainingState: Codable, Equatable, Sendable {
     /// The model this run started from, if any (absolute manifest path and weights hash).
     public var initFrom: ModelFile?
 
-    public init(settings: TrainingSettings, datasets: [DatasetRecord], seconds: Double, initFrom: ModelFile?) {
+    /// How often the run writes its outputs (absent in checkpoints written before it was stored: a resumed run
+    /// then takes the command line's values or the defaults).
+    public var cadence: TrainingCadence?
+    /// The last logged mean losses [A, B] (the model manifest's final losses when a resumed session has no
+    /// iteration left to do); absent in older checkpoints.
+    public var recentLoss: [Double]?
+
+    public init(settings: TrainingSettings, datasets: [DatasetRecord], seconds: Double, initFrom: ModelFile?, cadence: TrainingCadence? = nil,
+                recentLoss: [Double]? = nil) {
         format = Self.formatVersion
-        self.settings = settings; self.datasets = datasets; self.seconds = seconds; self.initFrom = initFrom
+        self.settings = settings; self.datasets = datasets; self.seconds = seconds; self.initFrom = initFrom; self.cadence = cadence
+        self.recentLoss = recentLoss
     }
 
     /// The metadata entry written into checkpoints.
@@ -113,5 +122,31 @@ public struct TrainingState: Codable, Equatable, Sendable {
             throw TrainingError.resumeMismatch(path: url.path, problems: ["its '\(metadataKey)' metadata cannot be read"])
         }
         return (state, iteration)
+    }
+}
+
+/// How often a run writes checkpoints, previews and loss rows, and the preview's faces per side. Stored in the
+/// checkpoint, so `--resume` without these options writes the same files an uninterrupted run writes (found by
+/// the kill -9 campaign: a resumed run fell back to the defaults, losing loss rows and previews). They do not
+/// change the weights, so a resumed run may give other values.
+public struct TrainingCadence: Codable, Equatable, Sendable {
+    public var checkpointEvery: Int
+    public var previewEvery: Int
+    public var previewFaces: Int
+    public var logEvery: Int
+
+    public static let defaults = TrainingCadence(checkpointEvery: 500, previewEvery: 500, previewFaces: 8, logEvery: 10)
+
+    public init(checkpointEvery: Int, previewEvery: Int, previewFaces: Int, logEvery: Int) {
+        self.checkpointEvery = checkpointEvery; self.previewEvery = previewEvery; self.previewFaces = previewFaces; self.logEvery = logEvery
+    }
+
+    /// The options' values where given, else the checkpoint's, else the defaults; each at least 1.
+    public init(_ options: TrainOptions, stored: TrainingCadence?) {
+        let base = stored ?? Self.defaults
+        checkpointEvery = max(1, options.checkpointEvery ?? base.checkpointEvery)
+        previewEvery = max(1, options.previewEvery ?? base.previewEvery)
+        previewFaces = max(1, options.previewFaces ?? base.previewFaces)
+        logEvery = max(1, options.logEvery ?? base.logEvery)
     }
 }

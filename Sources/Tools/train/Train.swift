@@ -102,17 +102,17 @@ struct Train: ParsableCommand {
 
     @OptionGroup(title: "Augmentation") var augmentation: AugmentOptions
 
-    @Option(help: ArgumentHelp("Write a checkpoint every N iterations.", valueName: "N"))
-    var checkpointEvery: Int = 500
+    @Option(help: ArgumentHelp("Write a checkpoint every N iterations (default 500; resuming: the run's).", valueName: "N"))
+    var checkpointEvery: Int?
 
-    @Option(help: ArgumentHelp("Write a preview every N iterations.", valueName: "N"))
-    var previewEvery: Int = 500
+    @Option(help: ArgumentHelp("Write a preview every N iterations (default 500; resuming: the run's).", valueName: "N"))
+    var previewEvery: Int?
 
-    @Option(help: ArgumentHelp("Faces per side in the preview.", valueName: "N"))
-    var previewFaces: Int = 8
+    @Option(help: ArgumentHelp("Faces per side in the preview (default 8; resuming: the run's).", valueName: "N"))
+    var previewFaces: Int?
 
-    @Option(help: ArgumentHelp("Log mean losses every N iterations (loss.csv and the catalog).", valueName: "N"))
-    var logEvery: Int = 10
+    @Option(help: ArgumentHelp("Log mean losses every N iterations (loss.csv and the catalog; default 10; resuming: the run's).", valueName: "N"))
+    var logEvery: Int?
 
     @Flag(help: "Continue the run in the model folder from its checkpoint.")
     var resume = false
@@ -149,7 +149,7 @@ struct Train: ParsableCommand {
         if let ganRamp, ganRamp < 0 { throw ValidationError("--gan-ramp must be 0 or more") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
         for (name, value) in [("--checkpoint-every", checkpointEvery), ("--preview-every", previewEvery), ("--preview-faces", previewFaces),
-                              ("--log-every", logEvery)] where value < 1 {
+                              ("--log-every", logEvery)] where (value ?? 1) < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
     }
