@@ -24,6 +24,19 @@ enum WatermarkCode {
         return out
     }
 
+    /// The coded bits (0/1, one per generator) of the branch from `state` with input bit b, at index
+    /// `state * 2 + b`: a step's branch correlation is the sum of ±soft over them.
+    private static func branchOutputs(states: Int) -> [[Int]] {
+        var outputs = [[Int]](repeating: [], count: states * 2)
+        for s in 0..<states {
+            for b in 0..<2 {
+                let full = (UInt32(s) << 1 | UInt32(b)) & 0x7F
+                outputs[s * 2 + b] = generators.map { parity(full & $0) }
+            }
+        }
+        return outputs
+    }
+
     /// Soft-decision Viterbi decoding: `soft[i] > 0` favours coded bit i = 1, with magnitude its reliability
     /// (for Gaussian noise of equal variance, correlations are proportional to log-likelihood ratios).
     /// Returns the `messageBits` message bits (0/1) of the terminated path with the largest correlation.
@@ -32,14 +45,7 @@ enum WatermarkCode {
         let steps = messageBits + tailBits
         guard soft.count == steps * n else { return [Int](repeating: 0, count: messageBits) }
         let states = 1 << (constraintLength - 1)  // the last 6 input bits
-        // Branch outputs for (state, input) as ±1 products summed with the soft values per step.
-        var outputs = [[Int]](repeating: [], count: states * 2)
-        for s in 0..<states {
-            for b in 0..<2 {
-                let full = (UInt32(s) << 1 | UInt32(b)) & 0x7F
-                outputs[s * 2 + b] = generators.map { parity(full & $0) }
-            }
-        }
+        let outputs = branchOutputs(states: states)
         let unreachable = -Double.infinity
         var metric = [Double](repeating: unreachable, count: states)
         metric[0] = 0
@@ -81,14 +87,7 @@ enum WatermarkCode {
         let list = max(1, listSize)
         guard soft.count == steps * n else { return [[Int](repeating: 0, count: messageBits)] }
         let states = 1 << (constraintLength - 1)
-        // Branch correlation of (state, input) at a step: the sum of ±soft over the generators' outputs.
-        var outputs = [[Int]](repeating: [], count: states * 2)
-        for s in 0..<states {
-            for b in 0..<2 {
-                let full = (UInt32(s) << 1 | UInt32(b)) & 0x7F
-                outputs[s * 2 + b] = generators.map { parity(full & $0) }
-            }
-        }
+        let outputs = branchOutputs(states: states)
         let unreachable = -Double.infinity
         // metric[state * list + rank], sorted best first per state; back[t][(state * list + rank)] = predecessor
         // (state * list + rank) at step t - 1.
