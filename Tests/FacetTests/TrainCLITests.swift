@@ -239,6 +239,12 @@ final class TrainCLITests: XCTestCase {
                                 workspace: data.workspace)
         assertTrainRun(missing, exits: 66, mentioning: ["nope.json"])
 
+        // A negative GAN ramp: a usage error, nothing written.
+        let ramp = folder.appendingPathComponent("m4")
+        assertTrainRun(try train(quick(2, output: ramp) + ["--gan-ramp=-1"] + datasets, workspace: data.workspace),
+                       exits: 64, mentioning: ["--gan-ramp must be 0 or more"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ramp.appendingPathComponent("model.json").path))
+
         // A trained run to damage.
         let model = folder.appendingPathComponent("model")
         assertTrainRun(try train(quick(2, output: model) + datasets, workspace: data.workspace), exits: 0, mentioning: [])
