@@ -117,7 +117,8 @@ final class SwapCLITests: XCTestCase {
         let out = try makeTemporaryDirectory()
         let common = ["--model", fx.model.path, "--codec", "ffv1", "--segment-frames", "60", "--target", "Lin-Manuel Miranda"]
         let whole = out.appendingPathComponent("whole.mkv")
-        XCTAssertEqual(try swap(common + ["--output", whole.path, fx.stage.path], workspace: fx.workspace).status, 0)
+        let wholeRun = try swap(common + ["--output", whole.path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(wholeRun.status, 0, wholeRun.stderr)
 
         // Kill once the first segment is on disk.
         let killed = out.appendingPathComponent("killed.mkv")
@@ -152,6 +153,23 @@ final class SwapCLITests: XCTestCase {
             XCTAssertEqual(frames.count, reference.count, "\(name): frame count")
             let differing = zip(frames, reference).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
             XCTAssertEqual(differing.count, 0, "\(name) output differs from an uninterrupted run's in frames \(differing.prefix(10))")
+        }
+
+        // The same job again (as after a kill that came once the job had finished) keeps its one catalog row and swap id.
+        func swapId(_ result: SwapCLIRun) throws -> Int? {
+            let manifest = try XCTUnwrap(try XCTUnwrap(try result.requireReport().outputs.first).manifest)
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifest))) as? [String: Any]
+            return json?["swapId"] as? Int
+        }
+        let again = try swap(common + ["--output", whole.path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertNotNil(try swapId(wholeRun))
+        XCTAssertEqual(try swapId(again), try swapId(wholeRun))
+        for url in [whole, killed] {
+            let rows = try readCatalog(fx.workspace) { db in
+                try Row.fetchAll(db, sql: "SELECT status FROM swaps WHERE output_path = ?", arguments: [url.path])
+            }
+            XCTAssertEqual(rows.map { $0["status"] as String }, ["complete"], "\(url.lastPathComponent): one finished row")
         }
     }
 

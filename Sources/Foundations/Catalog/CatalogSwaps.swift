@@ -93,14 +93,16 @@ public struct SwapRecord: Codable, FetchableRecord, MutablePersistableRecord, Eq
 }
 
 extension Catalog {
-    /// Inserts a swap row (status `running`) and returns it with its id. A `running` row of the same job (output,
-    /// source, model, weights, direction, parameters) is one a killed run left: it is taken over instead, so a
-    /// resumed swap keeps its id (the manifest's `swapId`) and no orphan row stays behind.
+    /// Inserts a swap row (status `running`) and returns it with its id. A row of the same job (output, source,
+    /// model, weights, direction, parameters) is taken over instead, whatever its status: one a killed run left
+    /// `running`, or a finished one whose process was killed before it could exit. The same job writes the same
+    /// file (the output is deterministic), so it keeps one row and one id (the manifest's `swapId`), and a resumed
+    /// or repeated swap leaves no orphan row behind.
     public func insertSwap(_ record: SwapRecord) throws -> SwapRecord {
         try write { db in
             var row = record
             if let orphan = try SwapRecord.filter(sql: """
-                status = 'running' AND output_path = ? AND source_sha256 = ? AND model_sha256 = ? AND weights_sha256 = ? AND direction = ?
+                output_path = ? AND source_sha256 = ? AND model_sha256 = ? AND weights_sha256 = ? AND direction = ?
                 AND parameters = ?
                 """, arguments: [record.outputPath, record.sourceSha256, record.modelSha256, record.weightsSha256, record.direction,
                                  record.parameters]).order(Column("id").desc).fetchOne(db) {

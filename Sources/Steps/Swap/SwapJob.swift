@@ -238,9 +238,9 @@ final class SwapJob {
         let records = frames.indices.map { i in frameRecords[i] ?? FrameBatch.record(frames[i], alignments: smoothed[i], results: nil) }
         var result = try finish(record: record, width: info.displayWidth, height: info.displayHeight, frameRate: info.frameRate,
                                 hasAudio: info.hasAudio, audioCopied: info.hasAudio, codec: options.codec.rawValue, counts: counts,
-                                frames: records, segments: (written, reused, total), warnings: warnings + damage)
+                                frames: records, segments: (written, reused, total), warnings: warnings + damage,
+                                beforeCompleting: { try? FileManager.default.removeItem(at: self.parts) })
         result.damagedFrames = counts.damagedFrames
-        try? FileManager.default.removeItem(at: parts)
         return result
     }
 
@@ -279,7 +279,8 @@ final class SwapJob {
     }
 
     private func finish(record: SwapRecord, width: Int, height: Int, frameRate: Double?, hasAudio: Bool, audioCopied: Bool, codec: String,
-                        counts: SwapCounts, frames: [SwapFrame], segments: (Int, Int, Int), warnings: [String]) throws -> SwapReport.Output {
+                        counts: SwapCounts, frames: [SwapFrame], segments: (Int, Int, Int), warnings: [String],
+                        beforeCompleting: () -> Void = {}) throws -> SwapReport.Output {
         let outputHash = try SHA256.hex(fileAt: output)
         let sidecarURL = output.deletingLastPathComponent().appendingPathComponent(output.lastPathComponent + ".provenance.json")
         let manifestURL = options.manifest ?? options.workspace.appendingPathComponent("Manifests/swap-\(output.deletingPathExtension().lastPathComponent).json")
@@ -305,6 +306,9 @@ final class SwapJob {
         let manifest = SwapManifest(tool: tool, createdAt: timestamp(), swapId: record.id, model: manifestModel, target: context.target,
                                     watermark: watermark, outputs: [entry])
         try ManifestIO.write(manifest, to: manifestURL)
+        // The parts folder goes before the record is marked complete: a run killed in between finds no parts and a
+        // `running` record, so it redoes the job under the same swap id; a `complete` record never has parts behind it.
+        beforeCompleting()
         if let id = record.id {
             try context.catalog.finishSwap(id: id, status: "complete", outputSha256: outputHash, manifestPath: manifestURL.path,
                                            frames: counts.frames, facesSwapped: counts.swapped, finishedAt: timestamp())
