@@ -25,6 +25,35 @@ final class FaceDetectLibraryTests: XCTestCase {
         XCTAssertEqual(abs(pose.roll), 90, accuracy: 10)
     }
 
+    /// The pool (one analyzer per worker, layers run serially) finds exactly what one analyzer finds frame by frame.
+    func testAnalyzerPoolEqualsOneAnalyzerFrameByFrame() throws {
+        let reader = try VideoReader(url: TestPaths.repo.appendingPathComponent("Datasets/samples/two_people_stage.mp4"), options: .reproducible())
+        let converter = FrameConverter()
+        var images: [RGBImage] = []
+        var decoded = 0
+        while images.count < 40, let frame = try reader.nextFrame() {
+            if decoded % 4 == 0 { images.append(try converter.rgb(frame)) }
+            decoded += 1
+        }
+        let one = try FaceAnalyzer(range: .full, settings: .init(), store: ModelStore())
+        let pool = try FaceAnalyzerPool(range: .full, settings: .init(), store: ModelStore(), workers: 3)
+        let expected = images.map { one.locate($0, tiles: 1) }
+        let found = pool.locate(images, tiles: 1)
+        XCTAssertEqual(found.count, expected.count)
+        XCTAssertGreaterThanOrEqual(expected.joined().count, 20, "faces to compare (two people on stage)")
+        for (k, (a, b)) in zip(found, expected).enumerated() {
+            XCTAssertEqual(a.count, b.count, "frame \(k)")
+            for (x, y) in zip(a, b) {
+                XCTAssertEqual(x.detection, y.detection, "frame \(k)")
+                XCTAssertEqual(x.mesh, y.mesh, "frame \(k)")
+                XCTAssertEqual(x.points5, y.points5, "frame \(k)")
+                XCTAssertEqual(x.presence, y.presence, "frame \(k)")
+            }
+        }
+        XCTAssertEqual(pool.workers, 3)
+        XCTAssertGreaterThan(pool.analyzers.filter { $0.times.detect > 0 }.count, 1, "the work was shared")
+    }
+
     func testUnturnInvertsTheTurn() {
         var rng = SplitMix64(seed: 11)
         let w = 640, h = 360

@@ -39,7 +39,7 @@ struct AnalysedFrame: Sendable, Codable {
 /// (BlazeFace full range, FaceMesh twice, dlib's 5 points, the same tracker and scene-cut rule), and a face
 /// descriptor for every face large enough to recognise (cached in the catalog by the chip's content).
 final class FrameAnalysis {
-    let analyzer: FaceAnalyzer
+    let analyzers: FaceAnalyzerPool
     let embedder: FaceEmbedder
     let catalog: Catalog
     let minFaceSize: Double
@@ -47,50 +47,69 @@ final class FrameAnalysis {
     let clock: StageClock
     private var pending: [(frame: Int, face: Int, chip: RGBImage, hash: String)] = []
 
-    init(analyzer: FaceAnalyzer, embedder: FaceEmbedder, catalog: Catalog, minFaceSize: Double, progress: ProgressSink, clock: StageClock) {
-        self.analyzer = analyzer; self.embedder = embedder; self.catalog = catalog; self.minFaceSize = minFaceSize; self.progress = progress
+    init(analyzers: FaceAnalyzerPool, embedder: FaceEmbedder, catalog: Catalog, minFaceSize: Double, progress: ProgressSink, clock: StageClock) {
+        self.analyzers = analyzers; self.embedder = embedder; self.catalog = catalog; self.minFaceSize = minFaceSize; self.progress = progress
         self.clock = clock
     }
 
-    /// Runs `body` and adds the analyzer's detect, mesh and 5-point time during it to the clock.
-    private func locating(_ body: () -> [LocatedFace]) -> [LocatedFace] {
-        let before = analyzer.times
-        let faces = body()
-        let after = analyzer.times
+    /// Frames located together, `analyzers.workers` at a time (a few per worker, so a crowded frame does not
+    /// leave the other workers idle for long).
+    var groupSize: Int { 4 * analyzers.workers }
+
+    /// Runs `body` and adds the analyzers' detect, mesh and 5-point time during it to the clock (summed over
+    /// the worker threads).
+    private func locating<T>(_ body: () -> T) -> T {
+        let before = analyzers.times
+        let result = body()
+        let after = analyzers.times
         clock.add(\.detect, seconds: (after.detect - before.detect) / 1000)
         clock.add(\.mesh, seconds: (after.mesh - before.mesh) / 1000)
         clock.add(\.points5, seconds: (after.points5 - before.points5) / 1000)
-        return faces
+        return result
     }
 
     /// Analyses every frame of `url`. Frames the decoder flags as damaged (or that cannot be converted) are
-    /// marked and not analysed.
+    /// marked and not analysed. Frames are decoded in order, located a group at a time on the analyzers'
+    /// threads, then tracked and described in order: the result equals analysing one frame after another.
     func analyseVideo(_ url: URL, maxPixels: Int, name: String) throws -> (frames: [AnalysedFrame], info: VideoInfo, damage: [String]) {
         let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: maxPixels))
         let converter = FrameConverter()
         let tracker = FaceTracker()
         var frames: [AnalysedFrame] = []
         var lastThumbnail: [Float]?
+        var group: [(entry: AnalysedFrame, image: RGBImage?)] = []
+        func analyseGroup() throws {
+            let images = group.compactMap(\.image)
+            var located = locating { analyzers.locate(images, tiles: 1) }[...]
+            for (entry, image) in group {
+                var entry = entry
+                if let image, let faces = located.popFirst() {
+                    let index = entry.index
+                    entry.faces = try clock.measure(\.chips) {
+                        let small = FaceTracker.thumbnail(image)
+                        let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
+                        lastThumbnail = small
+                        let tracks = tracker.update(frame: index, faces: faces.map { FaceTracker.Observation($0.detection) }, isCut: cut)
+                        return try self.faces(faces, tracks: tracks, in: image, frame: index)
+                    }
+                }
+                frames.append(entry)
+                try flushDescriptors(into: &frames, all: false)
+                progress.update(done: frames.count)
+            }
+            group.removeAll()
+        }
         progress.begin("\(name): analysing", total: reader.info.frameCount, unit: "frames")
         while let frame = try clock.measure(\.analysisDecode, { try reader.nextFrame() }) {
-            let index = frames.count
-            var entry = AnalysedFrame(index: index, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt, faces: [])
-            if !frame.isCorrupt, let image = clock.measure(\.analysisDecode, { try? converter.rgb(frame) }) {
-                let located = locating { analyzer.locate(image, tiles: 1) }
-                entry.faces = try clock.measure(\.chips) {
-                    let small = FaceTracker.thumbnail(image)
-                    let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
-                    lastThumbnail = small
-                    let tracks = tracker.update(frame: index, faces: located.map { FaceTracker.Observation($0.detection) }, isCut: cut)
-                    return try faces(located, tracks: tracks, in: image, frame: index)
-                }
-            } else {
-                entry.damaged = true
-            }
-            frames.append(entry)
-            try flushDescriptors(into: &frames, all: false)
-            progress.update(done: frames.count)
+            var entry = AnalysedFrame(index: frames.count + group.count, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt,
+                                      faces: [])
+            var image: RGBImage?
+            if !frame.isCorrupt { image = clock.measure(\.analysisDecode, { try? converter.rgb(frame) }) }
+            if image == nil { entry.damaged = true }
+            group.append((entry, image))
+            if group.count >= groupSize { try analyseGroup() }
         }
+        try analyseGroup()
         try flushDescriptors(into: &frames, all: true)
         progress.finish()
         return (frames, reader.info, reader.damage)
@@ -98,7 +117,7 @@ final class FrameAnalysis {
 
     /// Analyses one image (faces are not tracked: each is decided alone).
     func analyseImage(_ image: RGBImage) throws -> AnalysedFrame {
-        let located = locating { analyzer.locate(image, tiles: 1) }
+        let located = locating { analyzers.analyzers[0].locate(image, tiles: 1) }
         var frames = [AnalysedFrame(index: 0, pts: 0, seconds: 0, damaged: false, faces: [])]
         frames[0].faces = try faces(located, tracks: located.indices.map { $0 + 1 }, in: image, frame: 0)
         try flushDescriptors(into: &frames, all: true)

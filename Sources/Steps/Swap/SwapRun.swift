@@ -99,10 +99,10 @@ public enum SwapRun {
             throw SwapError.outputIsInput(path: out.path)
         }
 
-        let analyzer = try FaceAnalyzer(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
+        let analyzers = try FaceAnalyzerPool(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
         let embedder = try FaceEmbedder(store: options.models)
         let clock = StageClock()
-        let analysis = FrameAnalysis(analyzer: analyzer, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress,
+        let analysis = FrameAnalysis(analyzers: analyzers, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress,
                                      clock: clock)
         let hands = options.occlusion.usesHands ? try HandOcclusion(store: options.models, margin: options.handMargin) : nil
         let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options, clock: clock, hands: hands)

@@ -3,7 +3,10 @@ import Foundation
 
 /// Where one `swap` call's wall-clock time went, seconds per stage (the `stages` object of `--json`), for
 /// benchmarks and profiling. Measured on the calling thread, so each figure is the time the pipeline waited on
-/// that stage (FFmpeg's and x264's own threads run beside it; `encode` is only the time the writer blocked).
+/// that stage (FFmpeg's and x264's own threads run beside it; `encode` is only the time the writer blocked),
+/// except `detect`, `mesh` and `points5`: frames are located a group at a time by one analyzer per core
+/// (`FaceAnalyzerPool`), and these three are the analyzers' thread times added up (on 2 cores about twice
+/// the wall time they took).
 ///
 /// Pass 1 (analysis, skipped when its cache is reused): `analysisDecode` (demux, decode, RGB conversion),
 /// `detect` (BlazeFace), `mesh` (FaceMesh, twice per face), `points5` (dlib's 5 points), `chips` (tracking,
