@@ -17,7 +17,8 @@ public final class FaceDetector {
     let options: DetectOptions
     let catalog: Catalog
     let progress: ProgressSink
-    let analyzer: FaceAnalyzer
+    /// One analyzer per core; frames are located a group at a time.
+    let analyzers: FaceAnalyzerPool
     let finisher: FaceFinisher
     var analysedThisRun = 0
     var decodeMilliseconds = 0.0
@@ -29,7 +30,7 @@ public final class FaceDetector {
         self.options = options
         self.catalog = catalog
         self.progress = progress
-        analyzer = try FaceAnalyzer(range: options.range, settings: options.analyzer, store: ModelStore(directory: options.models))
+        analyzers = try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: ModelStore(directory: options.models))
         finisher = FaceFinisher(size: options.size, centering: options.centering, writeMasks: options.writeMasks)
     }
 
@@ -80,7 +81,7 @@ public final class FaceDetector {
 
     /// Per-frame stage times over the frames this run analysed.
     func stageTimes() -> StageTimes {
-        var t = analyzer.times
+        var t = analyzers.times
         t.decode += decodeMilliseconds
         t.write += writeMilliseconds
         return t.perFrame(analysedThisRun)

@@ -65,10 +65,20 @@ final class UnitRun {
         var lastFlush = Date()
         if !done.isEmpty { detector.progress.log("\(name): resuming after \(done.count) frames already done") }
         detector.progress.begin(name, total: feed.expectedCount, unit: "frames")
+        // Frames to analyse are located a group at a time, one analyzer per core (`FaceAnalyzerPool`), then
+        // tracked, smoothed and finished in order: the same faces and tracks as one frame after another.
+        var group: [Analysing] = []
+        func analyseGroup() throws {
+            guard !group.isEmpty else { return }
+            let located = detector.analyzers.locate(group.map(\.image), tiles: tiles)
+            for (item, faces) in zip(group, located) { try add(item, faces: faces, pipeline: pipeline, lastFlush: &lastFlush) }
+            group.removeAll()
+        }
         while let frame = try feed.next() {
             framesSeen += 1
             detector.progress.update(done: frame.sequence + 1)
             if let record = done[frame.sequence] {
+                try analyseGroup()
                 replay(record, faces: stored[frame.sequence] ?? [], numbers: numbers)
                 lastThumbnail = frame.decoded.map(thumbnail)
                 lastReplayed = frame
@@ -84,22 +94,36 @@ final class UnitRun {
             let cut = lastThumbnail.map { FaceTracker.isSceneCut(previous: $0, current: small) } ?? false
             lastThumbnail = small
             lastReplayed = nil
-            let faces = detector.analyzer.locate(image, tiles: tiles)
-            let tracks = tracker.update(frame: frame.sequence, faces: faces.map { FaceTracker.Observation($0.detection) }, isCut: cut)
-            window.append(Entry(sequence: frame.sequence, frameNumber: frame.frameNumber, pts: frame.pts, seconds: frame.seconds,
-                                width: image.width, height: image.height, sceneCut: cut, image: image, faces: faces, tracks: tracks,
-                                finished: false))
-            detector.analysedThisRun += 1
-            try finishReady(pipeline: pipeline, all: false)
-            if Date().timeIntervalSince(lastFlush) > 2 {
-                try flush(pipeline)
-                lastFlush = Date()
-            }
+            group.append(Analysing(sequence: frame.sequence, frameNumber: frame.frameNumber, pts: frame.pts, seconds: frame.seconds,
+                                   image: image, sceneCut: cut))
+            if group.count >= 4 * detector.analyzers.workers { try analyseGroup() }
         }
+        try analyseGroup()
         try finishReady(pipeline: pipeline, all: true)
         try flush(pipeline)
         detector.writeMilliseconds += pipeline.busyMilliseconds
         detector.progress.finish()
+    }
+
+    /// A decoded frame waiting for its group to be located.
+    struct Analysing {
+        var sequence: Int, frameNumber: Int, pts: Int64, seconds: Double
+        var image: RGBImage
+        var sceneCut: Bool
+    }
+
+    /// Tracks a located frame, adds it to the smoothing window, finishes what is ready and records every ~2 s.
+    func add(_ item: Analysing, faces: [LocatedFace], pipeline: EncodePipeline, lastFlush: inout Date) throws {
+        let tracks = tracker.update(frame: item.sequence, faces: faces.map { FaceTracker.Observation($0.detection) }, isCut: item.sceneCut)
+        window.append(Entry(sequence: item.sequence, frameNumber: item.frameNumber, pts: item.pts, seconds: item.seconds,
+                            width: item.image.width, height: item.image.height, sceneCut: item.sceneCut, image: item.image, faces: faces,
+                            tracks: tracks, finished: false))
+        detector.analysedThisRun += 1
+        try finishReady(pipeline: pipeline, all: false)
+        if Date().timeIntervalSince(lastFlush) > 2 {
+            try flush(pipeline)
+            lastFlush = Date()
+        }
     }
 
     /// Feeds a frame recorded by an earlier run to the tracker and the smoothing window, without analysing it.
@@ -170,7 +194,7 @@ final class UnitRun {
         pending.append(PendingFrame(frame: frame, faces: records, tracks: tracks))
         window[index].finished = true
         window[index].image = nil
-        detector.analyzer.addTime(align: milliseconds(since: start))
+        detector.analyzers.analyzers[0].addTime(align: milliseconds(since: start))
     }
 
     func record(_ f: FinishedFace, sequence: Int, frameNumber: Int, pts: Int64, seconds: Double, faceIndex: Int, cropPath: String,
