@@ -250,9 +250,10 @@ public final class ImageEncoder {
             context.pointer.pointee.flags |= AV_CODEC_FLAG_QSCALE
             context.pointer.pointee.global_quality = Int32(Self.jpegQScale(forQuality: quality)) * facet_ff_qp2lambda()
         } else {
-            // Paeth row prediction with zlib level 3: on 256 px face crops about 40% smaller than FFmpeg's
-            // default (no prediction, level 6), and no slower to write.
-            context.pointer.pointee.compression_level = 3
+            // Paeth row prediction with zlib level 1: on 256 px face crops much smaller than FFmpeg's default
+            // (no prediction, level 6) and than OpenCV's PNGs; against level 3 (used before), 40% less encoding
+            // time for 6% more bytes (200 crops of d14.mp4: 2.4 against 4.0 ms per crop, 75 against 71 KiB).
+            context.pointer.pointee.compression_level = 1
             av_dict_set(&codecOptions, "pred", "paeth", 0)
         }
         try check(avcodec_open2(context.pointer, codec, &codecOptions), "opening the \(format.rawValue) encoder", path: "(encoder)")
