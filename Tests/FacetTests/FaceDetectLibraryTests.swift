@@ -3,6 +3,7 @@
 import Foundation
 import Media
 import Models
+import Tensor
 import XCTest
 
 /// The parts of `detect` below the tool: turned frames, the mask fast path, smoothing, the tracker's size rule.
@@ -52,6 +53,33 @@ final class FaceDetectLibraryTests: XCTestCase {
         }
         XCTAssertEqual(pool.workers, 3)
         XCTAssertGreaterThan(pool.analyzers.filter { $0.times.detect > 0 }.count, 1, "the work was shared")
+    }
+
+    /// The network input crops and the aligned face crop are the same bytes and floats with the C sampler as with
+    /// the Swift loop (FastKernels off), on a real photo.
+    func testCropsAreTheSameWithTheFastSampler() throws {
+        let image = try ImageDecoder.decode(fileAt: TestPaths.image("astronaut.png"))
+        let face = try XCTUnwrap(try FaceAnalyzer(range: .full, settings: .init(), store: ModelStore()).locate(image, tiles: 1).first)
+        let alignment = try XCTUnwrap(FaceAlignment(mesh: face.mesh, size: 256, centering: .face))
+        func crops() -> (RGBImage, [Float], [Float]) {
+            var network = [Float](repeating: 0, count: 192 * 192 * 3), unrounded = network
+            ImageSampling.affineCrop(image, size: 192, originX: 40.25, originY: -17.5, axisU: (1.7, 0.31), axisV: (-0.29, 1.69),
+                                     border: .zero, scale: 1 / 127.5, offset: -1, into: &network)
+            ImageSampling.affineCrop(image, size: 192, originX: 300, originY: 100, axisU: (0.9, 0), axisV: (0, 0.9),
+                                     border: .replicate, scale: 1, offset: 0, round: false, into: &unrounded)
+            return (alignment.crop(image: image), network, unrounded)
+        }
+        let saved = FastKernels.level
+        defer { FastKernels.level = saved }
+        FastKernels.level = .portable
+        let reference = crops()
+        for level in KernelLevel.allCases where level > .portable && level <= FastKernels.supported {
+            FastKernels.level = level
+            let fast = crops()
+            XCTAssertEqual(fast.0, reference.0, "aligned crop, \(level)")
+            XCTAssertEqual(fast.1.map(\.bitPattern), reference.1.map(\.bitPattern), "network crop, \(level)")
+            XCTAssertEqual(fast.2.map(\.bitPattern), reference.2.map(\.bitPattern), "unrounded crop, \(level)")
+        }
     }
 
     func testUnturnInvertsTheTurn() {

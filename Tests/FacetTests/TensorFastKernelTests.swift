@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Tensor
 import XCTest
 
@@ -202,6 +203,87 @@ final class TensorFastKernelTests: XCTestCase {
                     XCTAssertLessThan(worstMid, 1e-4, "\(level) trial \(trial): intermediate")
                 }
             }
+        }
+    }
+
+    /// The C sampler (FastSampling) against Media's `Bilinear` written out as `ImageSampling.affineCrop` and
+    /// `FaceAlignment.crop` write it: equal bit for bit, on both map orders, both borders, bytes and floats (rounded
+    /// or not), images from 1x1 up, maps that shrink, enlarge, rotate, mirror and reach far outside the image
+    /// (the last pixel's bytes included: the vector path must not read past the image), and NaN coordinates.
+    func testAffineSamplerEqualsBilinearOnBothPaths() throws {
+        var rng = SplitMix64(seed: 0x5A_3917)
+        let sizes = [(1, 1), (2, 3), (7, 5), (33, 17), (64, 64), (129, 70)]
+        for level in try levels() {
+            for (w, h) in sizes {
+                let pixels = (0..<(w * h * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                for trial in 0..<12 {
+                    let outWidth = [1, 3, 8, 13, 31][trial % 5], rows = 1 + Int(rng.next() % 9)
+                    func unit() -> Double { Double(rng.next() % 10_000) / 10_000 }
+                    let angle = unit() * 2 * .pi, scale = 0.2 + unit() * 3 * (trial % 3 == 0 ? -1 : 1)
+                    var map = SamplingMap(a: scale * cos(angle), b: -scale * sin(angle), tx: (unit() - 0.3) * Double(w) * 1.6,
+                                          c: scale * sin(angle), d: scale * cos(angle), ty: (unit() - 0.3) * Double(h) * 1.6,
+                                          originFirst: trial % 2 == 0)
+                    if trial == 11 { map.tx = .nan }
+                    if trial == 10 { map.a = 1e300; map.ty = -1e300 }
+                    let zero = trial % 4 == 1
+                    func point(_ u: Int, _ v: Int) -> (Double, Double) {
+                        let cu = Double(u) + 0.5, cv = Double(v) + 0.5
+                        return map.originFirst ? (map.tx + cu * map.a + cv * map.b, map.ty + cu * map.c + cv * map.d)
+                            : (map.a * cu + map.b * cv + map.tx, map.c * cu + map.d * cv + map.ty)
+                    }
+                    var expectedBytes = [UInt8](repeating: 0, count: rows * outWidth * 3)
+                    var expectedFloats = [Float](repeating: 0, count: rows * outWidth * 3)
+                    let (scaleF, offsetF, round) = (Float(0.0078125), Float(-1), trial % 3 != 2)
+                    pixels.withUnsafeBufferPointer { src in
+                        for v in 0..<rows {
+                            for u in 0..<outWidth {
+                                let (x, y) = point(u, v)
+                                let rgb = Bilinear.rgb(src.baseAddress!, width: w, height: h, x: x, y: y, border: zero ? .zero : .replicate)
+                                let o = (v * outWidth + u) * 3
+                                for (ch, value) in [rgb.0, rgb.1, rgb.2].enumerated() {
+                                    expectedBytes[o + ch] = Bilinear.byte(value)
+                                    expectedFloats[o + ch] = (round ? Float((value + 0.5).rounded(.down)) : Float(value)) * scaleF + offsetF
+                                }
+                            }
+                        }
+                    }
+                    var bytes = [UInt8](repeating: 7, count: rows * outWidth * 3)
+                    var floats = [Float](repeating: 7, count: rows * outWidth * 3)
+                    withLevel(level) {
+                        pixels.withUnsafeBufferPointer { src in
+                            bytes.withUnsafeMutableBufferPointer { out in
+                                XCTAssertTrue(FastSampling.affineRGB(src.baseAddress!, width: w, height: h, outWidth: outWidth, map: map,
+                                                                     zeroBorder: zero, target: .bytes(out.baseAddress!), rows: 0..<rows))
+                            }
+                            floats.withUnsafeMutableBufferPointer { out in
+                                // In two row ranges, as the callers split rows across cores.
+                                for part in [0..<(rows / 2), (rows / 2)..<rows] {
+                                    XCTAssertTrue(FastSampling.affineRGB(src.baseAddress!, width: w, height: h, outWidth: outWidth, map: map,
+                                                                         zeroBorder: zero, target: .floats(out.baseAddress!, scale: scaleF,
+                                                                                                           offset: offsetF, round: round),
+                                                                         rows: part))
+                                }
+                            }
+                        }
+                    }
+                    let what = "\(level) \(w)x\(h) trial \(trial) (\(outWidth)x\(rows), zero border \(zero))"
+                    XCTAssertEqual(bytes, expectedBytes, "bytes, \(what)")
+                    XCTAssertEqual(floats.map(\.bitPattern), expectedFloats.map(\.bitPattern), "floats, \(what)")
+                }
+            }
+        }
+        // Off: nothing written, the caller's Swift loop runs.
+        withLevel(.portable) {
+            var out = [UInt8](repeating: 0, count: 3)
+            let done = [UInt8](repeating: 9, count: 3).withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { o in
+                    FastSampling.affineRGB(src.baseAddress!, width: 1, height: 1, outWidth: 1, map: SamplingMap(a: 1, b: 0, tx: 0, c: 0, d: 1, ty: 0,
+                                                                                                                originFirst: true),
+                                           zeroBorder: false, target: .bytes(o.baseAddress!), rows: 0..<1)
+                }
+            }
+            XCTAssertFalse(done)
+            XCTAssertEqual(out, [0, 0, 0])
         }
     }
 }

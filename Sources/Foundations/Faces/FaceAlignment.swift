@@ -99,8 +99,12 @@ public struct FaceAlignment: Equatable, Sendable {
             out.withUnsafeMutableBufferPointer { dst in
                 guard let base = src.baseAddress, let first = dst.baseAddress else { return }
                 let source = SendableBytes(base), target = SendableMutableBytes(first)
-                // Rows split across cores; each pixel's value does not depend on the split.
+                // Rows split across cores; each pixel's value does not depend on the split. The C kernel computes the
+                // same values (FastSampling); this loop runs when the fast kernels are off.
+                let map = SamplingMap(a: m.a, b: m.b, tx: m.tx, c: m.c, d: m.d, ty: m.ty, originFirst: false)
                 Parallel.ranges(size, work: size * size * 40) { rows in
+                    if FastSampling.affineRGB(source.pointer, width: width, height: height, outWidth: size, map: map, zeroBorder: false,
+                                              target: .bytes(target.pointer), rows: rows) { return }
                     var o = target.pointer + rows.lowerBound * size * 3
                     for i in rows {
                         let y = Double(i) + 0.5

@@ -20,8 +20,13 @@ public enum ImageSampling {
             tensor.withUnsafeMutableBufferPointer { out in
                 guard let p = buffer.baseAddress, let o = out.baseAddress, image.width > 0, image.height > 0 else { return }
                 let src = SendableBytes(p), dst = SendableMutablePointer(o)
-                // Rows split across cores (each row is independent; the values do not depend on the split).
+                // Rows split across cores (each row is independent; the values do not depend on the split). The C
+                // kernel computes the same values (FastSampling); this loop runs when the fast kernels are off.
+                let map = SamplingMap(a: axisU.0, b: axisV.0, tx: originX, c: axisU.1, d: axisV.1, ty: originY, originFirst: true)
+                let target = FastSampling.Target.floats(o, scale: scale, offset: offset, round: round)
                 Parallel.ranges(size, work: size * size * 40) { rows in
+                    if FastSampling.affineRGB(src.pointer, width: image.width, height: image.height, outWidth: size, map: map,
+                                              zeroBorder: border == .zero, target: target, rows: rows) { return }
                     for v in rows {
                         let cv = Double(v) + 0.5
                         var d = dst.pointer + v * size * 3

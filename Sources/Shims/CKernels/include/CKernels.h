@@ -56,6 +56,29 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
 /// Uses p's input and geometry fields only (filter, bias and output are ignored).
 void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols);
 
+/// Bilinear sampling of an RGB24 image through an affine map, Media's `Bilinear.rgb` (pixel-centre convention) in
+/// vector form, bit for bit: output pixel (u, v) of a row `out_w` pixels long samples the source at
+/// (sx, sy) = ((tx + cu*a) + cv*b, (ty + cu*c) + cv*d) when origin_first, else ((a*cu + b*cv) + tx, (c*cu + d*cv) + ty),
+/// with (cu, cv) = (u + 0.5, v + 0.5). Taps outside the image replicate the edge, or read 0 when zero_border.
+/// Writes RGB triples either as bytes (out_b: round half up, clamped to 0...255) or as floats (out_f:
+/// scale * value + offset, the value first rounded half up when round is set).
+typedef struct {
+    const unsigned char *pixels;  // [height][width][3]
+    int width, height;
+    int out_w;
+    double a, b, tx, c, d, ty;
+    int origin_first;
+    int zero_border;
+    unsigned char *out_b;         // [rows][out_w][3], or NULL for floats
+    float *out_f;                 // [rows][out_w][3] when out_b is NULL
+    float scale, offset;
+    int round;
+} fk_affine;
+
+/// Samples output rows [row_begin, row_end). Returns 0 (writing nothing) when the image is empty or holds
+/// 2^31 - 64 bytes or more, or no output is given: the caller then samples in Swift.
+int fk_affine_rgb_rows(int level, const fk_affine *p, int row_begin, int row_end);
+
 #ifdef __cplusplus
 }
 #endif
