@@ -15,8 +15,9 @@
   write   RGB->BGR and cv2.imwrite of the 256x256 crop as PNG into a temporary folder
 
 Usage: python peer_detect_litert.py MODEL_DIR VIDEO [--frames N]
-Prints one JSON object: {"frames", "faces", "seconds", "stages": {stage: ms per frame}} (per-frame means over
-all decoded frames, like Facet's report); "seconds" is the wall time of the frame loop (models loaded before).
+Prints one JSON object: {"frames", "faces", "seconds", "stages": {stage: ms per frame}, "cpuStages": {...}}
+(per-frame means over all decoded frames, like Facet's report; "stages" on the wall clock, "cpuStages" the
+process's CPU time, XNNPACK's threads included); "seconds" is the wall time of the frame loop (models loaded before).
 """
 import argparse, json, math, os, shutil, sys, tempfile, time
 import numpy as np
@@ -267,9 +268,20 @@ def main():
         sys.exit(f"cannot open {args.video}")
 
     stages = dict.fromkeys(["decode", "detect", "mesh", "points5", "align", "write"], 0.0)
+    cpu_stages = dict.fromkeys(stages, 0.0)  # process CPU time (all threads, XNNPACK's included) per stage
     frames = faces = png_bytes = 0
     checks = {"mesh_in_box": 0, "pose_abs_yaw_sum": 0.0, "presence_min": 1.0, "p5_from_mesh_px": 0.0}
-    clock = time.perf_counter
+    class Mark:
+        """A moment on the wall clock and on the process's CPU clock (all threads)."""
+        __slots__ = ("wall", "cpu")
+        def __init__(self):
+            self.wall, self.cpu = time.perf_counter(), time.process_time()
+        def __sub__(self, other):
+            return self.wall - other.wall
+    def add(stage, a, b):
+        stages[stage] += b.wall - a.wall
+        cpu_stages[stage] += b.cpu - a.cpu
+    clock = Mark
     t_start = clock()
     try:
         while not args.frames or frames < args.frames:
@@ -278,15 +290,15 @@ def main():
             if not ok:
                 break
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            t1 = clock(); stages["decode"] += t1 - t0
+            t1 = clock(); add("decode", t0, t1)
             dets = detector(rgb)
-            t2 = clock(); stages["detect"] += t2 - t1
+            t2 = clock(); add("detect", t1, t2)
             frames += 1
             for box, kp, score in dets:
                 t2 = clock()
                 pts, _ = mesh(rgb, Mesh.roi_from_detection(box, kp))
                 pts, presence = mesh(rgb, Mesh.roi_from_landmarks(pts))
-                t3 = clock(); stages["mesh"] += t3 - t2
+                t3 = clock(); add("mesh", t2, t3)
                 if presence <= 0.5:
                     continue
                 if sp is not None:
@@ -294,7 +306,7 @@ def main():
                                           int(round(box[0] + box[2])), int(round(box[1] + box[3])))
                     shape = sp(rgb, rect)
                     p5 = [(shape.part(i).x, shape.part(i).y) for i in range(5)]
-                    t4 = clock(); stages["points5"] += t4 - t3; t3 = t4
+                    t4 = clock(); add("points5", t3, t4); t3 = t4
                     if args.check:
                         checks["p5_from_mesh_px"] += float(np.mean(np.hypot(*(np.array(p5, float) - pts[[263, 362, 33, 133, 2], :2]).T)))
                 m = umeyama(pts[STABLE51, :2], TEMPLATE)  # image px -> crop px, pixel-centre convention
@@ -305,10 +317,10 @@ def main():
                 mask[:] = 0
                 cv2.fillConvexPoly(mask, hull, 255)
                 yaw, pitch, roll = head_pose(pts)
-                t4 = clock(); stages["align"] += t4 - t3
+                t4 = clock(); add("align", t3, t4)
                 png = os.path.join(out_dir, f"{frames:06d}_{faces % 8}.png")
                 cv2.imwrite(png, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))  # OpenCV's default PNG settings
-                t5 = clock(); stages["write"] += t5 - t4
+                t5 = clock(); add("write", t4, t5)
                 png_bytes += os.path.getsize(png)
                 faces += 1
                 if args.check:
@@ -330,10 +342,11 @@ def main():
         shutil.rmtree(out_dir, ignore_errors=True)
 
     per = {k: (1000 * v / frames if frames else None) for k, v in stages.items()}
+    per_cpu = {k: (1000 * v / frames if frames else None) for k, v in cpu_stages.items()}
     if sp is None:
-        per["points5"] = None
+        per["points5"] = per_cpu["points5"] = None
     report = {"tool": "litert-peer", "frames": frames, "faces": faces, "seconds": seconds,
-              "stages": per,
+              "stages": per, "cpuStages": per_cpu,
               "png_bytes_mean": (png_bytes / faces if faces else None), "versions": versions(sp is not None)}
     if args.check and faces:
         print(f"checks: faces {faces}/{frames} frames; mesh inside the (generous) detection box on "
