@@ -89,10 +89,22 @@ static void sample_scalar(const fk_affine *p, int v, int u) {
 
 #if FK_X86
 
+// (x86 is little-endian.) The RGB bytes of the pixels at byte offsets `left` and `right` as bits 0-23 and 24-47 of one word.
+static inline uint64_t tap_pair(const unsigned char *px, int left, int right, int64_t size) {
+    if (right == left + 3 && (int64_t)left + 8 <= size) {
+        uint64_t word;
+        __builtin_memcpy(&word, px + left, 8);
+        return word;
+    }
+    return (uint64_t)px[left] | (uint64_t)px[left + 1] << 8 | (uint64_t)px[left + 2] << 16
+        | (uint64_t)px[right] << 24 | (uint64_t)px[right + 1] << 32 | (uint64_t)px[right + 2] << 40;
+}
+
 // MARK: AVX-512, 8 output pixels per step
 
-T512 static inline __m512d channel512(const int *bytes, __mmask8 valid) {
-    return _mm512_maskz_cvtepi32_pd(valid, _mm256_load_si256((const __m256i *)(const void *)bytes));
+T512 static inline __m512d channel512(__m512i pairs, int shift, __mmask8 valid) {
+    const __m512i byte = _mm512_and_si512(_mm512_srli_epi64(pairs, (unsigned)shift), _mm512_set1_epi64(0xFF));
+    return _mm512_maskz_cvtepi64_pd(valid, byte);
 }
 
 T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
@@ -102,6 +114,7 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
     const __m256i zero = _mm256_setzero_si256(), wmax = _mm256_set1_epi32(w - 1), hmax = _mm256_set1_epi32(h - 1);
     const __m256i stride = _mm256_set1_epi32(w), three = _mm256_set1_epi32(3), ones = _mm256_set1_epi32(1);
     const unsigned char *px = p->pixels;
+    const int64_t size = (int64_t)w * h * 3;
     for (int v = row_begin; v < row_end; v++) {
         const __m512d cv = _mm512_set1_pd((double)v + 0.5);
         int u0 = 0;
@@ -138,26 +151,27 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
                 v00 = tok & lok; v01 = tok & rok; v10 = bok & lok; v11 = bok & rok;
             }
             // The taps' bytes, read one by one (vector gathers are slower here than 96 byte loads).
+            // Each lane's left and right taps of a row, as 6 bytes of one 64-bit word (one 8-byte load when the two
+            // pixels are neighbours and the load stays inside the image, which is nearly always).
             int offsets[4][8] __attribute__((aligned(32)));
             _mm256_store_si256((__m256i *)offsets[0], o00); _mm256_store_si256((__m256i *)offsets[1], o01);
             _mm256_store_si256((__m256i *)offsets[2], o10); _mm256_store_si256((__m256i *)offsets[3], o11);
-            int taps[3][4][8] __attribute__((aligned(32)));
-            for (int t = 0; t < 4; t++) {
-                for (int l = 0; l < 8; l++) {
-                    const unsigned char *q = px + offsets[t][l];
-                    taps[0][t][l] = q[0]; taps[1][t][l] = q[1]; taps[2][t][l] = q[2];
-                }
-            }
+#define FK_PAIR(row, l) (long long)tap_pair(px, offsets[row][l], offsets[row + 1][l], size)
+            const __m512i up = _mm512_set_epi64(FK_PAIR(0, 7), FK_PAIR(0, 6), FK_PAIR(0, 5), FK_PAIR(0, 4),
+                                                FK_PAIR(0, 3), FK_PAIR(0, 2), FK_PAIR(0, 1), FK_PAIR(0, 0));
+            const __m512i down = _mm512_set_epi64(FK_PAIR(2, 7), FK_PAIR(2, 6), FK_PAIR(2, 5), FK_PAIR(2, 4),
+                                                  FK_PAIR(2, 3), FK_PAIR(2, 2), FK_PAIR(2, 1), FK_PAIR(2, 0));
+#undef FK_PAIR
             const __m512d ofx = _mm512_sub_pd(one, fx), ofy = _mm512_sub_pd(one, fy);
             const __m512d w00 = _mm512_mul_pd(ofx, ofy), w01 = _mm512_mul_pd(fx, ofy), w10 = _mm512_mul_pd(ofx, fy), w11 = _mm512_mul_pd(fx, fy);
             // The epilogue of store_pixel on 8 lanes, then the three channels interleaved.
             int bytes[3][8] __attribute__((aligned(32)));
             float floats[3][8] __attribute__((aligned(32)));
             for (int ch = 0; ch < 3; ch++) {
-                __m512d acc = _mm512_mul_pd(channel512(taps[ch][0], v00), w00);
-                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(taps[ch][1], v01), w01));
-                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(taps[ch][2], v10), w10));
-                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(taps[ch][3], v11), w11));
+                __m512d acc = _mm512_mul_pd(channel512(up, 8 * ch, v00), w00);
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(up, 24 + 8 * ch, v01), w01));
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(down, 8 * ch, v10), w10));
+                acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(down, 24 + 8 * ch, v11), w11));
                 const __m512d rounded = _mm512_roundscale_pd(_mm512_add_pd(acc, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
                 if (p->out_b) {
                     const __m512d q = _mm512_min_pd(_mm512_max_pd(rounded, _mm512_setzero_pd()), _mm512_set1_pd(255));
