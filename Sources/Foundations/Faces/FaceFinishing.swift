@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import Models
+import Tensor
 
 /// A located face made ready to store: aligned crop, optional mask, pose, expression and image measures.
 public struct FinishedFace: Sendable {
@@ -24,8 +25,14 @@ public struct FaceFinisher: Sendable {
         self.size = size; self.centering = centering; self.writeMasks = writeMasks
     }
 
-    /// The finished face, or nil when its landmarks are degenerate (no alignment, pose or expression).
+    /// The finished face, or nil when its landmarks are degenerate (no alignment, pose or expression). Runs on the
+    /// calling thread alone (`Parallel.serially`): one face's crop and masks are too small to be worth waking
+    /// other cores, which `detect` keeps busy with its analyzers and PNG writers meanwhile.
     public func finish(_ face: LocatedFace, in image: RGBImage) -> FinishedFace? {
+        Parallel.serially { finishHere(face, in: image) }
+    }
+
+    private func finishHere(_ face: LocatedFace, in image: RGBImage) -> FinishedFace? {
         guard let alignment = FaceAlignment(mesh: face.mesh, size: size, centering: centering),
               let pose = HeadPose(mesh: face.mesh), let expression = ExpressionMeasures(mesh: face.mesh) else { return nil }
         let crop = alignment.crop(image: image)
