@@ -52,8 +52,8 @@ final class FrameAnalysis {
         self.clock = clock
     }
 
-    /// Frames located together, `analyzers.workers` at a time (a few per worker, so a crowded frame does not
-    /// leave the other workers idle for long).
+    /// Frames located together: four per worker (each worker takes the next frame when it is free, so a crowded
+    /// frame does not leave the others idle for long; memory holds this many decoded frames).
     var groupSize: Int { 4 * analyzers.workers }
 
     /// Runs `body` and adds the analyzers' detect, mesh and 5-point time during it to the clock (summed over
