@@ -7,7 +7,7 @@ Input folder layout (written by run.sh): TOOL__CLIP__ROUND.json (the tool's JSON
 TOOL__CLIP__ROUND.time (`/usr/bin/time -v` output), TOOL in {facet, peer}. Standard library only."""
 import argparse, glob, json, os, re, subprocess, time
 
-STAGES = ["decode", "detect", "mesh", "points5", "align", "write"]
+STAGES = ["decode", "detect", "mesh", "points5", "align", "write", "wait"]
 CORE = ["detect", "mesh", "align"]          # detection + landmarks + pose (alignment and pose are one stage)
 TARGET_FPS = 60.0
 TOOLS = {"facet": "Facet `detect`", "peer": "LiteRT peer"}
@@ -160,7 +160,9 @@ def main():
              + (f" The peer's PNGs (OpenCV's default settings) average {png / 1024:.0f} KiB on {describe(pk)}." if png else ""))
     L.append("- Stage figures are milliseconds per decoded frame (a stage that runs per face is summed over the "
              "frame's faces). **detect+mesh+pose** = detect + mesh + align (align includes the similarity, the "
-             "256×256 warp, the hull mask and the head pose); it leaves out decoding, points5 and writing. "
+             "256×256 warp, the hull mask and the head pose); it leaves out decoding, points5 and writing. Facet's **wait** is the "
+             "time its main thread was blocked handing crops to its PNG writer threads (they had fallen behind); the peer "
+             "writes on its one thread, so it has no such row. "
              "**whole pipeline** = frames / wall seconds of the run (the tool's own `seconds`; model loading "
              "excluded for the peer). Facet locates faces with one analyzer per core, several frames at once, so its "
              "detect, mesh and points5 figures are thread times added up over the cores (CPU milliseconds, not wall): "

@@ -21,9 +21,10 @@ public struct LocatedFace: Sendable {
     }
 }
 
-/// Milliseconds spent per stage, summed over calls.
+/// Milliseconds spent per stage, summed over calls. `wait` is time the caller spent blocked handing finished
+/// crops to background writers that had fallen behind (`detect`): not work, so it is kept out of `align`.
 public struct StageTimes: Codable, Sendable, Equatable {
-    public var decode = 0.0, detect = 0.0, mesh = 0.0, points5 = 0.0, align = 0.0, write = 0.0
+    public var decode = 0.0, detect = 0.0, mesh = 0.0, points5 = 0.0, align = 0.0, write = 0.0, wait = 0.0
     public init() {}
 
     /// Each stage divided by `frames` (per-frame averages).
@@ -32,7 +33,7 @@ public struct StageTimes: Codable, Sendable, Equatable {
         let n = Double(frames)
         var out = StageTimes()
         out.decode = decode / n; out.detect = detect / n; out.mesh = mesh / n
-        out.points5 = points5 / n; out.align = align / n; out.write = write / n
+        out.points5 = points5 / n; out.align = align / n; out.write = write / n; out.wait = wait / n
         return out
     }
 }
@@ -77,9 +78,9 @@ public final class FaceAnalyzer {
         predictor = try ShapePredictor(store: store)
     }
 
-    /// Adds time spent outside the analyzer (decoding, aligning, writing) to the same tally.
-    public func addTime(decode: Double = 0, align: Double = 0, write: Double = 0) {
-        times.decode += decode; times.align += align; times.write += write
+    /// Adds time spent outside the analyzer (decoding, aligning, writing, waiting for writers) to the same tally.
+    public func addTime(decode: Double = 0, align: Double = 0, write: Double = 0, wait: Double = 0) {
+        times.decode += decode; times.align += align; times.write += write; times.wait += wait
     }
 
     /// The faces in `image`, highest detector score first. `tiles` > 1 also runs the detector on a

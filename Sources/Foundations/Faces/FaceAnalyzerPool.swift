@@ -27,7 +27,7 @@ public final class FaceAnalyzerPool {
         var total = StageTimes()
         for t in analyzers.map(\.times) {
             total.decode += t.decode; total.detect += t.detect; total.mesh += t.mesh
-            total.points5 += t.points5; total.align += t.align; total.write += t.write
+            total.points5 += t.points5; total.align += t.align; total.write += t.write; total.wait += t.wait
         }
         return total
     }

@@ -168,6 +168,13 @@ final class UnitRun {
         let start = DispatchTime.now()
         var records: [FaceRecord] = []
         var tracks: [Int] = []
+        var waited = 0.0
+        /// Hands a crop to the writers; time blocked there (they are behind) is `wait`, not `align`.
+        func submit(_ job: EncodeJob) throws {
+            let before = DispatchTime.now()
+            try pipeline.submit(job)
+            waited += milliseconds(since: before)
+        }
         for (k, located) in entry.faces.enumerated() {
             var face = located
             if let smoothed = smoother.smoothed(track: entry.tracks[k], at: index, in: meshes) { face.mesh = smoothed }
@@ -178,11 +185,11 @@ final class UnitRun {
             usedNames.insert(base)
             let cropPath = "\(base).\(options.format.fileExtension)"
             let maskPath = finished.mask.map { _ in "\(base)_mask.png" }
-            try pipeline.submit(EncodeJob(pixels: .image(finished.crop), destination: options.workspace.appendingPathComponent(cropPath),
-                                          relativePath: cropPath))
+            try submit(EncodeJob(pixels: .image(finished.crop), destination: options.workspace.appendingPathComponent(cropPath),
+                                 relativePath: cropPath))
             if let mask = finished.mask, let maskPath {
-                try pipeline.submit(EncodeJob(pixels: .image(mask.grayImage()), destination: options.workspace.appendingPathComponent(maskPath),
-                                              relativePath: maskPath))
+                try submit(EncodeJob(pixels: .image(mask.grayImage()), destination: options.workspace.appendingPathComponent(maskPath),
+                                     relativePath: maskPath))
             }
             records.append(record(finished, sequence: entry.sequence, frameNumber: entry.frameNumber, pts: entry.pts, seconds: entry.seconds,
                                   faceIndex: faceIndex, cropPath: cropPath, maskPath: maskPath))
@@ -194,7 +201,7 @@ final class UnitRun {
         pending.append(PendingFrame(frame: frame, faces: records, tracks: tracks))
         window[index].finished = true
         window[index].image = nil
-        detector.analyzers.analyzers[0].addTime(align: milliseconds(since: start))
+        detector.analyzers.analyzers[0].addTime(align: max(0, milliseconds(since: start) - waited), wait: waited)
     }
 
     func record(_ f: FinishedFace, sequence: Int, frameNumber: Int, pts: Int64, seconds: Double, faceIndex: Int, cropPath: String,
