@@ -171,9 +171,6 @@ public final class VideoWriter {
         packet = try PacketHandle(path: path)
     }
 
-    deinit {
-    }
-
     /// Appends one frame. `seconds` is its presentation time (default: right after the previous frame);
     /// times are rounded to the frame rate and forced to increase. The image must match the writer's size.
     public func write(_ image: RGBImage, seconds: Double? = nil) throws {

@@ -35,8 +35,7 @@ public final class FaceEmbedder {
 
     /// The 150×150 chip from a whole image and dlib's 5 points in its pixels (as dlib itself cuts it).
     public static func chip(fromImage image: RGBImage, points5: [SIMD2<Double>]) throws -> RGBImage {
-        let rounded = points5.map { SIMD2(Int($0.x.rounded()), Int($0.y.rounded())) }
-        return try FaceChip.extract(from: image, landmarks5: rounded)
+        FaceChip.extract(from: image, details: try chipDetails(points5: points5))
     }
 
     /// The chip details `chip(fromImage:points5:)` cuts (the points rounded to pixels, as dlib's are).

@@ -32,8 +32,8 @@ public enum FastSampling {
     public static func affineRGB(_ pixels: UnsafePointer<UInt8>, width: Int, height: Int, outWidth: Int, map: SamplingMap,
                                  zeroBorder: Bool, target: Target, rows: Range<Int>) -> Bool {
         let level = FastKernels.level
-        guard level >= .avx2, width >= 1, height >= 1, outWidth >= 1, width <= Int(Int32.max), height <= Int(Int32.max),
-              outWidth <= Int(Int32.max), width.multipliedReportingOverflow(by: height).partialValue <= Int(Int32.max) / 3,
+        let (area, overflow) = width.multipliedReportingOverflow(by: height)
+        guard level >= .avx2, width >= 1, height >= 1, outWidth >= 1, outWidth <= Int(Int32.max), !overflow, area <= Int(Int32.max) / 3,
               rows.lowerBound >= 0, rows.upperBound <= Int(Int32.max) else { return false }
         var p = fk_affine(pixels: pixels, width: Int32(width), height: Int32(height), out_w: Int32(outWidth),
                           a: map.a, b: map.b, tx: map.tx, c: map.c, d: map.d, ty: map.ty, origin_first: map.originFirst ? 1 : 0,
