@@ -73,7 +73,8 @@ final class FrameAnalysis {
     /// threads, then tracked and described in order: the result equals analysing one frame after another.
     func analyseVideo(_ url: URL, maxPixels: Int, name: String) throws -> (frames: [AnalysedFrame], info: VideoInfo, damage: [String]) {
         let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: maxPixels))
-        let converter = FrameConverter()
+        let info = reader.info
+        let decoded = PrefetchingReader(reader, depth: groupSize) { _, isCorrupt in !isCorrupt }
         let tracker = FaceTracker()
         var frames: [AnalysedFrame] = []
         var lastThumbnail: [Float]?
@@ -99,20 +100,18 @@ final class FrameAnalysis {
             }
             group.removeAll()
         }
-        progress.begin("\(name): analysing", total: reader.info.frameCount, unit: "frames")
-        while let frame = try clock.measure(\.analysisDecode, { try reader.nextFrame() }) {
+        progress.begin("\(name): analysing", total: info.frameCount, unit: "frames")
+        while let frame = try clock.measure(\.analysisDecode, { try decoded.next() }) {
             var entry = AnalysedFrame(index: frames.count + group.count, pts: frame.pts, seconds: frame.seconds, damaged: frame.isCorrupt,
                                       faces: [])
-            var image: RGBImage?
-            if !frame.isCorrupt { image = clock.measure(\.analysisDecode, { try? converter.rgb(frame) }) }
-            if image == nil { entry.damaged = true }
-            group.append((entry, image))
+            if frame.image == nil { entry.damaged = true }
+            group.append((entry, frame.image))
             if group.count >= groupSize { try analyseGroup() }
         }
         try analyseGroup()
         try flushDescriptors(into: &frames, all: true)
         progress.finish()
-        return (frames, reader.info, reader.damage)
+        return (frames, info, decoded.damage)
     }
 
     /// Analyses one image (faces are not tracked: each is decided alone).

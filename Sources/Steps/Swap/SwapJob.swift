@@ -143,7 +143,9 @@ final class SwapJob {
         let reused = mine.count - todo.count
         if !todo.isEmpty {
             let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: options.maxPixels))
-            let converter = FrameConverter()
+            // Only the frames of this run's segments are converted to RGB; the others are decoded and passed over.
+            let wanted = todo, frameCount = frames.count
+            let decoded = PrefetchingReader(reader, depth: 8) { i, _ in i < frameCount && wanted.contains(i / f) }
             let rate = Self.rational(info.frameRate)
             var writer: VideoWriter?
             var currentSegment = -1
@@ -181,7 +183,7 @@ final class SwapJob {
                 segmentFailed = 0
                 writer = nil
             }
-            while let frame = try context.clock.measure(\.decode, { try reader.nextFrame() }) {
+            while let frame = try context.clock.measure(\.decode, { try decoded.next() }) {
                 defer { index += 1 }
                 guard index < frames.count else { break }
                 let segment = index / f
@@ -197,7 +199,7 @@ final class SwapJob {
                         timeBase: (info.timeBaseNumerator, info.timeBaseDenominator)))
                 }
                 var image: RGBImage
-                if let converted = context.clock.measure(\.decode, { try? converter.rgb(frame) }) { image = converted; lastGood = converted } else {
+                if let converted = frame.image { image = converted; lastGood = converted } else {
                     image = lastGood ?? RGBImage(width: info.displayWidth, height: info.displayHeight)
                     frames[index].damaged = true
                 }
