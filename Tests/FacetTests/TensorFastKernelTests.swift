@@ -206,6 +206,79 @@ final class TensorFastKernelTests: XCTestCase {
         }
     }
 
+    /// Max pooling by the C kernel (AVX2 and AVX-512) and the portable code against the naive twin: exact, over
+    /// channel counts on and off the vector widths, windows 1-3, strides 1-2, both paddings, and maps large enough that
+    /// rows are split across the worker pool.
+    func testMaxPoolMatchesNaiveOnEveryPath() throws {
+        for level in [.portable] + (try levels()) {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 41)
+                for trial in 0..<40 {
+                    let n = Int.random(in: 1...2, using: &rng)
+                    let h = trial % 4 == 0 ? 96 : Int.random(in: 2...19, using: &rng), w = trial % 4 == 0 ? 96 : Int.random(in: 2...19, using: &rng)
+                    let c = [1, 3, 8, 15, 16, 17, 31, 33, 40].randomElement(using: &rng)!
+                    let k = Int.random(in: 1...3, using: &rng), stride = Int.random(in: 1...2, using: &rng)
+                    let padding = [Padding.same, .valid].randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+                    guard g.outH > 0, g.outW > 0 else { continue }
+                    let x = random([n, h, w, c], &rng)
+                    let expected = ReferenceKernels.pool(x, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding, average: false)
+                    var out = [Float](repeating: .nan, count: expected.count)
+                    x.data.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
+                        Kernels.maxPool(input: xp.baseAddress!, batch: n, channels: c, geometry: g, output: op.baseAddress!)
+                    } }
+                    XCTAssertEqual(out, expected.data, "\(level) trial \(trial): max pool \(k)/\(stride) \(padding) \([n, h, w, c])")
+                }
+            }
+        }
+    }
+
+    /// Convolutions with fewer output pixels than cores (FaceMesh's 1×1×1404 head) split the output channels across
+    /// the pool in 16-column panels: each panel's bias, residual (full or narrower than the output) and activation
+    /// must still land on its own columns.
+    func testConvolutionWithFewPixelsSplitsColumns() throws {
+        for level in try levels() {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 42)
+                for trial in 0..<24 {
+                    let side = Int.random(in: 1...4, using: &rng), cin = [3, 8, 32].randomElement(using: &rng)!
+                    let cout = [32, 33, 48, 70, 1404].randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: side, inW: side, kH: side, kW: side, strideH: 1, strideW: 1, padding: .valid)
+                    let x = random([1, side, side, cin], &rng), f = random([cout, side, side, cin], &rng), b = random([cout], &rng)
+                    let mode = trial % 4   // 0 plain, 1 residual + ReLU, 2 residual + PReLU, 3 narrower residual + ReLU
+                    let rc = mode == 3 ? 20 : cout
+                    let residual = random([1, 1, 1, rc], &rng), alpha = random([cout], &rng)
+                    let conv = ReferenceKernels.conv2d(x, filter: f, bias: b, strideH: 1, strideW: 1, padding: .valid)
+                    let expected = conv.data.enumerated().map { i, v -> Float in
+                        let r = mode == 0 ? v : v + (i < rc ? residual.data[i] : 0)
+                        switch mode {
+                        case 1, 3: return max(r, 0)
+                        case 2: return r >= 0 ? r : r * alpha.data[i]
+                        default: return r
+                        }
+                    }
+                    var out = [Float](repeating: .nan, count: cout)
+                    var scratch: [Float] = []
+                    let packed = PackedConvFilter(filter: f.data, outChannels: cout, depth: side * side * cin)
+                    x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                        residual.data.withUnsafeBufferPointer { rp in alpha.data.withUnsafeBufferPointer { ap in
+                            out.withUnsafeMutableBufferPointer { op in
+                                let epilogue = ConvEpilogue(residual: mode == 0 ? nil : rp.baseAddress, relu: mode == 1 || mode == 3,
+                                                            preluAlpha: mode == 2 ? ap.baseAddress : nil, residualChannels: mode == 3 ? rc : 0)
+                                Kernels.conv2d(input: xp.baseAddress!, batch: 1, channels: cin, geometry: g, filter: fp.baseAddress!,
+                                               outChannels: cout, bias: bp.baseAddress!, epilogue: epilogue, packed: packed,
+                                               output: op.baseAddress!, scratch: &scratch)
+                            }
+                        } }
+                    } } }
+                    XCTAssertFalse(out.contains { $0.isNaN }, "\(level) trial \(trial): outputs left unwritten")
+                    let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertLessThan(worst, 2e-4, "\(level) trial \(trial): conv \(side)x\(side) \(cin) -> \(cout), mode \(mode)")
+                }
+            }
+        }
+    }
+
     /// The C sampler (FastSampling) against Media's `Bilinear` written out as `ImageSampling.affineCrop` and
     /// `FaceAlignment.crop` write it: equal bit for bit, on both map orders, both borders, bytes and floats (rounded
     /// or not), images from 1x1 up, maps that shrink, enlarge, rotate, mirror and reach far outside the image

@@ -66,10 +66,12 @@ extension Kernels {
     @inline(__always)
     static func packedProduct(m: Int, a: UnsafePointer<Float>, lda: Int, filter: UnsafePointer<Float>, n: Int, k: Int,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, residualChannels: Int, relu: Bool,
-                              preluAlpha: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int, level: KernelLevel) {
-        // The residual's rows are `residualChannels` long (the output's `n`, or fewer: see `ConvEpilogue`).
-        var epilogue = fk_epilogue(bias: bias, residual: residual, ldr: Int32(residualChannels), relu: relu ? 1 : 0, alpha: preluAlpha,
-                                   residual_channels: Int32(residualChannels))
+                              preluAlpha: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>, ldc: Int, level: KernelLevel,
+                              residualStride: Int? = nil) {
+        // The residual's rows are `residualStride` long (default `residualChannels`: the output's `n`, or fewer, see
+        // `ConvEpilogue`); it covers the first `residualChannels` columns (0: all).
+        var epilogue = fk_epilogue(bias: bias, residual: residual, ldr: Int32(residualStride ?? residualChannels), relu: relu ? 1 : 0,
+                                   alpha: preluAlpha, residual_channels: Int32(residualChannels))
         fk_gemm(Int32(level.rawValue), Int32(m), Int32(n), Int32(k), a, Int32(lda), filter, c, Int32(ldc), &epilogue)
     }
 
@@ -104,6 +106,24 @@ extension Kernels {
 }
 
 extension Kernels {
+    /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
+    static func maxPoolRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, output: UnsafeMutablePointer<Float>,
+                            rows: Range<Int>, level: KernelLevel) -> Bool {
+        var row = rows.lowerBound
+        while row < rows.upperBound {
+            let image = row / g.outH, first = row % g.outH
+            let last = min(g.outH, first + rows.upperBound - row)
+            var p = fk_depthwise(input: input + image * g.inH * g.inW * c, filter: nil, bias: nil,
+                                 output: output + image * g.outH * g.outW * c, c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
+                                 out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
+                                 stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: 1,
+                                 dilation_w: 1, pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
+            if fk_maxpool_rows(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { return false }
+            row += last - first
+        }
+        return true
+    }
+
     /// Whether the C depthwise kernel handles this layer (the window and one padded input row must fit its buffers).
     public static func fastDepthwiseHandles(channels c: Int, geometry g: WindowGeometry) -> Bool {
         FastKernels.level >= .avx2 && g.kH * g.kW <= 64 && g.inW * c <= 16_384 && c >= 1

@@ -35,6 +35,30 @@ public enum Kernels {
                     for image in 0..<n {
                         let src = SendablePointer(input + image * g.inH * g.inW * cin)
                         let dst = SendableMutablePointer(output + image * rows * cout)
+                        let rc = epilogue.residualChannels > 0 && epilogue.residualChannels < cout ? epilogue.residualChannels : cout
+                        if rows < Parallel.cores && cout >= 32 {
+                            // Fewer output pixels than cores (FaceMesh's 1×1×1404 head): the columns are split instead, in
+                            // whole 16-column panels, after the few windows are unfolded once.
+                            let a: UnsafePointer<Float>
+                            if pointwise {
+                                a = src.pointer
+                            } else if let cols {
+                                unfold(src.pointer, channels: cin, geometry: g, rows: 0..<rows, into: cols.pointer, level: level)
+                                a = UnsafePointer(cols.pointer)
+                            } else { return }
+                            let from = SendablePointer(a)
+                            Parallel.ranges((cout + 15) / 16, work: rows * cout * k) { panels in
+                                let n0 = panels.lowerBound * 16, n1 = min(cout, panels.upperBound * 16)
+                                let residualColumns = min(rc - n0, n1 - n0)
+                                packedProduct(m: rows, a: from.pointer, lda: k, filter: pw.pointer + n0 * k, n: n1 - n0, k: k,
+                                              bias: b.map { $0.pointer + n0 },
+                                              residual: residualColumns > 0 ? epilogue.residual.map { $0 + image * rows * rc + n0 } : nil,
+                                              residualChannels: max(residualColumns, 0), relu: epilogue.relu,
+                                              preluAlpha: epilogue.preluAlpha.map { $0 + n0 }, c: dst.pointer + n0, ldc: cout, level: level,
+                                              residualStride: rc)
+                            }
+                            continue
+                        }
                         Parallel.ranges(rows, work: rows * cout * k) { range in
                             // Windows are unfolded a block of rows at a time into the start of this range's part of the
                             // scratch, so the block is still in cache when the product reads it.
@@ -49,7 +73,6 @@ public enum Kernels {
                                     unfold(src.pointer, channels: cin, geometry: g, rows: lower..<upper, into: cols.pointer + range.lowerBound * k, level: level)
                                     a = UnsafePointer(cols.pointer + range.lowerBound * k)
                                 } else { return }
-                                let rc = epilogue.residualChannels > 0 && epilogue.residualChannels < cout ? epilogue.residualChannels : cout
                                 let residual = epilogue.residual.map { $0 + (image * rows + lower) * rc }
                                 packedProduct(m: upper - lower, a: a, lda: k, filter: pw.pointer, n: cout, k: k, bias: b?.pointer,
                                               residual: residual, residualChannels: rc, relu: epilogue.relu, preluAlpha: epilogue.preluAlpha,

@@ -15,36 +15,49 @@ extension Kernels {
         pool(input: input, batch: n, channels: c, geometry: g, output: output, average: true, countPadding: countPadding)
     }
 
+    /// Output rows (over `n · outH`) are split across cores when the layer is large.
     private static func pool(input: UnsafePointer<Float>, batch n: Int, channels c: Int, geometry g: WindowGeometry,
                              output: UnsafeMutablePointer<Float>, average: Bool, countPadding: Bool) {
-        for b in 0..<n {
-            let src = input + b * g.inH * g.inW * c
-            let dstBase = output + b * g.outH * g.outW * c
-            for oy in 0..<g.outH {
-                for ox in 0..<g.outW {
-                    let dst = dstBase + (oy * g.outW + ox) * c
-                    dst.update(repeating: average ? 0 : -Float.greatestFiniteMagnitude, count: c)
-                    var valid = 0
-                    for ky in 0..<g.kH {
-                        let iy = oy * g.strideH - g.padTop + ky
-                        if iy < 0 || iy >= g.inH { continue }
-                        for kx in 0..<g.kW {
-                            let ix = ox * g.strideW - g.padLeft + kx
-                            if ix < 0 || ix >= g.inW { continue }
-                            valid += 1
-                            let s = src + (iy * g.inW + ix) * c
-                            if average {
-                                for ch in 0..<c { dst[ch] += s[ch] }
-                            } else {
-                                for ch in 0..<c { dst[ch] = max(dst[ch], s[ch]) }
-                            }
-                        }
-                    }
+        let src = SendablePointer(input), dst = SendableMutablePointer(output)
+        let level = FastKernels.level
+        Parallel.ranges(n * g.outH, work: n * g.outH * g.outW * c * g.kH * g.kW, threshold: 60_000) { rows in
+            if !average && level >= .avx2 && maxPoolRows(input: src.pointer, channels: c, geometry: g, output: dst.pointer, rows: rows, level: level) {
+                return
+            }
+            for row in rows {
+                poolRow(input: src.pointer, channels: c, geometry: g, image: row / g.outH, oy: row % g.outH,
+                        output: dst.pointer, average: average, countPadding: countPadding)
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func poolRow(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, image b: Int, oy: Int,
+                                output: UnsafeMutablePointer<Float>, average: Bool, countPadding: Bool) {
+        let src = input + b * g.inH * g.inW * c
+        let dstBase = output + b * g.outH * g.outW * c
+        for ox in 0..<g.outW {
+            let dst = dstBase + (oy * g.outW + ox) * c
+            dst.update(repeating: average ? 0 : -Float.greatestFiniteMagnitude, count: c)
+            var valid = 0
+            for ky in 0..<g.kH {
+                let iy = oy * g.strideH - g.padTop + ky
+                if iy < 0 || iy >= g.inH { continue }
+                for kx in 0..<g.kW {
+                    let ix = ox * g.strideW - g.padLeft + kx
+                    if ix < 0 || ix >= g.inW { continue }
+                    valid += 1
+                    let s = src + (iy * g.inW + ix) * c
                     if average {
-                        let divisor = Float(countPadding ? g.kH * g.kW : max(valid, 1))
-                        for ch in 0..<c { dst[ch] /= divisor }
+                        for ch in 0..<c { dst[ch] += s[ch] }
+                    } else {
+                        for ch in 0..<c { dst[ch] = max(dst[ch], s[ch]) }
                     }
                 }
+            }
+            if average {
+                let divisor = Float(countPadding ? g.kH * g.kW : max(valid, 1))
+                for ch in 0..<c { dst[ch] /= divisor }
             }
         }
     }
@@ -225,10 +238,13 @@ extension Kernels {
             alignCorners && o > 1 ? Float(i - 1) / Float(o - 1) : Float(i) / Float(o)
         }
         let sy = scale(inH, outH), sx = scale(inW, outW)
-        for b in 0..<n {
-            let src = x + b * inH * inW * c
-            let dst = output + b * outH * outW * c
-            for oy in 0..<outH {
+        let source = SendablePointer(x), target = SendableMutablePointer(output)
+        // Output rows (over `n · outH`) are split across cores when the layer is large.
+        Parallel.ranges(n * outH, work: n * outH * outW * c * 8, threshold: 60_000) { rows in
+            for row in rows {
+                let b = row / outH, oy = row % outH
+                let src = source.pointer + b * inH * inW * c
+                let dst = target.pointer + b * outH * outW * c
                 let fy = halfPixelCenters ? (Float(oy) + 0.5) * sy - 0.5 : Float(oy) * sy
                 let y0f = max(Foundation.floor(fy), 0)
                 let y0 = min(Int(y0f), inH - 1), y1 = min(Int(Foundation.ceil(fy)), inH - 1)

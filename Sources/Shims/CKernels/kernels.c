@@ -48,52 +48,116 @@ static inline int residual_columns(const fk_epilogue *e, int n, int n0, int nc) 
     return left < 0 ? 0 : (left > nc ? nc : left);
 }
 
-// MARK: matrix product, AVX-512: 12 rows x 16 columns per micro-tile (12 accumulators).
+// MARK: matrix product, AVX-512. Two micro-tiles: 8 rows x 32 columns (two 16-column panels, 16 accumulators: each
+// broadcast of an A value feeds two FMAs, and 8 row pointers stay in registers), and 12 rows x 16 columns (12
+// accumulators) for a last, odd panel. Both sum in the same order (bias, residual, then k ascending), so a column's
+// values do not depend on which tile computed it.
 
 #define MR512 12
-T512 static void gemm512(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e) {
+// One 16-column panel starting at column n0, every row.
+T512 static void gemm512_panel(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e,
+                               int n0) {
+    const int nc = n - n0 < 16 ? n - n0 : 16;
+    const __mmask16 mask = nc == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1);
+    const float *panel = pb + (size_t)(n0 / 16) * (size_t)k * 16;
+    const __m512 init = e->bias ? _mm512_maskz_loadu_ps(mask, e->bias + n0) : _mm512_setzero_ps();
+    const int rn = residual_columns(e, n, n0, nc);
     for (int m0 = 0; m0 < m; m0 += MR512) {
         const int mr = m - m0 < MR512 ? m - m0 : MR512;
         const float *ar[MR512];
         for (int i = 0; i < MR512; i++) ar[i] = a + (size_t)(m0 + (i < mr ? i : mr - 1)) * lda;
-        for (int n0 = 0; n0 < n; n0 += 16) {
-            const int nc = n - n0 < 16 ? n - n0 : 16;
-            const __mmask16 mask = nc == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nc) - 1);
-            const float *panel = pb + (size_t)(n0 / 16) * (size_t)k * 16;
-            const __m512 init = e->bias ? _mm512_maskz_loadu_ps(mask, e->bias + n0) : _mm512_setzero_ps();
-            __m512 acc[MR512];
+        __m512 acc[MR512];
 #pragma clang loop unroll(full)
-            for (int i = 0; i < MR512; i++) acc[i] = init;
-            const int rn = residual_columns(e, n, n0, nc);
-            if (e->residual && rn == 16) {
-                for (int i = 0; i < mr; i++) acc[i] = _mm512_add_ps(acc[i], _mm512_loadu_ps(e->residual + (size_t)(m0 + i) * e->ldr + n0));
-            } else if (e->residual && rn > 0) {
-                const __mmask16 rmask = (__mmask16)((1u << rn) - 1);
-                for (int i = 0; i < mr; i++) {
-                    acc[i] = _mm512_add_ps(acc[i], _mm512_maskz_loadu_ps(rmask, e->residual + (size_t)(m0 + i) * e->ldr + n0));
-                }
-            }
-            for (int kk = 0; kk < k; kk++) {
-                const __m512 bv = _mm512_loadu_ps(panel + (size_t)kk * 16);
-#pragma clang loop unroll(full)
-                for (int i = 0; i < MR512; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i][kk]), bv, acc[i]);
-            }
-            const __m512 zero = _mm512_setzero_ps();
-            if (e->alpha) {
-                const __m512 al = _mm512_maskz_loadu_ps(mask, e->alpha + n0);
-#pragma clang loop unroll(full)
-                for (int i = 0; i < MR512; i++) acc[i] = _mm512_fmadd_ps(al, _mm512_min_ps(acc[i], zero), _mm512_max_ps(acc[i], zero));
-            } else if (e->relu) {
-#pragma clang loop unroll(full)
-                for (int i = 0; i < MR512; i++) acc[i] = _mm512_max_ps(acc[i], zero);
-            }
-            if (nc == 16) {
-                for (int i = 0; i < mr; i++) _mm512_storeu_ps(c + (size_t)(m0 + i) * ldc + n0, acc[i]);
-            } else {
-                for (int i = 0; i < mr; i++) _mm512_mask_storeu_ps(c + (size_t)(m0 + i) * ldc + n0, mask, acc[i]);
+        for (int i = 0; i < MR512; i++) acc[i] = init;
+        if (e->residual && rn == 16) {
+            for (int i = 0; i < mr; i++) acc[i] = _mm512_add_ps(acc[i], _mm512_loadu_ps(e->residual + (size_t)(m0 + i) * e->ldr + n0));
+        } else if (e->residual && rn > 0) {
+            const __mmask16 rmask = (__mmask16)((1u << rn) - 1);
+            for (int i = 0; i < mr; i++) {
+                acc[i] = _mm512_add_ps(acc[i], _mm512_maskz_loadu_ps(rmask, e->residual + (size_t)(m0 + i) * e->ldr + n0));
             }
         }
+        for (int kk = 0; kk < k; kk++) {
+            const __m512 bv = _mm512_loadu_ps(panel + (size_t)kk * 16);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i][kk]), bv, acc[i]);
+        }
+        const __m512 zero = _mm512_setzero_ps();
+        if (e->alpha) {
+            const __m512 al = _mm512_maskz_loadu_ps(mask, e->alpha + n0);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512; i++) acc[i] = _mm512_fmadd_ps(al, _mm512_min_ps(acc[i], zero), _mm512_max_ps(acc[i], zero));
+        } else if (e->relu) {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512; i++) acc[i] = _mm512_max_ps(acc[i], zero);
+        }
+        if (nc == 16) {
+            for (int i = 0; i < mr; i++) _mm512_storeu_ps(c + (size_t)(m0 + i) * ldc + n0, acc[i]);
+        } else {
+            for (int i = 0; i < mr; i++) _mm512_mask_storeu_ps(c + (size_t)(m0 + i) * ldc + n0, mask, acc[i]);
+        }
     }
+}
+
+#define MR512P 8
+// Two panels starting at column n0 (the first full, the second 1-16 columns), every row.
+T512 static void gemm512_pair(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e,
+                              int n0) {
+    const int nc1 = n - n0 - 16 < 16 ? n - n0 - 16 : 16;
+    const __mmask16 full = (__mmask16)0xFFFF, mask1 = nc1 == 16 ? full : (__mmask16)((1u << nc1) - 1);
+    const float *p0 = pb + (size_t)(n0 / 16) * (size_t)k * 16, *p1 = p0 + (size_t)k * 16;
+    const __m512 init0 = e->bias ? _mm512_loadu_ps(e->bias + n0) : _mm512_setzero_ps();
+    const __m512 init1 = e->bias ? _mm512_maskz_loadu_ps(mask1, e->bias + n0 + 16) : _mm512_setzero_ps();
+    const int rn0 = residual_columns(e, n, n0, 16), rn1 = residual_columns(e, n, n0 + 16, nc1);
+    const __mmask16 rmask0 = rn0 == 16 ? full : (__mmask16)((1u << rn0) - 1), rmask1 = rn1 == 16 ? full : (__mmask16)((1u << rn1) - 1);
+    for (int m0 = 0; m0 < m; m0 += MR512P) {
+        const int mr = m - m0 < MR512P ? m - m0 : MR512P;
+        const float *ar[MR512P];
+        for (int i = 0; i < MR512P; i++) ar[i] = a + (size_t)(m0 + (i < mr ? i : mr - 1)) * lda;
+        __m512 acc0[MR512P], acc1[MR512P];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR512P; i++) { acc0[i] = init0; acc1[i] = init1; }
+        if (e->residual && (rn0 > 0 || rn1 > 0)) {
+            for (int i = 0; i < mr; i++) {
+                const float *r = e->residual + (size_t)(m0 + i) * e->ldr + n0;
+                if (rn0 > 0) acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(rmask0, r));
+                if (rn1 > 0) acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(rmask1, r + 16));
+            }
+        }
+        for (int kk = 0; kk < k; kk++) {
+            const __m512 b0 = _mm512_loadu_ps(p0 + (size_t)kk * 16), b1 = _mm512_loadu_ps(p1 + (size_t)kk * 16);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512P; i++) {
+                const __m512 av = _mm512_set1_ps(ar[i][kk]);
+                acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
+                acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
+            }
+        }
+        const __m512 zero = _mm512_setzero_ps();
+        if (e->alpha) {
+            const __m512 al0 = _mm512_loadu_ps(e->alpha + n0), al1 = _mm512_maskz_loadu_ps(mask1, e->alpha + n0 + 16);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512P; i++) {
+                acc0[i] = _mm512_fmadd_ps(al0, _mm512_min_ps(acc0[i], zero), _mm512_max_ps(acc0[i], zero));
+                acc1[i] = _mm512_fmadd_ps(al1, _mm512_min_ps(acc1[i], zero), _mm512_max_ps(acc1[i], zero));
+            }
+        } else if (e->relu) {
+#pragma clang loop unroll(full)
+            for (int i = 0; i < MR512P; i++) { acc0[i] = _mm512_max_ps(acc0[i], zero); acc1[i] = _mm512_max_ps(acc1[i], zero); }
+        }
+        for (int i = 0; i < mr; i++) {
+            float *row = c + (size_t)(m0 + i) * ldc + n0;
+            _mm512_storeu_ps(row, acc0[i]);
+            _mm512_mask_storeu_ps(row + 16, mask1, acc1[i]);
+        }
+    }
+}
+
+T512 static void gemm512(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e) {
+    const int panels = (n + 15) / 16;
+    int p = 0;
+    for (; p + 2 <= panels; p += 2) gemm512_pair(m, n, k, a, lda, pb, c, ldc, e, p * 16);
+    if (p < panels) gemm512_panel(m, n, k, a, lda, pb, c, ldc, e, p * 16);
 }
 
 // MARK: matrix product, AVX2: 6 rows x 16 columns per micro-tile (12 accumulators).
@@ -391,7 +455,7 @@ void fk_gemm(int level, int m, int n, int k, const float *a, int lda, const floa
 #if FK_X86
     if (n <= 8) { gemm256_n8(m, n, k, a, lda, packed_b, c, ldc, epilogue); return; }
     // Short products (k < 16) are bound by the residual loads and the stores, where the 6-row AVX2 tile does better.
-    if (level >= FK_LEVEL_AVX512 && k >= 16) { gemm512(m, n, k, a, lda, packed_b, c, ldc, epilogue); return; }
+    if (level >= FK_LEVEL_AVX512 && (k >= 16 || n >= 32)) { gemm512(m, n, k, a, lda, packed_b, c, ldc, epilogue); return; }
     gemm256(m, n, k, a, lda, packed_b, c, ldc, epilogue);
 #else
     (void)level; (void)k; (void)a; (void)lda; (void)packed_b; (void)c; (void)ldc; (void)epilogue;
@@ -420,8 +484,37 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
 #endif
 }
 
+#if FK_X86
+// im2col for windows whose rows are at most 16 floats (a first 3×3 convolution of an RGB image: rows of 9): one masked
+// load and store per window row, inline, instead of a call per row.
+T512 static void im2col512_short(const fk_depthwise *p, int pos_begin, int pos_end, float *cols) {
+    const int c = p->c, run = p->kw * c;
+    const __mmask16 m = (__mmask16)((1u << run) - 1);
+    for (int pos = pos_begin; pos < pos_end; pos++) {
+        const int oy = pos / p->out_w, ox = pos % p->out_w;
+        const int x0 = ox * p->stride_w - p->pad_left;
+        const int inside_x = x0 >= 0 && x0 + (p->kw - 1) * p->dilation_w < p->in_w;
+        for (int ky = 0; ky < p->kh; ky++) {
+            const int iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+            if (iy < 0 || iy >= p->in_h) {
+                _mm512_mask_storeu_ps(cols, m, _mm512_setzero_ps());
+            } else if (inside_x && p->dilation_w == 1) {
+                _mm512_mask_storeu_ps(cols, m, _mm512_maskz_loadu_ps(m, p->input + ((size_t)iy * p->in_w + x0) * c));
+            } else {
+                for (int kx = 0; kx < p->kw; kx++) {
+                    const int ix = x0 + kx * p->dilation_w;
+                    for (int ch = 0; ch < c; ch++) cols[kx * c + ch] = ix >= 0 && ix < p->in_w ? p->input[((size_t)iy * p->in_w + ix) * c + ch] : 0.0f;
+                }
+            }
+            cols += run;
+        }
+    }
+}
+#endif
+
 void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols) {
 #if FK_X86
+    if (level >= FK_LEVEL_AVX512 && p->kw * p->c <= 16) { im2col512_short(p, pos_begin, pos_end, cols); return; }
     void (*copy)(float *, const float *, int) = level >= FK_LEVEL_AVX512 ? copy512 : copy_any;
     void (*zero)(float *, int) = level >= FK_LEVEL_AVX512 ? zero512 : zero_any;
 #else
@@ -450,4 +543,60 @@ void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, flo
             cols += run;
         }
     }
+}
+
+#if FK_X86
+T512 static void maxpool512(const fk_depthwise *p, int row_begin, int row_end) {
+    const int c = p->c;
+    for (int oy = row_begin; oy < row_end; oy++) {
+        const int y0 = oy * p->stride_h - p->pad_top;
+        const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->in_h ? p->in_h - y0 : p->kh;
+        for (int ox = 0; ox < p->out_w; ox++) {
+            const int x0 = ox * p->stride_w - p->pad_left;
+            const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + p->kw > p->in_w ? p->in_w - x0 : p->kw;
+            float *out = p->output + ((size_t)oy * p->out_w + ox) * c;
+            for (int ch = 0; ch < c; ch += 16) {
+                const int left = c - ch;
+                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                __m512 acc = _mm512_set1_ps(-3.402823466e+38f);
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *row = p->input + ((size_t)(y0 + ky) * p->in_w + x0) * c + ch;
+                    for (int kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_maskz_loadu_ps(m, row + (size_t)kx * c), acc);
+                }
+                _mm512_mask_storeu_ps(out + ch, m, acc);
+            }
+        }
+    }
+}
+
+T256 static void maxpool256(const fk_depthwise *p, int row_begin, int row_end) {
+    const int c = p->c;
+    for (int oy = row_begin; oy < row_end; oy++) {
+        const int y0 = oy * p->stride_h - p->pad_top;
+        const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->in_h ? p->in_h - y0 : p->kh;
+        for (int ox = 0; ox < p->out_w; ox++) {
+            const int x0 = ox * p->stride_w - p->pad_left;
+            const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + p->kw > p->in_w ? p->in_w - x0 : p->kw;
+            float *out = p->output + ((size_t)oy * p->out_w + ox) * c;
+            for (int ch = 0; ch < c; ch += 8) {
+                const __m256i m = lanes_below(c - ch);
+                __m256 acc = _mm256_set1_ps(-3.402823466e+38f);
+                for (int ky = ky0; ky < ky1; ky++) {
+                    const float *row = p->input + ((size_t)(y0 + ky) * p->in_w + x0) * c + ch;
+                    for (int kx = kx0; kx < kx1; kx++) acc = _mm256_max_ps(_mm256_maskload_ps(row + (size_t)kx * c, m), acc);
+                }
+                _mm256_maskstore_ps(out + ch, m, acc);
+            }
+        }
+    }
+}
+#endif
+
+int fk_maxpool_rows(int level, const fk_depthwise *p, int row_begin, int row_end) {
+#if FK_X86
+    if (level >= FK_LEVEL_AVX512) { maxpool512(p, row_begin, row_end); return 1; }
+    if (level >= FK_LEVEL_AVX2) { maxpool256(p, row_begin, row_end); return 1; }
+#endif
+    (void)level; (void)p; (void)row_begin; (void)row_end;
+    return 0;
 }

@@ -56,6 +56,10 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
 /// Uses p's input and geometry fields only (filter, bias and output are ignored).
 void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols);
 
+/// Max pooling of output rows [row_begin, row_end) of one image (`filter`, `bias` unused; padded positions are
+/// ignored, as in TFLite). Returns 0 (having done nothing) below AVX2.
+int fk_maxpool_rows(int level, const fk_depthwise *p, int row_begin, int row_end);
+
 /// Bilinear sampling of an RGB24 image through an affine map, Media's `Bilinear.rgb` (pixel-centre convention) in
 /// vector form, bit for bit: output pixel (u, v) of a row `out_w` pixels long samples the source at
 /// (sx, sy) = ((tx + cu*a) + cv*b, (ty + cu*c) + cv*d) when origin_first, else ((a*cu + b*cv) + tx, (c*cu + d*cv) + ty),
