@@ -164,9 +164,11 @@ def main():
              "time its main thread was blocked handing crops to its PNG writer threads (they had fallen behind); the peer "
              "writes on its one thread, so it has no such row. "
              "**whole pipeline** = frames / wall seconds of the run (the tool's own `seconds`; model loading "
-             "excluded for the peer). Facet locates faces with one analyzer per core, several frames at once, so its "
-             "detect, mesh and points5 figures are thread times added up over the cores (CPU milliseconds, not wall): "
-             "compare them with the peer's **CPU** column (the peer process's CPU time during the stage, XNNPACK's "
+             "excluded for the peer). Facet locates faces with one analyzer per core, several frames at once, while its "
+             "main thread aligns earlier frames and encoder threads write crops, so its stages overlap: its detect, mesh, "
+             "points5, align and write figures are the CPU time of the threads that did them, added up over the cores "
+             "(their cost whatever else shares the cores; decode and wait are the main thread's wall time). Compare "
+             "them with the peer's **CPU** column (the peer process's CPU time during the stage, XNNPACK's and OpenCV's "
              "threads included); the peer's wall column is the time its one frame at a time took with 2 threads.\n")
     L.append(f"Target (issue): detection + landmarks + pose at **{TARGET_FPS:.0f} frames/s or more** on 512×512 "
              "video, crop writing excluded; memory flat in video length.\n")

@@ -21,8 +21,10 @@ public struct LocatedFace: Sendable {
     }
 }
 
-/// Milliseconds spent per stage, summed over calls. `wait` is time the caller spent blocked handing finished
-/// crops to background writers that had fallen behind (`detect`): not work, so it is kept out of `align`.
+/// Milliseconds spent per stage, summed over calls. `detect`, `mesh` and `points5` are the CPU time of the thread that
+/// ran them (`threadCPUMilliseconds`): their cost, whatever else shares the cores. `wait` is time the caller spent
+/// blocked handing finished crops to background writers that had fallen behind (`detect`): not work, so it is kept
+/// out of `align`.
 public struct StageTimes: Codable, Sendable, Equatable {
     public var decode = 0.0, detect = 0.0, mesh = 0.0, points5 = 0.0, align = 0.0, write = 0.0, wait = 0.0
     public init() {}
@@ -86,7 +88,7 @@ public final class FaceAnalyzer {
     /// The faces in `image`, highest detector score first. `tiles` > 1 also runs the detector on a
     /// `tiles × tiles` grid of overlapping crops (for small faces in large photos).
     public func locate(_ image: RGBImage, tiles: Int) -> [LocatedFace] {
-        var start = DispatchTime.now()
+        var start = threadCPUMilliseconds()
         var found: [(FaceDetection, Int)] = detections(image, tiles: tiles).map { ($0, 0) }
         if found.isEmpty && settings.tryRotations {
             for degrees in [90, 180, 270] {
@@ -95,15 +97,15 @@ public final class FaceAnalyzer {
                 if !found.isEmpty { break }
             }
         }
-        times.detect += milliseconds(since: start)
+        times.detect += threadCPUMilliseconds() - start
 
         var faces: [LocatedFace] = []
         for (detection, rotation) in found.prefix(settings.maxFaces) {
             guard let result = mesh(image, detection: detection) else { continue }
-            start = DispatchTime.now()
+            start = threadCPUMilliseconds()
             let box = Self.predictorBox(mesh: result.points)
             let points5 = predictor.predict(image: image, box: box).precisePoints
-            times.points5 += milliseconds(since: start)
+            times.points5 += threadCPUMilliseconds() - start
             faces.append(LocatedFace(detection: detection, rotation: rotation, mesh: result.points, presence: result.presence, points5: points5))
         }
         return faces
@@ -112,12 +114,12 @@ public final class FaceAnalyzer {
     /// FaceMesh on a detection (a second pass on the first pass's own region when `settings.meshPasses` > 1);
     /// `nil` when the face is absent (presence under `settings.minPresence`) or the points are not all finite.
     private func mesh(_ image: RGBImage, detection: FaceDetection) -> FaceMeshResult? {
-        let start = DispatchTime.now()
+        let start = threadCPUMilliseconds()
         var result = faceMesh.landmarks(in: image, roi: FaceMesh.roi(for: detection))
         if settings.meshPasses > 1, result.presence >= settings.minPresence, let roi = FaceMesh.roi(fromLandmarks: result.points) {
             result = faceMesh.landmarks(in: image, roi: roi)
         }
-        times.mesh += milliseconds(since: start)
+        times.mesh += threadCPUMilliseconds() - start
         guard result.presence >= settings.minPresence, result.points.count == LandmarkSubsets.meshCount,
               result.points.allSatisfy({ $0.x.isFinite && $0.y.isFinite && $0.z.isFinite }) else { return nil }
         return result
@@ -129,20 +131,20 @@ public final class FaceAnalyzer {
     /// face is meshed (nearest first, the next one when its presence is too low), and dlib's 5 points are found
     /// only when `points5` is true (otherwise `LocatedFace.points5` is empty). `score` re-detects faces with it.
     public func locateNearest(_ image: RGBImage, centre: SIMD2<Double>, within: Double, points5 wantPoints: Bool) -> LocatedFace? {
-        var start = DispatchTime.now()
+        var start = threadCPUMilliseconds()
         let candidates = detections(image, tiles: 1).prefix(settings.maxFaces).compactMap { d -> (FaceDetection, Double)? in
             let c = SIMD2(d.x + d.width / 2, d.y + d.height / 2)
             let distance = ((c - centre) * (c - centre)).sum().squareRoot()
             return distance <= within ? (d, distance) : nil
         }.sorted { $0.1 < $1.1 }
-        times.detect += milliseconds(since: start)
+        times.detect += threadCPUMilliseconds() - start
         for (detection, _) in candidates {
             guard let result = mesh(image, detection: detection) else { continue }
             var points5: [SIMD2<Double>] = []
             if wantPoints {
-                start = DispatchTime.now()
+                start = threadCPUMilliseconds()
                 points5 = predictor.predict(image: image, box: Self.predictorBox(mesh: result.points)).precisePoints
-                times.points5 += milliseconds(since: start)
+                times.points5 += threadCPUMilliseconds() - start
             }
             return LocatedFace(detection: detection, rotation: 0, mesh: result.points, presence: result.presence, points5: points5)
         }

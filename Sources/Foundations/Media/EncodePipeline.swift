@@ -51,12 +51,6 @@ public final class EncodePipeline: @unchecked Sendable {
     private var firstError: Error?
     private var busyNanoseconds: UInt64 = 0
 
-    /// CPU time of the calling thread, nanoseconds.
-    private static func threadCPUNanoseconds() -> UInt64 {
-        var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
-    }
 
     /// CPU milliseconds the workers have spent encoding and writing, summed over workers (not wall time:
     /// they run at a lower priority and wait while the caller's work has the cores).
@@ -85,9 +79,9 @@ public final class EncodePipeline: @unchecked Sendable {
             defer { slots.signal(); group.leave() }
             Self.lowerThreadPriority()
             do {
-                let start = Self.threadCPUNanoseconds()
+                let start = threadCPUMilliseconds()
                 let done = try perform(job)
-                let spent = Self.threadCPUNanoseconds() &- start
+                let spent = UInt64(max(0, threadCPUMilliseconds() - start) * 1e6)
                 lock.lock(); completed.append(done); busyNanoseconds += spent; lock.unlock()
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()

@@ -1,3 +1,4 @@
+import FacetCore
 import Foundation
 import Tensor
 
@@ -155,10 +156,7 @@ public final class TFLiteInterpreter {
     public func runProfiled(repeats: Int = 50, cpuTime: Bool = false) -> [(kind: String, milliseconds: Double, count: Int)] {
         var totals: [String: (Double, Int)] = [:]
         func now() -> UInt64 {
-            guard cpuTime else { return DispatchTime.now().uptimeNanoseconds }
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+            cpuTime ? UInt64(threadCPUMilliseconds() * 1e6) : DispatchTime.now().uptimeNanoseconds
         }
         let ops = model.operations
         for _ in 0..<repeats {

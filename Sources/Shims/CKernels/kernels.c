@@ -99,58 +99,68 @@ T512 static void gemm512_panel(int m, int n, int k, const float *a, int lda, con
     }
 }
 
-#define MR512P 8
-// Two panels starting at column n0 (the first full, the second 1-16 columns), every row.
-T512 static void gemm512_pair(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e,
-                              int n0) {
-    const int nc1 = n - n0 - 16 < 16 ? n - n0 - 16 : 16;
-    const __mmask16 full = (__mmask16)0xFFFF, mask1 = nc1 == 16 ? full : (__mmask16)((1u << nc1) - 1);
-    const float *p0 = pb + (size_t)(n0 / 16) * (size_t)k * 16, *p1 = p0 + (size_t)k * 16;
-    const __m512 init0 = e->bias ? _mm512_loadu_ps(e->bias + n0) : _mm512_setzero_ps();
-    const __m512 init1 = e->bias ? _mm512_maskz_loadu_ps(mask1, e->bias + n0 + 16) : _mm512_setzero_ps();
-    const int rn0 = residual_columns(e, n, n0, 16), rn1 = residual_columns(e, n, n0 + 16, nc1);
-    const __mmask16 rmask0 = rn0 == 16 ? full : (__mmask16)((1u << rn0) - 1), rmask1 = rn1 == 16 ? full : (__mmask16)((1u << rn1) - 1);
-    for (int m0 = 0; m0 < m; m0 += MR512P) {
-        const int mr = m - m0 < MR512P ? m - m0 : MR512P;
-        const float *ar[MR512P];
-        for (int i = 0; i < MR512P; i++) ar[i] = a + (size_t)(m0 + (i < mr ? i : mr - 1)) * lda;
-        __m512 acc0[MR512P], acc1[MR512P];
-#pragma clang loop unroll(full)
-        for (int i = 0; i < MR512P; i++) { acc0[i] = init0; acc1[i] = init1; }
-        if (e->residual && (rn0 > 0 || rn1 > 0)) {
-            for (int i = 0; i < mr; i++) {
-                const float *r = e->residual + (size_t)(m0 + i) * e->ldr + n0;
-                if (rn0 > 0) acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(rmask0, r));
-                if (rn1 > 0) acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(rmask1, r + 16));
-            }
-        }
-        for (int kk = 0; kk < k; kk++) {
-            const __m512 b0 = _mm512_loadu_ps(p0 + (size_t)kk * 16), b1 = _mm512_loadu_ps(p1 + (size_t)kk * 16);
-#pragma clang loop unroll(full)
-            for (int i = 0; i < MR512P; i++) {
-                const __m512 av = _mm512_set1_ps(ar[i][kk]);
-                acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);
-                acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);
-            }
-        }
-        const __m512 zero = _mm512_setzero_ps();
-        if (e->alpha) {
-            const __m512 al0 = _mm512_loadu_ps(e->alpha + n0), al1 = _mm512_maskz_loadu_ps(mask1, e->alpha + n0 + 16);
-#pragma clang loop unroll(full)
-            for (int i = 0; i < MR512P; i++) {
-                acc0[i] = _mm512_fmadd_ps(al0, _mm512_min_ps(acc0[i], zero), _mm512_max_ps(acc0[i], zero));
-                acc1[i] = _mm512_fmadd_ps(al1, _mm512_min_ps(acc1[i], zero), _mm512_max_ps(acc1[i], zero));
-            }
-        } else if (e->relu) {
-#pragma clang loop unroll(full)
-            for (int i = 0; i < MR512P; i++) { acc0[i] = _mm512_max_ps(acc0[i], zero); acc1[i] = _mm512_max_ps(acc1[i], zero); }
-        }
-        for (int i = 0; i < mr; i++) {
-            float *row = c + (size_t)(m0 + i) * ldc + n0;
-            _mm512_storeu_ps(row, acc0[i]);
-            _mm512_mask_storeu_ps(row + 16, mask1, acc1[i]);
-        }
-    }
+// Two panels starting at column n0 (the first full, the second 1-16 columns), rows [m0_begin, m) in tiles of MR rows
+// (8, and 4 for a short last tile, which would otherwise compute rows it does not store).
+#define DEFINE_GEMM512_PAIR(NAME, MR) \
+T512 static void NAME(int m0_begin, int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e, int n0) {\
+    const int nc1 = n - n0 - 16 < 16 ? n - n0 - 16 : 16;                                                                        \
+    const __mmask16 full = (__mmask16)0xFFFF, mask1 = nc1 == 16 ? full : (__mmask16)((1u << nc1) - 1);                          \
+    const float *p0 = pb + (size_t)(n0 / 16) * (size_t)k * 16, *p1 = p0 + (size_t)k * 16;                                       \
+    const __m512 init0 = e->bias ? _mm512_loadu_ps(e->bias + n0) : _mm512_setzero_ps();                                         \
+    const __m512 init1 = e->bias ? _mm512_maskz_loadu_ps(mask1, e->bias + n0 + 16) : _mm512_setzero_ps();                       \
+    const int rn0 = residual_columns(e, n, n0, 16), rn1 = residual_columns(e, n, n0 + 16, nc1);                                 \
+    const __mmask16 rmask0 = rn0 == 16 ? full : (__mmask16)((1u << rn0) - 1), rmask1 = rn1 == 16 ? full : (__mmask16)((1u << rn1) - 1);\
+    for (int m0 = m0_begin; m0 < m; m0 += MR) {                                                                                 \
+        const int mr = m - m0 < MR ? m - m0 : MR;                                                                               \
+        const float *ar[MR];                                                                                                    \
+        for (int i = 0; i < MR; i++) ar[i] = a + (size_t)(m0 + (i < mr ? i : mr - 1)) * lda;                                    \
+        __m512 acc0[MR], acc1[MR];                                                                                              \
+_Pragma("clang loop unroll(full)")                                                                                                 \
+        for (int i = 0; i < MR; i++) { acc0[i] = init0; acc1[i] = init1; }                                                      \
+        if (e->residual && (rn0 > 0 || rn1 > 0)) {                                                                              \
+            for (int i = 0; i < mr; i++) {                                                                                      \
+                const float *r = e->residual + (size_t)(m0 + i) * e->ldr + n0;                                                  \
+                if (rn0 > 0) acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(rmask0, r));                                \
+                if (rn1 > 0) acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(rmask1, r + 16));                           \
+            }                                                                                                                   \
+        }                                                                                                                       \
+        for (int kk = 0; kk < k; kk++) {                                                                                        \
+            const __m512 b0 = _mm512_loadu_ps(p0 + (size_t)kk * 16), b1 = _mm512_loadu_ps(p1 + (size_t)kk * 16);                \
+_Pragma("clang loop unroll(full)")                                                                                                 \
+            for (int i = 0; i < MR; i++) {                                                                                      \
+                const __m512 av = _mm512_set1_ps(ar[i][kk]);                                                                    \
+                acc0[i] = _mm512_fmadd_ps(av, b0, acc0[i]);                                                                     \
+                acc1[i] = _mm512_fmadd_ps(av, b1, acc1[i]);                                                                     \
+            }                                                                                                                   \
+        }                                                                                                                       \
+        const __m512 zero = _mm512_setzero_ps();                                                                                \
+        if (e->alpha) {                                                                                                         \
+            const __m512 al0 = _mm512_loadu_ps(e->alpha + n0), al1 = _mm512_maskz_loadu_ps(mask1, e->alpha + n0 + 16);          \
+_Pragma("clang loop unroll(full)")                                                                                                 \
+            for (int i = 0; i < MR; i++) {                                                                                      \
+                acc0[i] = _mm512_fmadd_ps(al0, _mm512_min_ps(acc0[i], zero), _mm512_max_ps(acc0[i], zero));                     \
+                acc1[i] = _mm512_fmadd_ps(al1, _mm512_min_ps(acc1[i], zero), _mm512_max_ps(acc1[i], zero));                     \
+            }                                                                                                                   \
+        } else if (e->relu) {                                                                                                   \
+_Pragma("clang loop unroll(full)")                                                                                                 \
+            for (int i = 0; i < MR; i++) { acc0[i] = _mm512_max_ps(acc0[i], zero); acc1[i] = _mm512_max_ps(acc1[i], zero); }    \
+        }                                                                                                                       \
+        for (int i = 0; i < mr; i++) {                                                                                          \
+            float *row = c + (size_t)(m0 + i) * ldc + n0;                                                                       \
+            _mm512_storeu_ps(row, acc0[i]);                                                                                     \
+            _mm512_mask_storeu_ps(row + 16, mask1, acc1[i]);                                                                    \
+        }                                                                                                                       \
+    }                                                                                                                           \
+}
+
+DEFINE_GEMM512_PAIR(gemm512_pair8, 8)
+DEFINE_GEMM512_PAIR(gemm512_pair4, 4)
+
+T512 static void gemm512_pair(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e, int n0) {
+    const int whole = m / 8 * 8, tail = m - whole;
+    if (tail > 4) { gemm512_pair8(0, m, n, k, a, lda, pb, c, ldc, e, n0); return; }
+    if (whole > 0) gemm512_pair8(0, whole, n, k, a, lda, pb, c, ldc, e, n0);
+    if (tail > 0) gemm512_pair4(whole, m, n, k, a, lda, pb, c, ldc, e, n0);
 }
 
 T512 static void gemm512(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e) {

@@ -165,7 +165,8 @@ final class UnitRun {
     func finish(_ index: Int, meshes: [[Int: [SIMD3<Double>]]], pipeline: EncodePipeline) throws {
         let entry = window[index]
         guard let image = entry.image else { return }
-        let start = DispatchTime.now()
+        // align: this thread's CPU time (its cost, like the analyzers' stages); wait: wall time blocked on the writers.
+        let start = threadCPUMilliseconds()
         var records: [FaceRecord] = []
         var tracks: [Int] = []
         var waited = 0.0
@@ -201,7 +202,7 @@ final class UnitRun {
         pending.append(PendingFrame(frame: frame, faces: records, tracks: tracks))
         window[index].finished = true
         window[index].image = nil
-        detector.analyzers.analyzers[0].addTime(align: max(0, milliseconds(since: start) - waited), wait: waited)
+        detector.analyzers.analyzers[0].addTime(align: threadCPUMilliseconds() - start, wait: waited)
     }
 
     func record(_ f: FinishedFace, sequence: Int, frameNumber: Int, pts: Int64, seconds: Double, faceIndex: Int, cropPath: String,

@@ -5,10 +5,11 @@ import Foundation
 /// benchmarks and profiling. Measured on the calling thread, so each figure is the time the pipeline waited on
 /// that stage (FFmpeg's and x264's own threads run beside it; `encode` is only the time the writer blocked),
 /// except `detect`, `mesh` and `points5`: frames are located a group at a time by one analyzer per core
-/// (`FaceAnalyzerPool`), and these three are the analyzers' thread times added up (on 2 cores about twice
-/// the wall time they took).
+/// (`FaceAnalyzerPool`), and these three are the analyzers' CPU time added up over the cores. Frames are decoded
+/// and converted on a thread of their own, a few ahead (`PrefetchingReader`): `analysisDecode` and `decode` are
+/// the time the pipeline waited for them.
 ///
-/// Pass 1 (analysis, skipped when its cache is reused): `analysisDecode` (demux, decode, RGB conversion),
+/// Pass 1 (analysis, skipped when its cache is reused): `analysisDecode` (waiting for demux, decode, RGB conversion),
 /// `detect` (BlazeFace), `mesh` (FaceMesh, twice per face), `points5` (dlib's 5 points), `chips` (tracking,
 /// 68-point subsets, descriptor chips and their hashes), `descriptors` (dlib ResNet, catalog cache look-ups
 /// and stores). Pass 2: `decode`, then the convert stage — `sample` (cutting faces out at the model's
