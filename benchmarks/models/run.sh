@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: Facet's native model runtime beside Google's LiteRT (BlazeFace short/full, FaceMesh) and
 # dlib's own C++ (face-recognition ResNet), all in one run on this machine.
-# Usage: benchmarks/models/run.sh   (after `make setup`; writes RESULTS.md beside this script)
+# Usage: [ROUNDS=6] benchmarks/models/run.sh   (after `make setup`; writes RESULTS.md beside this script). Both
+# sides run alternately ROUNDS times and each keeps its best: on a 2-vCPU VM the host sometimes gives the two
+# threads of a run less than two cores, for either side, so a single round can be off by 1.5x.
 # Installs its peers on the fly: ai-edge-litert into a throwaway virtualenv, libdlib-dev from Debian.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,4 +28,4 @@ python3 -m venv "$work/venv"
 
 exec python3 "$here/bench.py" --facet "$repo/.build/release/model-bench" --litert-python "$work/venv/bin/python" \
   --litert-script "$shared/bench/peer_infer_litert.py" --dlib-peer "$work/peer_dlib" --models "$models" \
-  --chip "$shared/golden/dlib/chip_5pt.png" --out "$here/RESULTS.md"
+  --chip "$shared/golden/dlib/chip_5pt.png" --out "$here/RESULTS.md" --repeat "${ROUNDS:-6}"
