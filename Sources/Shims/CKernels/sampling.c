@@ -169,8 +169,8 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
             const __m512d ofx = _mm512_sub_pd(one, fx), ofy = _mm512_sub_pd(one, fy);
             const __m512d w00 = _mm512_mul_pd(ofx, ofy), w01 = _mm512_mul_pd(fx, ofy), w10 = _mm512_mul_pd(ofx, fy), w11 = _mm512_mul_pd(fx, fy);
             // The epilogue of store_pixel on 8 lanes, then the three channels interleaved.
-            int bytes[3][8] __attribute__((aligned(32)));
-            float floats[3][8] __attribute__((aligned(32)));
+            __m256i bytes[3];
+            __m256 floats[3];
             for (int ch = 0; ch < 3; ch++) {
                 __m512d acc = _mm512_mul_pd(channel512(up, 8 * ch, v00), w00);
                 acc = _mm512_add_pd(acc, _mm512_mul_pd(channel512(up, 24 + 8 * ch, v01), w01));
@@ -179,23 +179,29 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
                 const __m512d rounded = _mm512_roundscale_pd(_mm512_add_pd(acc, half), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
                 if (p->out_b) {
                     const __m512d q = _mm512_min_pd(_mm512_max_pd(rounded, _mm512_setzero_pd()), _mm512_set1_pd(255));
-                    _mm256_store_si256((__m256i *)bytes[ch], _mm512_cvttpd_epi32(q));
+                    bytes[ch] = _mm512_cvttpd_epi32(q);
                 } else {
                     const __m256 f = _mm512_cvtpd_ps(p->round ? rounded : acc);
-                    _mm256_store_ps(floats[ch], _mm256_add_ps(_mm256_mul_ps(f, _mm256_set1_ps(p->scale)), _mm256_set1_ps(p->offset)));
+                    floats[ch] = _mm256_add_ps(_mm256_mul_ps(f, _mm256_set1_ps(p->scale)), _mm256_set1_ps(p->offset));
                 }
             }
             const size_t first = ((size_t)v * n + u0) * 3;
             if (p->out_b) {
-                for (int l = 0; l < 8; l++) {
-                    p->out_b[first + 3 * l] = (unsigned char)bytes[0][l];
-                    p->out_b[first + 3 * l + 1] = (unsigned char)bytes[1][l];
-                    p->out_b[first + 3 * l + 2] = (unsigned char)bytes[2][l];
-                }
+                // Each lane as 0x00BBGGRR, then each 128-bit half's 4 pixels cut to 12 bytes and stored (24 in all).
+                const __m256i rgbx = _mm256_or_si256(bytes[0], _mm256_or_si256(_mm256_slli_epi32(bytes[1], 8), _mm256_slli_epi32(bytes[2], 16)));
+                const __m256i cut = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                                     0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+                const __m256i packed = _mm256_shuffle_epi8(rgbx, cut);
+                _mm_mask_storeu_epi8(p->out_b + first, (__mmask16)0x0FFF, _mm256_castsi256_si128(packed));
+                _mm_mask_storeu_epi8(p->out_b + first + 12, (__mmask16)0x0FFF, _mm256_extracti128_si256(packed, 1));
             } else {
-                for (int l = 0; l < 8; l++) {
-                    p->out_f[first + 3 * l] = floats[0][l]; p->out_f[first + 3 * l + 1] = floats[1][l]; p->out_f[first + 3 * l + 2] = floats[2][l];
-                }
+                // R and G in one register, B in another; two permutations interleave them (24 floats).
+                const __m512 rg = _mm512_insertf32x8(_mm512_castps256_ps512(floats[0]), floats[1], 1);
+                const __m512 bx = _mm512_castps256_ps512(floats[2]);
+                const __m512i first16 = _mm512_setr_epi32(0, 8, 16, 1, 9, 17, 2, 10, 18, 3, 11, 19, 4, 12, 20, 5);
+                const __m512i last8 = _mm512_setr_epi32(13, 21, 6, 14, 22, 7, 15, 23, 0, 0, 0, 0, 0, 0, 0, 0);
+                _mm512_storeu_ps(p->out_f + first, _mm512_permutex2var_ps(rg, first16, bx));
+                _mm512_mask_storeu_ps(p->out_f + first + 16, (__mmask16)0x00FF, _mm512_permutex2var_ps(rg, last8, bx));
             }
         }
         for (; u0 < n; u0++) sample_scalar(p, v, u0);
