@@ -41,11 +41,7 @@ final class PrefetchingReaderTests: XCTestCase {
     }
 
     func testTruncatedVideoGivesTheSameFramesAndDamage() throws {
-        let source = TestPaths.video("d20.mp4")
-        try requireSharedMedia(source)
-        let data = try Data(contentsOf: source)
-        let url = try makeTemporaryDirectory().appendingPathComponent("truncated.mp4")
-        try data.prefix(data.count / 2).write(to: url)
+        let url = try truncatedSharedVideo("d20.mp4")
         let expected = try direct(url)
         let prefetching = PrefetchingReader(try VideoReader(url: url, options: .reproducible()))
         var frames: [DecodedFrame] = []

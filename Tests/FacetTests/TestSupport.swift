@@ -76,6 +76,16 @@ extension XCTestCase {
         return url
     }
 
+    /// The first half of shared video `name`'s bytes in a temporary folder: a truncated file, damaged at its end.
+    func truncatedSharedVideo(_ name: String) throws -> URL {
+        let source = TestPaths.video(name)
+        try requireSharedMedia(source)
+        let data = try Data(contentsOf: source)
+        let url = try makeTemporaryDirectory().appendingPathComponent("truncated.mp4")
+        try data.prefix(data.count / 2).write(to: url)
+        return url
+    }
+
     /// Skips unless the shared face media is present.
     func requireSharedMedia(_ urls: URL...) throws {
         for url in urls where !FileManager.default.fileExists(atPath: url.path) {

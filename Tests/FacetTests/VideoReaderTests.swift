@@ -196,11 +196,7 @@ final class VideoReaderTests: XCTestCase {
     }
 
     func testTruncatedVideoYieldsWhatCanBeDecoded() throws {
-        let source = TestPaths.video("d20.mp4")
-        try requireSharedMedia(source)
-        let data = try Data(contentsOf: source)
-        let url = try makeTemporaryDirectory().appendingPathComponent("truncated.mp4")
-        try data.prefix(data.count / 2).write(to: url)
+        let url = try truncatedSharedVideo("d20.mp4")
         let reader = try VideoReader(url: url)
         var frames = 0
         var last = -Double.infinity

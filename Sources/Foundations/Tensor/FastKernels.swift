@@ -89,6 +89,24 @@ extension Kernels {
     /// handle the shape (the caller then uses the portable code).
     static func depthwiseRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, filter: UnsafePointer<Float>,
                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, rows: Range<Int>, level: KernelLevel) -> Bool {
+        windowRows(rows, input: input, channels: c, geometry: g, filter: filter, bias: bias, output: output) { p, first, last in
+            fk_depthwise_rows(Int32(level.rawValue), p, first, last)
+        }
+    }
+
+    /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
+    static func maxPoolRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, output: UnsafeMutablePointer<Float>,
+                            rows: Range<Int>, level: KernelLevel) -> Bool {
+        windowRows(rows, input: input, channels: c, geometry: g, filter: nil, bias: nil, output: output) { p, first, last in
+            fk_maxpool_rows(Int32(level.rawValue), p, first, last)
+        }
+    }
+
+    /// Runs a C row kernel (`fk_depthwise_rows`, `fk_maxpool_rows`) over output rows `rows` (over `n · outH`), image by
+    /// image, with the layer described as `fk_depthwise`; false as soon as the kernel refuses (returns 0).
+    private static func windowRows(_ rows: Range<Int>, input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry,
+                                   filter: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                                   _ kernel: (UnsafePointer<fk_depthwise>, Int32, Int32) -> Int32) -> Bool {
         var row = rows.lowerBound
         while row < rows.upperBound {
             let image = row / g.outH, first = row % g.outH
@@ -98,7 +116,7 @@ extension Kernels {
                                  out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
                                  stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: Int32(g.dilationH),
                                  dilation_w: Int32(g.dilationW), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
-            if fk_depthwise_rows(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { return false }
+            if kernel(&p, Int32(first), Int32(last)) == 0 { return false }
             row += last - first
         }
         return true
@@ -106,24 +124,6 @@ extension Kernels {
 }
 
 extension Kernels {
-    /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
-    static func maxPoolRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, output: UnsafeMutablePointer<Float>,
-                            rows: Range<Int>, level: KernelLevel) -> Bool {
-        var row = rows.lowerBound
-        while row < rows.upperBound {
-            let image = row / g.outH, first = row % g.outH
-            let last = min(g.outH, first + rows.upperBound - row)
-            var p = fk_depthwise(input: input + image * g.inH * g.inW * c, filter: nil, bias: nil,
-                                 output: output + image * g.outH * g.outW * c, c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
-                                 out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
-                                 stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: 1,
-                                 dilation_w: 1, pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
-            if fk_maxpool_rows(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { return false }
-            row += last - first
-        }
-        return true
-    }
-
     /// Whether the C depthwise kernel handles this layer (the window and one padded input row must fit its buffers).
     public static func fastDepthwiseHandles(channels c: Int, geometry g: WindowGeometry) -> Bool {
         FastKernels.level >= .avx2 && g.kH * g.kW <= 64 && g.inW * c <= 16_384 && c >= 1
