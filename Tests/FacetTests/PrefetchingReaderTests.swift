@@ -52,6 +52,16 @@ final class PrefetchingReaderTests: XCTestCase {
         XCTAssertEqual(prefetching.damage, expected.damage)
     }
 
+    /// Large frames are decoded fewer at a time: the frames waiting stay under the memory budget, and at least 2.
+    func testDepthShrinksForLargeFrames() throws {
+        let url = TestPaths.video("d18.mp4")
+        try requireSharedMedia(url)
+        let reader = try VideoReader(url: url)   // 480x480: 691,200 bytes of RGB a frame
+        XCTAssertEqual(PrefetchingReader.depth(for: reader, wanted: 8), 8)
+        XCTAssertEqual(PrefetchingReader.depth(for: reader, wanted: 8, budgetBytes: 3 * 691_200), 3)
+        XCTAssertEqual(PrefetchingReader.depth(for: reader, wanted: 8, budgetBytes: 1000), 2)
+    }
+
     /// A caller that stops early (a shard's last segment, an error) releases the reader; the decoding thread,
     /// blocked on a full buffer, ends instead of hanging or decoding on.
     func testStoppingEarlyEndsTheDecodingThread() throws {

@@ -36,6 +36,13 @@ public final class PrefetchingReader: @unchecked Sendable {
     private let shared = Shared()
     private let depth: Int
 
+    /// Frames to decode ahead for `reader`: `wanted`, fewer for large frames so that the decoded frames waiting
+    /// stay under `budgetBytes` of RGB (at least 2: one being used, one decoded behind it).
+    public static func depth(for reader: VideoReader, wanted: Int, budgetBytes: Int = 64 << 20) -> Int {
+        let frameBytes = max(1, reader.info.displayWidth * reader.info.displayHeight * 3)
+        return max(2, min(wanted, budgetBytes / frameBytes))
+    }
+
     /// Starts decoding at once. `wantsImage(index, isCorrupt)` says for each frame (by decode position) whether to
     /// convert it to RGB; frames it declines come back with `image == nil` and cost only their decoding.
     public init(_ reader: VideoReader, depth: Int = 8, wantsImage: @escaping @Sendable (Int, Bool) -> Bool = { _, _ in true }) {
