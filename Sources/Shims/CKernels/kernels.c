@@ -7,14 +7,7 @@
 // convolutions through an indirection row (one pointer per tap, padding taps pointing at a zero vector), weights of a
 // channel tile held in registers while several output pixels accumulate independently.
 #include "CKernels.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define FK_X86 1
-#endif
-
-#define T512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,avx")))
-#define T256 __attribute__((target("avx2,fma,avx")))
+#include "targets.h"
 
 int fk_cpu_level(void) {
 #if FK_X86
@@ -173,9 +166,6 @@ T512 static void gemm512(int m, int n, int k, const float *a, int lda, const flo
 // MARK: matrix product, AVX2: 6 rows x 16 columns per micro-tile (12 accumulators).
 
 #define MR256 6
-T256 static inline __m256i lanes_below(int count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 T256 static void gemm256(int m, int n, int k, const float *a, int lda, const float *pb, float *c, int ldc, const fk_epilogue *e) {
     for (int m0 = 0; m0 < m; m0 += MR256) {
@@ -553,60 +543,4 @@ void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, flo
             cols += run;
         }
     }
-}
-
-#if FK_X86
-T512 static void maxpool512(const fk_depthwise *p, int row_begin, int row_end) {
-    const int c = p->c;
-    for (int oy = row_begin; oy < row_end; oy++) {
-        const int y0 = oy * p->stride_h - p->pad_top;
-        const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->in_h ? p->in_h - y0 : p->kh;
-        for (int ox = 0; ox < p->out_w; ox++) {
-            const int x0 = ox * p->stride_w - p->pad_left;
-            const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + p->kw > p->in_w ? p->in_w - x0 : p->kw;
-            float *out = p->output + ((size_t)oy * p->out_w + ox) * c;
-            for (int ch = 0; ch < c; ch += 16) {
-                const int left = c - ch;
-                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                __m512 acc = _mm512_set1_ps(-3.402823466e+38f);
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *row = p->input + ((size_t)(y0 + ky) * p->in_w + x0) * c + ch;
-                    for (int kx = kx0; kx < kx1; kx++) acc = _mm512_max_ps(_mm512_maskz_loadu_ps(m, row + (size_t)kx * c), acc);
-                }
-                _mm512_mask_storeu_ps(out + ch, m, acc);
-            }
-        }
-    }
-}
-
-T256 static void maxpool256(const fk_depthwise *p, int row_begin, int row_end) {
-    const int c = p->c;
-    for (int oy = row_begin; oy < row_end; oy++) {
-        const int y0 = oy * p->stride_h - p->pad_top;
-        const int ky0 = y0 < 0 ? -y0 : 0, ky1 = y0 + p->kh > p->in_h ? p->in_h - y0 : p->kh;
-        for (int ox = 0; ox < p->out_w; ox++) {
-            const int x0 = ox * p->stride_w - p->pad_left;
-            const int kx0 = x0 < 0 ? -x0 : 0, kx1 = x0 + p->kw > p->in_w ? p->in_w - x0 : p->kw;
-            float *out = p->output + ((size_t)oy * p->out_w + ox) * c;
-            for (int ch = 0; ch < c; ch += 8) {
-                const __m256i m = lanes_below(c - ch);
-                __m256 acc = _mm256_set1_ps(-3.402823466e+38f);
-                for (int ky = ky0; ky < ky1; ky++) {
-                    const float *row = p->input + ((size_t)(y0 + ky) * p->in_w + x0) * c + ch;
-                    for (int kx = kx0; kx < kx1; kx++) acc = _mm256_max_ps(_mm256_maskload_ps(row + (size_t)kx * c, m), acc);
-                }
-                _mm256_maskstore_ps(out + ch, m, acc);
-            }
-        }
-    }
-}
-#endif
-
-int fk_maxpool_rows(int level, const fk_depthwise *p, int row_begin, int row_end) {
-#if FK_X86
-    if (level >= FK_LEVEL_AVX512) { maxpool512(p, row_begin, row_end); return 1; }
-    if (level >= FK_LEVEL_AVX2) { maxpool256(p, row_begin, row_end); return 1; }
-#endif
-    (void)level; (void)p; (void)row_begin; (void)row_end;
-    return 0;
 }

@@ -12,16 +12,10 @@
 
 #pragma clang fp contract(off)
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#define FK_X86 1
-#endif
+#include "targets.h"
 
 #include <math.h>
 #include <stdint.h>
-
-#define T512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,avx")))
-#define T256 __attribute__((target("avx2,fma,avx")))
 
 // The source coordinate of output pixel centre (cu, cv), in the association order of the Swift caller.
 static inline void source_point(const fk_affine *p, double cu, double cv, double *sx, double *sy) {
