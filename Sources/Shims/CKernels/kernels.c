@@ -484,37 +484,8 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
 #endif
 }
 
-#if FK_X86
-// im2col for windows whose rows are at most 16 floats (a first 3×3 convolution of an RGB image: rows of 9): one masked
-// load and store per window row, inline, instead of a call per row.
-T512 static void im2col512_short(const fk_depthwise *p, int pos_begin, int pos_end, float *cols) {
-    const int c = p->c, run = p->kw * c;
-    const __mmask16 m = (__mmask16)((1u << run) - 1);
-    for (int pos = pos_begin; pos < pos_end; pos++) {
-        const int oy = pos / p->out_w, ox = pos % p->out_w;
-        const int x0 = ox * p->stride_w - p->pad_left;
-        const int inside_x = x0 >= 0 && x0 + (p->kw - 1) * p->dilation_w < p->in_w;
-        for (int ky = 0; ky < p->kh; ky++) {
-            const int iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
-            if (iy < 0 || iy >= p->in_h) {
-                _mm512_mask_storeu_ps(cols, m, _mm512_setzero_ps());
-            } else if (inside_x && p->dilation_w == 1) {
-                _mm512_mask_storeu_ps(cols, m, _mm512_maskz_loadu_ps(m, p->input + ((size_t)iy * p->in_w + x0) * c));
-            } else {
-                for (int kx = 0; kx < p->kw; kx++) {
-                    const int ix = x0 + kx * p->dilation_w;
-                    for (int ch = 0; ch < c; ch++) cols[kx * c + ch] = ix >= 0 && ix < p->in_w ? p->input[((size_t)iy * p->in_w + ix) * c + ch] : 0.0f;
-                }
-            }
-            cols += run;
-        }
-    }
-}
-#endif
-
 void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols) {
 #if FK_X86
-    if (level >= FK_LEVEL_AVX512 && p->kw * p->c <= 16) { im2col512_short(p, pos_begin, pos_end, cols); return; }
     void (*copy)(float *, const float *, int) = level >= FK_LEVEL_AVX512 ? copy512 : copy_any;
     void (*zero)(float *, int) = level >= FK_LEVEL_AVX512 ? zero512 : zero_any;
 #else
