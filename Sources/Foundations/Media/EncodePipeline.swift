@@ -49,14 +49,13 @@ public final class EncodePipeline: @unchecked Sendable {
     private var idleEncoders: [(ImageEncoder, FrameConverter)] = []
     private var completed: [EncodedFrame] = []
     private var firstError: Error?
-    private var busyNanoseconds: UInt64 = 0
-
+    private var busyTotal = 0.0   // milliseconds
 
     /// CPU milliseconds the workers have spent encoding and writing, summed over workers (not wall time:
     /// they run at a lower priority and wait while the caller's work has the cores).
     public var busyMilliseconds: Double {
         lock.lock(); defer { lock.unlock() }
-        return Double(busyNanoseconds) / 1e6
+        return busyTotal
     }
 
     public init(format: ImageFormat, quality: Int, workers: Int) {
@@ -81,8 +80,8 @@ public final class EncodePipeline: @unchecked Sendable {
             do {
                 let start = threadCPUMilliseconds()
                 let done = try perform(job)
-                let spent = UInt64(max(0, threadCPUMilliseconds() - start) * 1e6)
-                lock.lock(); completed.append(done); busyNanoseconds += spent; lock.unlock()
+                let spent = threadCPUMilliseconds() - start
+                lock.lock(); completed.append(done); busyTotal += spent; lock.unlock()
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
             }

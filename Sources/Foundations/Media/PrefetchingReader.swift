@@ -21,7 +21,7 @@ public struct DecodedFrame: @unchecked Sendable {
 ///
 /// The pictures, their order and the damage reported are the reader's own: the same single decoder runs, only
 /// on another thread. Memory holds at most `depth` decoded frames. The reader belongs to this object's thread
-/// from `init` on; the caller uses only `next()`, `damage` and `framesDecoded`.
+/// from `init` on; the caller uses only `next()` and `damage`.
 public final class PrefetchingReader: @unchecked Sendable {
     /// State shared by the caller and the decoding thread, guarded by `condition`.
     private final class Shared: @unchecked Sendable {
@@ -34,7 +34,6 @@ public final class PrefetchingReader: @unchecked Sendable {
     }
 
     private let shared = Shared()
-    private let depth: Int
 
     /// Frames to decode ahead for `reader`: `wanted`, fewer for large frames so that the decoded frames waiting
     /// stay under `budgetBytes` of RGB (at least 2: one being used, one decoded behind it).
@@ -46,8 +45,7 @@ public final class PrefetchingReader: @unchecked Sendable {
     /// Starts decoding at once. `wantsImage(index, isCorrupt)` says for each frame (by decode position) whether to
     /// convert it to RGB; frames it declines come back with `image == nil` and cost only their decoding.
     public init(_ reader: VideoReader, depth: Int = 8, wantsImage: @escaping @Sendable (Int, Bool) -> Bool = { _, _ in true }) {
-        self.depth = max(1, depth)
-        let shared = self.shared, depth = self.depth
+        let shared = self.shared, depth = max(1, depth)
         // The reader and converter move to the thread; nothing else touches them.
         nonisolated(unsafe) let reader = reader
         let thread = Thread {
@@ -59,26 +57,26 @@ public final class PrefetchingReader: @unchecked Sendable {
                 let stop = shared.cancelled
                 shared.condition.unlock()
                 if stop { break }
-                let item: DecodedFrame?
+                // One frame, the end of the stream, or the reader's error (handed over after the frames before it).
+                var item: DecodedFrame?
+                var failure: Error?
                 do {
                     if let frame = try reader.nextFrame() {
                         let image = wantsImage(index, frame.isCorrupt) ? try? converter.rgb(frame) : nil
                         item = DecodedFrame(index: index, pts: frame.pts, seconds: frame.seconds, isCorrupt: frame.isCorrupt, image: image)
                         index += 1
-                    } else {
-                        item = nil
                     }
                 } catch {
-                    shared.condition.lock()
-                    shared.error = error
-                    shared.finished = true
-                    shared.damage = reader.damage
-                    shared.condition.broadcast()
-                    shared.condition.unlock()
-                    break
+                    failure = error
                 }
                 shared.condition.lock()
-                if let item { shared.queue.append(item) } else { shared.finished = true; shared.damage = reader.damage }
+                if let item {
+                    shared.queue.append(item)
+                } else {
+                    shared.finished = true
+                    shared.error = failure
+                    shared.damage = reader.damage
+                }
                 shared.condition.broadcast()
                 shared.condition.unlock()
                 if item == nil { break }

@@ -155,24 +155,21 @@ public final class TFLiteInterpreter {
     /// thread's CPU time (steady on a busy machine; meaningful with one thread, `FACET_THREADS=1`).
     public func runProfiled(repeats: Int = 50, cpuTime: Bool = false) -> [(kind: String, milliseconds: Double, count: Int)] {
         var totals: [String: (Double, Int)] = [:]
-        func now() -> UInt64 {
-            cpuTime ? UInt64(threadCPUMilliseconds() * 1e6) : DispatchTime.now().uptimeNanoseconds
-        }
+        /// Milliseconds on the chosen clock.
+        func now() -> Double { cpuTime ? threadCPUMilliseconds() : Double(DispatchTime.now().uptimeNanoseconds) / 1e6 }
         let ops = model.operations
         for _ in 0..<repeats {
             var i = 0
             while i < ops.count {
+                // Only the operators are timed; their names are built after the clock is read.
                 let start = now()
-                let name: String
-                if pairedWithNext[i], executePair(ops[i], ops[i + 1]) {
-                    name = "depthwise+" + Self.profileName(ops[i + 1], shapes: shapes) + " (dw " + Self.profileName(ops[i], shapes: shapes) + ")"
-                    i += 2
-                } else {
-                    execute(ops[i])
-                    name = Self.profileName(ops[i], shapes: shapes)
-                    i += 1
-                }
-                let elapsed = Double(now() &- start) / 1e6
+                let paired = pairedWithNext[i] && executePair(ops[i], ops[i + 1])
+                if !paired { execute(ops[i]) }
+                let elapsed = now() - start
+                let name = paired
+                    ? "depthwise+" + Self.profileName(ops[i + 1], shapes: shapes) + " (dw " + Self.profileName(ops[i], shapes: shapes) + ")"
+                    : Self.profileName(ops[i], shapes: shapes)
+                i += paired ? 2 : 1
                 totals[name, default: (0, 0)].0 += elapsed / Double(repeats)
                 totals[name, default: (0, 0)].1 += 1
             }
