@@ -35,17 +35,18 @@ public final class PrefetchingReader: @unchecked Sendable {
 
     private let shared = Shared()
 
-    /// Frames to decode ahead for `reader`: `wanted`, fewer for large frames so that the decoded frames waiting
-    /// stay under `budgetBytes` of RGB (at least 2: one being used, one decoded behind it).
+    /// Frames to decode ahead for `reader`: `wanted` (at least 1), fewer for large frames so that the decoded frames
+    /// waiting stay under `budgetBytes` of RGB, but never fewer than 2 for that (one being used, one decoded behind it).
     public static func depth(for reader: VideoReader, wanted: Int, budgetBytes: Int = 64 << 20) -> Int {
         let frameBytes = max(1, reader.info.displayWidth * reader.info.displayHeight * 3)
-        return max(2, min(wanted, budgetBytes / frameBytes))
+        return min(max(1, wanted), max(2, budgetBytes / frameBytes))
     }
 
-    /// Starts decoding at once. `wantsImage(index, isCorrupt)` says for each frame (by decode position) whether to
-    /// convert it to RGB; frames it declines come back with `image == nil` and cost only their decoding.
+    /// Starts decoding at once, up to `depth` frames ahead (fewer for large frames: `depth(for:wanted:)`).
+    /// `wantsImage(index, isCorrupt)` says for each frame (by decode position) whether to convert it to RGB; frames
+    /// it declines come back with `image == nil` and cost only their decoding.
     public init(_ reader: VideoReader, depth: Int = 8, wantsImage: @escaping @Sendable (Int, Bool) -> Bool = { _, _ in true }) {
-        let shared = self.shared, depth = max(1, depth)
+        let shared = self.shared, depth = Self.depth(for: reader, wanted: depth)
         // The reader and converter move to the thread; nothing else touches them.
         nonisolated(unsafe) let reader = reader
         let thread = Thread {

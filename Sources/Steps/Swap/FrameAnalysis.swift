@@ -74,7 +74,7 @@ final class FrameAnalysis {
     func analyseVideo(_ url: URL, maxPixels: Int, name: String) throws -> (frames: [AnalysedFrame], info: VideoInfo, damage: [String]) {
         let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: maxPixels))
         let info = reader.info
-        let decoded = PrefetchingReader(reader, depth: PrefetchingReader.depth(for: reader, wanted: groupSize)) { _, isCorrupt in !isCorrupt }
+        let decoded = PrefetchingReader(reader, depth: groupSize) { _, isCorrupt in !isCorrupt }
         let tracker = FaceTracker()
         var frames: [AnalysedFrame] = []
         var lastThumbnail: [Float]?

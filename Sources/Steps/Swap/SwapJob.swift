@@ -145,7 +145,7 @@ final class SwapJob {
             let reader = try VideoReader(url: url, options: VideoReaderOptions.reproducible(maxPixels: options.maxPixels))
             // Only the frames of this run's segments are converted to RGB; the others are decoded and passed over.
             let wanted = todo, frameCount = frames.count
-            let decoded = PrefetchingReader(reader, depth: PrefetchingReader.depth(for: reader, wanted: 8)) { i, _ in i < frameCount && wanted.contains(i / f) }
+            let decoded = PrefetchingReader(reader, depth: 8) { i, _ in i < frameCount && wanted.contains(i / f) }
             let rate = Self.rational(info.frameRate)
             var writer: VideoWriter?
             var currentSegment = -1
