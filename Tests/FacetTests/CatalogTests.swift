@@ -4,6 +4,17 @@ import Foundation
 import GRDB
 import XCTest
 
+/// `Float32Blob`: the catalog's packed float columns (mesh, keypoints, points).
+final class Float32BlobTests: XCTestCase {
+    func testPacksLittleEndianFloatsAndUnpacksThem() {
+        XCTAssertEqual([UInt8](Float32Blob.pack([1, -2.5])), [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x20, 0xC0])
+        XCTAssertEqual(Float32Blob.pack([]).count, 0)
+        var rng = SeededRandom(seed: 11)
+        let values = (0..<1404).map { _ in Double(Float(Double.random(in: -1000...1000, using: &rng))) }
+        XCTAssertEqual(Float32Blob.unpack(Float32Blob.pack(values)), values)
+    }
+}
+
 final class CatalogTests: XCTestCase {
     static func source(sha: String = String(repeating: "a1", count: 32), path: String = "/videos/clip.mp4") -> SourceRecord {
         SourceRecord(sha256: sha, path: path, kind: "video", bytes: 187_263, modifiedAt: 1_700_000_000.5, container: "mov,mp4,m4a,3gp,3g2,mj2",

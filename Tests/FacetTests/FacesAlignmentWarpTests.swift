@@ -148,6 +148,31 @@ final class FacesAlignmentMaskTests: XCTestCase {
         XCTAssertNil(FaceMask(width: 2, height: 2, values: [0]))
     }
 
+    /// The hull fill equals the signed-distance definition (inside or on the hull: `signedDistance ≤ 0` at the
+    /// pixel centre) on seeded random hulls, among them hulls whose vertices and edges pass exactly through pixel
+    /// centres (vertical, horizontal and diagonal edges), where the row fill must decide boundary pixels as the
+    /// distance does.
+    func testHullFillMatchesSignedDistanceOnRandomHulls() {
+        var rng = SeededRandom(seed: 29)
+        for trial in 0..<60 {
+            let size = 40
+            let onCentres = trial % 2 == 0
+            let points = (0..<Int.random(in: 3...12, using: &rng)).map { _ -> SIMD2<Double> in
+                onCentres ? SIMD2(Double(Int.random(in: 2..<38, using: &rng)) + 0.5, Double(Int.random(in: 2..<38, using: &rng)) + 0.5)
+                          : SIMD2(Double.random(in: -5...45, using: &rng), Double.random(in: -5...45, using: &rng))
+            }
+            let hull = FaceMask.convexHull(points)
+            let mask = FaceMask(hullOf: points, width: size, height: size)
+            for i in 0..<size {
+                for j in 0..<size {
+                    let d = FaceMask.signedDistance(SIMD2(Double(j) + 0.5, Double(i) + 0.5), toConvex: hull)
+                    let expected: UInt8 = hull.count >= 3 && d <= 0 ? 255 : 0
+                    XCTAssertEqual(mask[j, i], expected, "trial \(trial), pixel (\(j), \(i)), distance \(d)")
+                }
+            }
+        }
+    }
+
     /// On astronaut's aligned crop the 68-point hull covers the face centre, not the corners, and a plausible
     /// share of the crop (measured: see the printed numbers; bound 25–60 % for `.face`, 8–35 % for `.head`).
     func testAstronautMaskArea() throws {

@@ -1,3 +1,4 @@
+import FacetCore
 import Faces
 import Foundation
 import Media
@@ -72,5 +73,42 @@ final class FacesImageQualityTests: XCTestCase {
             XCTAssertEqual(error as? ImageQualityError, .emptyRegion)
         }
         XCTAssertEqual(try ImageQuality(image: RGBImage(width: 2, height: 2, fill: (9, 9, 9))).sharpness, 0, "too small for the kernel")
+    }
+
+    /// On seeded random images and masks (odd sizes, partly masked), the integer computation equals the definition
+    /// taken directly in doubles: two-pass mean and variance of luma 0.299 R + 0.587 G + 0.114 B over the selected
+    /// pixels, and the variance of the 4-neighbour Laplacian over the selected interior ones.
+    func testMatchesTheDefinitionOnRandomImages() throws {
+        var rng = SeededRandom(seed: 17)
+        for (width, height) in [(3, 3), (7, 5), (31, 17), (64, 64), (257, 3)] {
+            var image = RGBImage(width: width, height: height)
+            for k in image.pixels.indices { image.pixels[k] = UInt8.random(in: 0...255, using: &rng) }
+            let mask = (0..<(width * height)).map { _ in UInt8(Bool.random(using: &rng) ? 255 : 0) }
+            for selection in [nil, mask] {
+                let luma = (0..<(width * height)).map { (i: Int) -> Double in
+                    let r = Double(image.pixels[3 * i]), g = Double(image.pixels[3 * i + 1]), b = Double(image.pixels[3 * i + 2])
+                    return 0.299 * r + 0.587 * g + 0.114 * b
+                }
+                let chosen = luma.indices.filter { (selection?[$0] ?? 1) != 0 }
+                let mean = chosen.map { luma[$0] }.reduce(0, +) / Double(chosen.count)
+                let variance = chosen.map { (i: Int) -> Double in (luma[i] - mean) * (luma[i] - mean) }.reduce(0, +) / Double(chosen.count)
+                var laplacians: [Double] = []
+                for y in 1..<(height - 1) {
+                    for x in 1..<(width - 1) where (selection?[y * width + x] ?? 1) != 0 {
+                        let i = y * width + x
+                        let neighbours: Double = luma[i - width] + luma[i + width] + luma[i - 1] + luma[i + 1]
+                        laplacians.append(neighbours - 4 * luma[i])
+                    }
+                }
+                let lapMean = laplacians.reduce(0, +) / Double(max(laplacians.count, 1))
+                let sharpness = laplacians.map { (v: Double) -> Double in (v - lapMean) * (v - lapMean) }.reduce(0, +) / Double(max(laplacians.count, 1))
+                let q = try ImageQuality(image: image, mask: selection)
+                let label = "\(width)x\(height) \(selection == nil ? "whole" : "masked")"
+                XCTAssertEqual(q.pixelCount, chosen.count, label)
+                XCTAssertEqual(q.brightness, mean, accuracy: 1e-9 * mean, label)
+                XCTAssertEqual(q.contrast, variance.squareRoot(), accuracy: 1e-9 * variance.squareRoot(), label)
+                XCTAssertEqual(q.sharpness, sharpness, accuracy: 1e-9 * max(sharpness, 1), label)
+            }
+        }
     }
 }

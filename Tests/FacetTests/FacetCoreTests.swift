@@ -148,3 +148,18 @@ final class ExitStatusTests: XCTestCase {
         XCTAssertEqual(errors.map(\.exitStatus), [.noInput, .noInput, .failure, .failure])
     }
 }
+
+/// `timestamp`: the catalog's and manifests' time stamps, as `ISO8601DateFormatter` prints them.
+final class TimestampTests: XCTestCase {
+    func testEqualsTheFormatterOnSeededDates() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var rng = SeededRandom(seed: 3)
+        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: 1_796_000_000.999), Date(timeIntervalSince1970: 951_782_400),
+                     Date(timeIntervalSince1970: 253_402_300_799)]  // 9999-12-31T23:59:59Z
+        for _ in 0..<500 { dates.append(Date(timeIntervalSince1970: Double.random(in: 0..<4_102_444_800, using: &rng))) }
+        for date in dates { XCTAssertEqual(timestamp(date), formatter.string(from: date), "\(date.timeIntervalSince1970)") }
+        XCTAssertEqual(timestamp(Date(timeIntervalSince1970: 1_796_000_000)), "2026-11-30T00:53:20Z")
+    }
+}

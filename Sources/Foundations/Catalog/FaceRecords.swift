@@ -173,8 +173,11 @@ public struct FaceRecord: Codable, FetchableRecord, MutablePersistableRecord, Eq
 /// Packing of float arrays into the catalog's little-endian float32 blobs.
 public enum Float32Blob {
     public static func pack(_ values: [Double]) -> Data {
-        var data = Data(capacity: values.count * 4)
-        for v in values { withUnsafeBytes(of: Float(v).bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        // Written in place (appending 4 bytes at a time cost more than the rest of a face's catalog row).
+        var data = Data(count: values.count * 4)
+        data.withUnsafeMutableBytes { raw in
+            for (i, v) in values.enumerated() { raw.storeBytes(of: Float(v).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        }
         return data
     }
 

@@ -127,13 +127,30 @@ public struct FaceMask: Equatable, Sendable {
         }
         guard lo.isFinite, hi.isFinite else { return nil }
         lo = min(lo, Double(to) + 1); hi = max(hi, Double(from) - 1)
-        func isIn(_ j: Int) -> Bool { signedDistance(SIMD2(Double(j) + 0.5, y), toConvex: hull) <= 0 }
+        func isIn(_ j: Int) -> Bool { contains(SIMD2(Double(j) + 0.5, y), convex: hull) }
         var first = max(from, Int((lo - 0.5).rounded(.up))), last = min(to, Int((hi - 0.5).rounded(.down)))
         while first > from, isIn(first - 1) { first -= 1 }
         while first <= last, !isIn(first) { first += 1 }
         while last < to, isIn(last + 1) { last += 1 }
         while last >= first, !isIn(last) { last -= 1 }
         return first <= last ? first...last : nil
+    }
+
+    /// Whether `p` lies inside or on a convex hull of 3 or more vertices: `signedDistance(p, toConvex: hull) <= 0`,
+    /// decided by the edges' half-planes alone, with the distance measured only for a point within a hair of an edge's
+    /// line (where rounding could tell the two apart).
+    static func contains(_ p: SIMD2<Double>, convex hull: [SIMD2<Double>]) -> Bool {
+        var outside = false
+        for k in hull.indices {
+            let a = hull[k], b = hull[(k + 1) % hull.count]
+            let e = b - a, v = p - a
+            let cross = e.x * v.y - e.y * v.x
+            guard cross < 0 else { continue }
+            // |cross| / |e| is the distance to the edge's line: clearly outside, or too close to call.
+            if cross * cross > 1e-18 * (e * e).sum() { return false }
+            outside = true
+        }
+        return !outside || signedDistance(p, toConvex: hull) <= 0
     }
 
     /// Signed distance from `p` to a convex polygon from `convexHull` (negative inside, 0 on the boundary);

@@ -7,8 +7,6 @@ import Media
 public enum ImageQualityError: FacetError, Equatable, Sendable {
     /// The mask does not have one byte per pixel.
     case maskSizeMismatch(expected: Int, got: Int)
-    /// The luma buffer does not have `width * height` values.
-    case lumaSizeMismatch(expected: Int, got: Int)
     /// The image or the mask selects no pixel.
     case emptyRegion
 
@@ -17,7 +15,6 @@ public enum ImageQualityError: FacetError, Equatable, Sendable {
     public var description: String {
         switch self {
         case .maskSizeMismatch(let expected, let got): return "mask has \(got) bytes, the image \(expected) pixels"
-        case .lumaSizeMismatch(let expected, let got): return "luma has \(got) values, expected \(expected)"
         case .emptyRegion: return "no pixel to measure (empty image or empty mask)"
         }
     }
@@ -49,48 +46,63 @@ public struct ImageQuality: Equatable, Sendable, Codable {
     /// Measures `image`, within `mask` when given: `width * height` bytes, 0 = outside, anything else =
     /// inside (0/255 by convention). Throws `ImageQualityError` on a mask of the wrong size or one that
     /// selects nothing, and on an empty image.
+    ///
+    /// Computed on luma × 1000 as integers (299 R + 587 G + 114 B is exact), so every sum is exact whatever its
+    /// order: the loops are free to vectorise (this runs on every aligned crop) and the figures do not depend on it.
     public init(image: RGBImage, mask: [UInt8]? = nil) throws {
-        try self.init(luma: image.luma(), width: image.width, height: image.height, mask: mask)
-    }
-
-    /// Measures a luma plane of `width * height` values (row-major, 0...255), within `mask` when given.
-    public init(luma: [Float], width: Int, height: Int, mask: [UInt8]? = nil) throws {
-        let count = max(0, width) * max(0, height)
-        guard luma.count == count else { throw ImageQualityError.lumaSizeMismatch(expected: count, got: luma.count) }
+        let width = max(0, image.width), height = max(0, image.height)
+        let count = width * height
+        guard image.pixels.count >= 3 * count else { throw ImageQualityError.emptyRegion }
         if let mask, mask.count != count { throw ImageQualityError.maskSizeMismatch(expected: count, got: mask.count) }
-        // Pointer loops (the same sums in the same order as a plain per-pixel loop): this runs on every aligned crop.
+        var luma = [Int32](repeating: 0, count: count)
+        image.pixels.withUnsafeBufferPointer { p in
+            luma.withUnsafeMutableBufferPointer { l in
+                for i in 0..<count { l[i] = 299 * Int32(p[3 * i]) + 587 * Int32(p[3 * i + 1]) + 114 * Int32(p[3 * i + 2]) }
+            }
+        }
         let all = [UInt8](repeating: 1, count: mask == nil ? count : 0)
         let selection = mask ?? all
-        var n = 0
-        var sum = 0.0, squares = 0.0
-        var lapN = 0
-        var lapSum = 0.0, lapSquares = 0.0
+        // Each row's sums in 64 bits (a row's squares stay below 2⁶³ for any width under 8 million pixels), the
+        // image's in 128.
+        var n = 0, sum: Int128 = 0, squares: Int128 = 0
+        var lapN = 0, lapSum: Int128 = 0, lapSquares: Int128 = 0
         luma.withUnsafeBufferPointer { l in
             selection.withUnsafeBufferPointer { m in
-                // Brightness and contrast: two passes over the selected pixels (mean first, for accuracy).
-                for i in 0..<count where m[i] != 0 { sum += Double(l[i]); n += 1 }
-                guard n > 0 else { return }
-                let mean = sum / Double(n)
-                for i in 0..<count where m[i] != 0 { let d = Double(l[i]) - mean; squares += d * d }
-                // Laplacian variance over interior selected pixels.
-                guard width >= 3 && height >= 3 else { return }
-                for y in 1..<(height - 1) {
-                    for x in 1..<(width - 1) {
-                        let i = y * width + x
-                        guard m[i] != 0 else { continue }
-                        let v = Double(l[i - width]) + Double(l[i + width]) + Double(l[i - 1]) + Double(l[i + 1]) - 4 * Double(l[i])
-                        lapSum += v; lapSquares += v * v; lapN += 1
+                for y in 0..<height {
+                    var rowN = 0, rowSum: Int64 = 0, rowSquares: Int64 = 0
+                    for i in (y * width)..<(y * width + width) {
+                        let selected: Int64 = m[i] != 0 ? 1 : 0, v = Int64(l[i])
+                        rowN &+= Int(selected); rowSum &+= selected &* v; rowSquares &+= selected &* v &* v
                     }
+                    n &+= rowN; sum += Int128(rowSum); squares += Int128(rowSquares)
+                }
+                guard width >= 3 && height >= 3 else { return }
+                guard let lumaStart = l.baseAddress, let maskStart = m.baseAddress else { return }
+                for y in 1..<(height - 1) {
+                    var rowN = 0, rowSum: Int64 = 0, rowSquares: Int64 = 0
+                    // Row pointers (checked-free offsets): the pixel's row and the ones above and below it.
+                    let up = lumaStart + (y - 1) * width, centre = up + width, down = centre + width, selectedRow = maskStart + y * width
+                    for x in 1..<(width - 1) {
+                        let selected: Int64 = selectedRow[x] != 0 ? 1 : 0
+                        let v = Int64(up[x]) &+ Int64(down[x]) &+ Int64(centre[x &- 1]) &+ Int64(centre[x &+ 1]) &- 4 &* Int64(centre[x])
+                        rowN &+= Int(selected); rowSum &+= selected &* v; rowSquares &+= selected &* v &* v
+                    }
+                    lapN &+= rowN; lapSum += Int128(rowSum); lapSquares += Int128(rowSquares)
                 }
             }
         }
         guard n > 0 else { throw ImageQualityError.emptyRegion }
-        let mean = sum / Double(n)
-        var sharpness = 0.0
-        if lapN > 0 {
-            let lapMean = lapSum / Double(lapN)
-            sharpness = max(0, lapSquares / Double(lapN) - lapMean * lapMean)
-        }
-        self.init(sharpness: sharpness, brightness: mean, contrast: (squares / Double(n)).squareRoot(), pixelCount: n)
+        self.init(sharpness: Self.variance(sum: lapSum, squares: lapSquares, count: lapN),
+                  brightness: Double(sum) / (1000 * Double(n)),
+                  contrast: Self.variance(sum: sum, squares: squares, count: n).squareRoot(), pixelCount: n)
+    }
+
+    /// The population variance, in the values' own units squared, of `count` values given ×1000 by the exact sums of
+    /// them and of their squares: (n Σx² − (Σx)²) / n² / 1000², the numerator exact; 0 for no value.
+    static func variance(sum: Int128, squares: Int128, count: Int) -> Double {
+        guard count > 0 else { return 0 }
+        let n = Int128(count)
+        let numerator = n * squares - sum * sum  // ≥ 0 (Cauchy–Schwarz)
+        return max(0, Double(numerator) / (Double(count) * Double(count) * 1_000_000))
     }
 }

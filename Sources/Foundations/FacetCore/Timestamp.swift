@@ -3,10 +3,16 @@ import Foundation
 
 /// ISO 8601 time stamp in UTC, to the second (`2026-12-06T04:24:54Z`), as stored in manifests and the catalog.
 public func timestamp(_ date: Date = Date()) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    formatter.timeZone = TimeZone(identifier: "UTC")
-    return formatter.string(from: date)
+    // Whole seconds, rounded down (as ISO8601DateFormatter prints them), through the C library's calendar: this
+    // runs for every catalog row, and building a formatter each time cost more than aligning the face.
+    let seconds = date.timeIntervalSince1970.rounded(.down)
+    var time = seconds.isFinite && abs(seconds) < 1e15 ? time_t(seconds) : 0
+    var parts = tm()
+    guard gmtime_r(&time, &parts) != nil else { return "1970-01-01T00:00:00Z" }
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    let year = Int(parts.tm_year) + 1900
+    let yearText = year >= 0 && year < 10000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
+    return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
 }
 
 /// Milliseconds since `start` (monotonic clock), for stage timings.

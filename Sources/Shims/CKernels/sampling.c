@@ -86,6 +86,37 @@ static void sample_scalar(const fk_affine *p, int v, int u) {
     store_pixel(p, (size_t)v * p->out_w + u, acc[0], acc[1], acc[2]);
 }
 
+// Asks for the source bytes output row `v` will read (both tap rows), before the row is sampled: the frames come
+// from memory cold (decoded frames ago, on another core), and along a rotated row the hardware prefetcher cannot
+// guess the next line, so without this the sampler mostly waits for memory. One request per `step` output pixels,
+// `step` chosen so that consecutive requests lie at most 16 source pixels (48 bytes) apart.
+static inline void prefetch_source_row(const fk_affine *p, int v) {
+    const int w = p->width, h = p->height, n = p->out_w;
+    const double advance = fabs(p->a) + fabs(p->c);
+    const int step = advance > 1.0 ? (advance < 16.0 ? (int)(16.0 / advance) : 1) : 16;
+    for (int u = 0; u < n + step; u += step) {
+        double sx, sy;
+        source_point(p, (double)(u < n ? u : n - 1) + 0.5, (double)v + 0.5, &sx, &sy);
+        const double x = clamp_coordinate(sx, w), y = clamp_coordinate(sy, h);
+        int col = (int)x, row = (int)y;
+        col = col < 0 ? 0 : (col > w - 1 ? w - 1 : col);
+        row = row < 0 ? 0 : (row > h - 2 ? (h > 1 ? h - 2 : 0) : row);
+        const unsigned char *q = p->pixels + ((size_t)row * w + col) * 3;
+        __builtin_prefetch(q);
+        if (h > 1) __builtin_prefetch(q + (size_t)w * 3);
+    }
+}
+
+// Before sampling row v of [row_begin, row_end): requests the row `PREFETCH_ROWS` ahead (and, at the first row, the
+// ones up to it), so the source lines arrive while the rows before them are computed.
+enum { PREFETCH_ROWS = 2 };
+static inline void prefetch_ahead(const fk_affine *p, int v, int row_begin, int row_end) {
+    if (v == row_begin) {
+        for (int k = v; k < v + PREFETCH_ROWS && k < row_end; k++) prefetch_source_row(p, k);
+    }
+    if (v + PREFETCH_ROWS < row_end) prefetch_source_row(p, v + PREFETCH_ROWS);
+}
+
 #if FK_X86
 
 // (x86 is little-endian.) The RGB bytes of the pixels at byte offsets `left` and `right` as bits 0-23 and 24-47 of one word.
@@ -115,6 +146,7 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
     const unsigned char *px = p->pixels;
     const int64_t size = (int64_t)w * h * 3;
     for (int v = row_begin; v < row_end; v++) {
+        prefetch_ahead(p, v, row_begin, row_end);
         const __m512d cv = _mm512_set1_pd((double)v + 0.5);
         int u0 = 0;
         for (; u0 + 8 <= n; u0 += 8) {
@@ -222,6 +254,7 @@ T256 static void affine256(const fk_affine *p, int row_begin, int row_end) {
     const unsigned char *px = p->pixels;
     const int64_t size = (int64_t)w * h * 3;
     for (int v = row_begin; v < row_end; v++) {
+        prefetch_ahead(p, v, row_begin, row_end);
         const __m256d cv = _mm256_set1_pd((double)v + 0.5);
         int u0 = 0;
         for (; u0 + 4 <= n; u0 += 4) {
