@@ -91,6 +91,48 @@ final class TensorFastKernelTests: XCTestCase {
         }
     }
 
+    /// The direct kernel for small windows into few channels (`fk_conv_small_rows`: up to 128 taps, 32 output channels,
+    /// AVX-512; the product path elsewhere): images wide enough for its 8-pixel blocks and their edges, rows split
+    /// across the worker pool, channel counts below, at and between the vector widths, bias or none, ReLU, PReLU.
+    func testSmallConvolutionMatchesNaive() throws {
+        for level in try levels() {
+            try withLevel(level) {
+                var rng = SplitMix64(seed: 33)
+                for trial in 0..<40 {
+                    let h = [9, 17, 40, 96].randomElement(using: &rng)!, w = [8, 19, 41, 96].randomElement(using: &rng)!
+                    let cin = [1, 3, 4].randomElement(using: &rng)!, k = [1, 3, 5].randomElement(using: &rng)!
+                    let stride = k == 1 ? 2 : Int.random(in: 1...2, using: &rng)
+                    let cout = [1, 8, 16, 17, 24, 32].randomElement(using: &rng)!
+                    let padding = paddings.randomElement(using: &rng)!
+                    let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+                    guard g.outH > 0, g.outW > 0 else { continue }
+                    let x = random([1, h, w, cin], &rng), f = random([cout, k, k, cin], &rng), b = random([cout], &rng)
+                    let alpha = random([cout], &rng)
+                    let mode = trial % 4   // 0 plain, 1 ReLU, 2 PReLU, 3 no bias
+                    let conv = ReferenceKernels.conv2d(x, filter: f, bias: mode == 3 ? nil : b, strideH: stride, strideW: stride, padding: padding)
+                    let expected = conv.data.enumerated().map { i, v -> Float in
+                        mode == 1 ? max(v, 0) : mode == 2 && v < 0 ? v * alpha.data[i % cout] : v
+                    }
+                    var out = [Float](repeating: .nan, count: conv.count)
+                    var scratch: [Float] = []
+                    x.data.withUnsafeBufferPointer { xp in f.data.withUnsafeBufferPointer { fp in b.data.withUnsafeBufferPointer { bp in
+                        alpha.data.withUnsafeBufferPointer { ap in
+                            out.withUnsafeMutableBufferPointer { op in
+                                Kernels.conv2d(input: xp.baseAddress!, batch: 1, channels: cin, geometry: g, filter: fp.baseAddress!,
+                                               outChannels: cout, bias: mode == 3 ? nil : bp.baseAddress!,
+                                               epilogue: ConvEpilogue(relu: mode == 1, preluAlpha: mode == 2 ? ap.baseAddress : nil),
+                                               output: op.baseAddress!, scratch: &scratch)
+                            }
+                        }
+                    } } }
+                    let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
+                    XCTAssertFalse(out.contains { $0.isNaN }, "\(level) trial \(trial): outputs left unwritten")
+                    XCTAssertLessThan(worst, 2e-4, "\(level) trial \(trial): conv \(k)x\(k)/\(stride) \(padding) \([h, w, cin]) -> \(cout), mode \(mode)")
+                }
+            }
+        }
+    }
+
     /// Large enough that rows are split across the worker pool (and across micro-tile boundaries).
     func testPackedPointwiseAcrossThreads() throws {
         for level in try levels() {

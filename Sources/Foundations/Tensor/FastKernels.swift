@@ -94,6 +94,35 @@ extension Kernels {
         }
     }
 
+    /// A convolution with at most 128 taps (kH·kW·cin) and 32 output channels, dilation 1, no residual, computed directly
+    /// (`fk_conv_small_rows`, AVX-512) with each core taking a block of output rows; false (nothing written) when the
+    /// layer or the CPU is outside what it handles: the caller then unfolds and multiplies.
+    static func smallConvolution(input: UnsafePointer<Float>, batch n: Int, channels cin: Int, geometry g: WindowGeometry,
+                                 filter: UnsafePointer<Float>, outChannels cout: Int, bias: UnsafePointer<Float>?, relu: Bool,
+                                 preluAlpha: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, level: KernelLevel) -> Bool {
+        let taps = g.kH * g.kW * cin
+        guard level >= .avx512, g.dilationH == 1, g.dilationW == 1, taps >= 1, taps <= 128, cout >= 1, cout <= 32,
+              g.outH > 0, g.outW > 0, g.inH > 0, g.inW > 0 else { return false }
+        let src = SendablePointer(input), dst = SendableMutablePointer(output), w = SendablePointer(filter)
+        let b = bias.map(SendablePointer.init), alpha = preluAlpha.map(SendablePointer.init)
+        let handled = Atomic<Bool>(true)
+        Parallel.ranges(n * g.outH, work: n * g.outH * g.outW * cout * taps) { rows in
+            var row = rows.lowerBound
+            while row < rows.upperBound {
+                let image = row / g.outH, first = row % g.outH
+                let last = min(g.outH, first + rows.upperBound - row)
+                var p = fk_conv_small(input: src.pointer + image * g.inH * g.inW * cin, filter: w.pointer, bias: b?.pointer,
+                                      alpha: alpha?.pointer, output: dst.pointer + image * g.outH * g.outW * cout, relu: relu ? 1 : 0,
+                                      cin: Int32(cin), cout: Int32(cout), in_h: Int32(g.inH), in_w: Int32(g.inW), out_h: Int32(g.outH),
+                                      out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW), stride_h: Int32(g.strideH),
+                                      stride_w: Int32(g.strideW), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
+                if fk_conv_small_rows(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { handled.store(false, ordering: .relaxed) }
+                row += last - first
+            }
+        }
+        return handled.load(ordering: .relaxed)
+    }
+
     /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
     static func maxPoolRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, output: UnsafeMutablePointer<Float>,
                             rows: Range<Int>, level: KernelLevel) -> Bool {

@@ -20,9 +20,15 @@ public enum Kernels {
         let rows = g.outH * g.outW
         let pointwise = g.kH == 1 && g.kW == 1 && g.strideH == 1 && g.strideW == 1 && g.padTop == 0 && g.padLeft == 0
             && g.outH == g.inH && g.outW == g.inW
+        let level = FastKernels.level
+        // A small window into few channels (the networks' first layer): directly, without unfolding.
+        if !pointwise && epilogue.residual == nil
+            && smallConvolution(input: input, batch: n, channels: cin, geometry: g, filter: filter, outChannels: cout, bias: bias,
+                                            relu: epilogue.relu, preluAlpha: epilogue.preluAlpha, output: output, level: level) {
+            return
+        }
         if !pointwise && scratch.count < rows * k { scratch = [Float](repeating: 0, count: rows * k) }
         let w = SendablePointer(filter), b = bias.map(SendablePointer.init)
-        let level = FastKernels.level
         if level >= .avx2 {
             // The C micro-kernel on weights packed at load time (or here, for callers that did not pack them), with
             // bias, residual and activation applied before its single store.

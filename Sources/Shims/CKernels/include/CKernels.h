@@ -60,6 +60,23 @@ void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, flo
 /// ignored, as in TFLite). Returns 0 (having done nothing) below AVX2.
 int fk_maxpool_rows(int level, const fk_depthwise *p, int row_begin, int row_end);
 
+/// A convolution with a small window and few output channels (dilation 1), one image, NHWC: input [in_h][in_w][cin],
+/// filter OHWI [cout][kh][kw][cin], bias [cout] or NULL, then ReLU (`relu`) or PReLU (`alpha` [cout], instead of
+/// ReLU when set); output [out_h][out_w][cout]. Padding taps read 0.
+typedef struct {
+    const float *input;
+    const float *filter;
+    const float *bias;
+    const float *alpha;
+    float *output;
+    int relu;
+    int cin, cout, in_h, in_w, out_h, out_w, kh, kw, stride_h, stride_w, pad_top, pad_left;
+} fk_conv_small;
+
+/// Output rows [row_begin, row_end) of `p`. Returns 0 (doing nothing) below AVX-512, or when the window has more
+/// than 128 taps (kh*kw*cin) or cout > 32: the caller then takes the product path.
+int fk_conv_small_rows(int level, const fk_conv_small *p, int row_begin, int row_end);
+
 /// Bilinear sampling of an RGB24 image through an affine map, Media's `Bilinear.rgb` (pixel-centre convention) in
 /// vector form, bit for bit: output pixel (u, v) of a row `out_w` pixels long samples the source at
 /// (sx, sy) = ((tx + cu*a) + cv*b, (ty + cu*c) + cv*d) when origin_first, else ((a*cu + b*cv) + tx, (c*cu + d*cv) + ty),
