@@ -238,11 +238,10 @@ final class TensorFastKernelTests: XCTestCase {
                         } } }
                     } } }
                     XCTAssertTrue(done, "\(level) trial \(trial): the fused kernel refused \(g)")
-                    XCTAssertFalse(out.contains { $0.isNaN } || between.contains { $0.isNaN }, "\(level) trial \(trial): values left unwritten")
+                    // `between` is scratch for the blocks of depthwise rows: only the output is defined.
+                    XCTAssertFalse(out.contains { $0.isNaN }, "\(level) trial \(trial): values left unwritten")
                     let worst = zip(out, expected).map { abs($0 - $1) }.max() ?? 0
-                    let worstMid = zip(between, mid.data).map { abs($0 - $1) }.max() ?? 0
                     XCTAssertLessThan(worst, 2e-4, "\(level) trial \(trial): dw \(k)x\(k)/\(stride) \(padding) \([n, h, w, c]) -> \(cout), mode \(mode)")
-                    XCTAssertLessThan(worstMid, 1e-4, "\(level) trial \(trial): intermediate")
                 }
             }
         }

@@ -123,6 +123,27 @@ extension Kernels {
         return handled.load(ordering: .relaxed)
     }
 
+    /// The depthwise convolution of output rows `rows` (over `n · outH`) by the C kernel, written one after another
+    /// from `block` (`rows.count · outW · c` floats) instead of at their places in the output; false when the kernel
+    /// does not handle the shape.
+    static func depthwiseBlock(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, filter: UnsafePointer<Float>,
+                               bias: UnsafePointer<Float>?, rows: Range<Int>, into block: UnsafeMutablePointer<Float>,
+                               level: KernelLevel) -> Bool {
+        var row = rows.lowerBound
+        while row < rows.upperBound {
+            let image = row / g.outH, first = row % g.outH
+            let last = min(g.outH, first + rows.upperBound - row)
+            var p = fk_depthwise(input: input + image * g.inH * g.inW * c, filter: filter, bias: bias,
+                                 output: block + (row - rows.lowerBound) * g.outW * c, c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
+                                 out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
+                                 stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: Int32(g.dilationH),
+                                 dilation_w: Int32(g.dilationW), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
+            if fk_depthwise_block(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { return false }
+            row += last - first
+        }
+        return true
+    }
+
     /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
     static func maxPoolRows(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, output: UnsafeMutablePointer<Float>,
                             rows: Range<Int>, level: KernelLevel) -> Bool {
@@ -159,8 +180,9 @@ extension Kernels {
     }
 
     /// A depthwise convolution followed by a 1×1, stride-1 convolution of its output, done a few rows at a time: each
-    /// block of depthwise rows is written to `intermediate` (`[n, outH, outW, c]`) and multiplied at once, while it is
-    /// still in cache, instead of the whole tensor making a round trip through memory between the two layers.
+    /// block of depthwise rows is written to scratch space in `intermediate` (room for `[n, outH, outW, c]`; its contents
+    /// afterwards are undefined) and multiplied at once, while it is still in cache, instead of the whole tensor making a
+    /// round trip through memory between the two layers.
     /// The pointwise filter is `packed` (`[cout][c]`), with `bias` and `epilogue` as in `conv2d`; `output` is
     /// `[n, outH, outW, cout]`. Returns false (having done nothing) when the fast kernels are off or do not handle the
     /// depthwise layer (`fastDepthwiseHandles`): the caller then runs the two layers one after the other.
@@ -182,11 +204,14 @@ extension Kernels {
                 var lower = range.lowerBound
                 while lower < range.upperBound {
                     let upper = min(range.upperBound, lower + block)
-                    _ = depthwiseRows(input: src.pointer, channels: c, geometry: g, filter: dw.pointer, bias: dwBias?.pointer,
-                                      output: mid.pointer, rows: lower..<upper, level: level)
+                    // Each block goes to the start of this range's part of `intermediate`, the same few KiB every time, so it
+                    // stays in cache (its own place in the tensor would stream the whole tensor through memory).
+                    let blockStart = mid.pointer + range.lowerBound * width * c
+                    _ = depthwiseBlock(input: src.pointer, channels: c, geometry: g, filter: dw.pointer, bias: dwBias?.pointer,
+                                       rows: lower..<upper, into: blockStart, level: level)
                     let first = lower * width
                     let rc = epilogue.residualChannels > 0 && epilogue.residualChannels < cout ? epilogue.residualChannels : cout
-                    packedProduct(m: (upper - lower) * width, a: UnsafePointer(mid.pointer + first * c), lda: c, filter: pw.pointer, n: cout,
+                    packedProduct(m: (upper - lower) * width, a: UnsafePointer(blockStart), lda: c, filter: pw.pointer, n: cout,
                                   k: c, bias: b?.pointer, residual: epilogue.residual.map { $0 + first * rc }, residualChannels: rc,
                                   relu: epilogue.relu, preluAlpha: epilogue.preluAlpha, c: dst.pointer + first * cout, ldc: cout, level: level)
                     lower = upper

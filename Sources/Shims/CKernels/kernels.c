@@ -462,7 +462,8 @@ void fk_gemm(int level, int m, int n, int k, const float *a, int lda, const floa
 #endif
 }
 
-int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_end) {
+// Output row oy goes to p->output + (oy - output_row0) rows.
+static int depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_end, int output_row0) {
     const int taps = p->kh * p->kw;
     if (taps < 1 || taps > 64 || p->c < 1 || (size_t)p->in_w * p->c > FK_ZERO_COUNT || level < FK_LEVEL_AVX2) return 0;
 #if FK_X86
@@ -472,7 +473,7 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
     fk_dw_row r;
     for (int oy = row_begin; oy < row_end; oy++) {
         dw_row_setup(p, oy, &r);
-        float *out = p->output + (size_t)oy * p->out_w * p->c;
+        float *out = p->output + (size_t)(oy - output_row0) * p->out_w * p->c;
         if (k3) { if (wide) dw512_3x3(p, &r, out); else dw256_3x3(p, &r, out); }
         else if (k5) { if (wide) dw512_5x5(p, &r, out); else dw256_5x5(p, &r, out); }
         else dw256_any(p, &r, out);
@@ -482,6 +483,14 @@ int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_e
     (void)row_begin; (void)row_end; (void)taps;
     return 0;
 #endif
+}
+
+int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_end) {
+    return depthwise_rows(level, p, row_begin, row_end, 0);
+}
+
+int fk_depthwise_block(int level, const fk_depthwise *p, int row_begin, int row_end) {
+    return depthwise_rows(level, p, row_begin, row_end, row_begin);
 }
 
 void fk_im2col(int level, const fk_depthwise *p, int pos_begin, int pos_end, float *cols) {

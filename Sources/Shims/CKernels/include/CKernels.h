@@ -51,6 +51,10 @@ typedef struct {
 
 int fk_depthwise_rows(int level, const fk_depthwise *p, int row_begin, int row_end);
 
+/// The same rows written one after another from `output` (row `row_begin` first, whatever its place in the image):
+/// a block in a caller's small scratch, multiplied while it is in cache.
+int fk_depthwise_block(int level, const fk_depthwise *p, int row_begin, int row_end);
+
 /// Unfolds the windows of output positions [pos_begin, pos_end) (row-major over out_h x out_w) of a convolution
 /// into rows of kh*kw*c floats (ky, kx, channel order; zeros where the window leaves the image), starting at `cols`.
 /// Uses p's input and geometry fields only (filter, bias and output are ignored).
