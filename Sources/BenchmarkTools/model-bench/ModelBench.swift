@@ -26,6 +26,9 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Timed runs per model.")
     var runs: Int = 200
 
+    @Option(help: "Time only this model: short, full or mesh (default: all three).")
+    var only: String?
+
     @Flag(help: "Print where each model spends its time, by operator kind and shape.")
     var profile = false
 
@@ -74,13 +77,14 @@ struct ModelBench: ParsableCommand {
             }
             return
         }
-        for range in [BlazeFace.Range.short, .full] {
+        for range in [BlazeFace.Range.short, .full] where only == nil || only == (range == .short ? "short" : "full") {
             let detector = try BlazeFace(range: range, store: store)
             let n = range == .short ? 128 : 192
             let input = Self.randomInput(n * n * 3)
             let ms = try Self.time(runs: runs, cpuTime: cpuTime) { _ = try detector.rawOutputs(input: input) }
             print("face_detection_\(range == .short ? "short" : "full")_range: \(String(format: "%.2f", ms)) ms per inference")
         }
+        guard only == nil || only == "mesh" else { return }
         let mesh = try FaceMesh(store: store)
         let input = Self.randomInput(192 * 192 * 3)
         let ms = try Self.time(runs: runs, cpuTime: cpuTime) { _ = try mesh.rawOutputs(input: input) }
