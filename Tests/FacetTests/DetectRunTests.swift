@@ -78,6 +78,27 @@ final class DetectRunTests: XCTestCase {
         XCTAssertEqual(union.sorted(), try whole.manifest().1.items.map(\.frameNumber).sorted())
     }
 
+    /// One analyzer, one frame at a time with each network spread over the cores, finds the same faces, tracks and
+    /// crops (byte for byte) as one analyzer per core; a negative count is a usage error.
+    func testOneAnalyzerFindsTheSameFaces() throws {
+        let clip = TestPaths.video("d3.mp4").path
+        let sides = try ["0", "1"].map { count -> (DetectRun, URL) in
+            let workspace = try makeTemporaryDirectory()
+            return (try detect(["--every", "10", "--analyzers", count, clip], workspace: workspace), workspace)
+        }
+        for (run, _) in sides { XCTAssertEqual(run.status, 0, run.stderr) }
+        let many = try sides[0].0.manifest().1, one = try sides[1].0.manifest().1
+        XCTAssertGreaterThan(many.items.count, 10)
+        XCTAssertEqual(one.items.map(\.frameNumber), many.items.map(\.frameNumber))
+        XCTAssertEqual(one.items.map(\.track), many.items.map(\.track))
+        let crops = try cropHashes(sides[0].1)
+        XCTAssertEqual(crops.count, many.items.count)
+        XCTAssertEqual(try cropHashes(sides[1].1), crops, "crops differ byte for byte")
+        let usage = try detect(["--analyzers", "-1", clip], workspace: try makeTemporaryDirectory())
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        XCTAssertTrue(usage.stderr.contains("--analyzers"), usage.stderr)
+    }
+
     /// Frames from `fetch-frames`: faces link to their frames; a damaged frame file is skipped with a
     /// warning naming it, the rest are analysed.
     func testFramesManifestInputAndADamagedFrame() throws {

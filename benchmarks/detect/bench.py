@@ -4,13 +4,13 @@ best round (least wall time) per tool and clip, and writes RESULTS.md: per-stage
 side, frames per second, and peak memory on a clip and the same clip looped three times.
 
 Input folder layout (written by run.sh): TOOL__CLIP__ROUND.json (the tool's JSON report on stdout) and
-TOOL__CLIP__ROUND.time (`/usr/bin/time -v` output), TOOL in {facet, peer}. Standard library only."""
+TOOL__CLIP__ROUND.time (`/usr/bin/time -v` output), TOOL in {facet, facet1 (`--analyzers 1`), peer}. Standard library only."""
 import argparse, glob, json, os, re, subprocess, time
 
 STAGES = ["decode", "detect", "mesh", "points5", "align", "write", "wait"]
 CORE = ["detect", "mesh", "align"]          # detection + landmarks + pose (alignment and pose are one stage)
 TARGET_FPS = 60.0
-TOOLS = {"facet": "Facet `detect`", "peer": "LiteRT peer"}
+TOOLS = {"facet": "Facet `detect`", "facet1": "Facet `detect --analyzers 1`", "peer": "LiteRT peer"}
 
 
 def parse_report(text):
@@ -151,6 +151,8 @@ def main():
              + (f" Load average before the first run: {args.load_before}." if args.load_before else "") + "\n")
     L.append("- **Facet**: `.build/release/detect --json -q` on a fresh temporary workspace per run (no resume); "
              "its own per-stage report.")
+    if any(t == "facet1" for (t, _) in best):
+        L.append("- **Facet, one frame at a time**: the same with `--analyzers 1` (each clip's second table).")
     L.append("- **LiteRT peer** (`peer_detect_litert.py`): the same per-frame pipeline in Python with Google's LiteRT "
              "interpreter (XNNPACK, 2 threads) for BlazeFace full range and FaceMesh (two passes per face), OpenCV for "
              "decoding, the crops, the warp, the hull mask and PNG encoding, numpy for anchors, NMS, Umeyama and pose, "
@@ -203,6 +205,28 @@ def main():
         L.append(f"| faces / frames | {counts[0]} | {counts[1]} | |")
         L.append("")
         L.append("Facet / peer: below 1 on milliseconds, above 1 on frames/s, means Facet is faster.\n")
+        o = best.get(("facet1", key))
+        if o and p:
+            L.append("One frame at a time, the peer's own way: `detect --analyzers 1` (one analyzer; each network spread "
+                     "over both cores, as XNNPACK's 2 threads are; its detect and mesh are then the time the analysing thread spent on "
+                     "them, close to wall time; align, points5 and write are as above), beside the peer's wall time per stage. "
+                     "Facet's crop writers still run beside the analysing thread (the peer writes after each frame), so the "
+                     "stages share the cores with them.\n")
+            L.append("| stage | Facet `--analyzers 1` ms/frame | LiteRT peer ms/frame | Facet / peer |")
+            L.append("|---|---:|---:|---:|")
+            for s in STAGES:
+                a, b = stage(o, s), stage(p, s)
+                L.append(f"| {s} | {f2(a)} | {f2(b)} | {ratio(a, b)} |")
+            a, b = core_ms(o), core_ms(p)
+            L.append(f"| **detect+mesh+pose** | **{f2(a)}** | {f2(b)} | {ratio(a, b)} |")
+            fa1, fb1 = (1000 / a if a else None), (1000 / b if b else None)
+            L.append(f"| detect+mesh+pose, frames/s | **{f2(fa1)}** | {f2(fb1)} | {ratio(fa1, fb1)} |")
+            wa, wb = wall_fps(o), wall_fps(p)
+            L.append(f"| **whole pipeline (wall), frames/s** | **{f2(wa)}** | {f2(wb)} | {ratio(wa, wb)} |")
+            ca, cb = o.get("cpu_ms_per_frame"), p.get("cpu_ms_per_frame")
+            L.append(f"| whole process CPU (user + system), ms/frame | {f2(ca)} | {f2(cb)} | {ratio(ca, cb)} |")
+            L.append(f"| faces / frames | {o['faces']} / {o['frames']} | {p['faces']} / {p['frames']} | |")
+            L.append("")
         info = clips[key][1]
         if info and info[0] == 512 and info[1] == 512 and fa is not None:
             verdicts.append((describe(key), fa))

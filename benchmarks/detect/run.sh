@@ -47,10 +47,12 @@ echo "bench: load average before the runs: $load_before (other work on the machi
 # run TOOL CLIPKEY ROUND VIDEO: one timed run, its stdout to TOOL__CLIPKEY__ROUND.json, time -v to .time
 run() {
   local tool="$1" key="$2" round="$3" video="$4" out="$res/$1__$2__$3" ws status=0
-  if [ "$tool" = facet ]; then
+  if [ "$tool" = facet ] || [ "$tool" = facet1 ]; then
+    # facet1: one analyzer, one frame at a time with each network across both cores (the peer's own way).
+    local extra=(); [ "$tool" = facet1 ] && extra=(--analyzers 1)
     ws="$(mktemp -d "$work/ws.XXXXXX")"
     /usr/bin/time -v -o "$out.time" "$facet" --workspace "$ws" --catalog "$ws/catalog.sqlite" --json -q \
-      --models "$models" "$video" >"$out.json" 2>"$out.err" || status=$?
+      --models "$models" "${extra[@]}" "$video" >"$out.json" 2>"$out.err" || status=$?
     rm -rf "$ws"
   else
     /usr/bin/time -v -o "$out.time" "$work/venv/bin/python" "$here/peer_detect_litert.py" "$models" "$video" \
@@ -68,6 +70,7 @@ for round in $(seq 1 "$rounds"); do
     esac
     echo "bench: round $round/$rounds, $(basename "$video")"
     run facet "$key" "$round" "$video"
+    [ "$key" = clip512x3 ] || run facet1 "$key" "$round" "$video"
     run peer "$key" "$round" "$video"
   done
 done

@@ -38,17 +38,21 @@ public struct DetectOptions: Sendable {
     public var shardCount: Int
     /// Background crop-encoding threads (0: one per core).
     public var threads: Int
+    /// Face analyzers locating frames side by side, each on its own frames with its networks on one thread (0: one per
+    /// core). 1 analyses one frame at a time with each network spread over the cores: less throughput, less time per
+    /// frame. The faces found are the same either way.
+    public var analyzers: Int
 
     public init(inputs: [URL], workspace: URL, manifestURL: URL? = nil, models: URL? = nil, range: BlazeFace.Range = .full,
                 analyzer: FaceAnalyzer.Settings = FaceAnalyzer.Settings(), tiles: Int? = nil, size: Int = 256,
                 centering: FaceCentering = .face, format: ImageFormat = .png, quality: Int = 95, writeMasks: Bool = false,
                 smoothRadius: Int = 0, every: Int? = nil, maxFrames: Int? = nil, maxPixels: Int = 8192 * 8192,
-                shardIndex: Int = 1, shardCount: Int = 1, threads: Int = 0) {
+                shardIndex: Int = 1, shardCount: Int = 1, threads: Int = 0, analyzers: Int = 0) {
         self.inputs = inputs; self.workspace = workspace; self.manifestURL = manifestURL; self.models = models
         self.range = range; self.analyzer = analyzer; self.tiles = tiles; self.size = size; self.centering = centering
         self.format = format; self.quality = quality; self.writeMasks = writeMasks; self.smoothRadius = smoothRadius
         self.every = every; self.maxFrames = maxFrames; self.maxPixels = maxPixels
-        self.shardIndex = shardIndex; self.shardCount = shardCount; self.threads = threads
+        self.shardIndex = shardIndex; self.shardCount = shardCount; self.threads = threads; self.analyzers = analyzers
     }
 
     /// The options that shape the output (not the shard), by command-line name: recorded in the manifest
@@ -78,6 +82,7 @@ public struct DetectOptions: Sendable {
         guard (0...1).contains(analyzer.minScore) else { throw bad("--min-score must be 0...1") }
         guard (0...1).contains(analyzer.minPresence) else { throw bad("--min-presence must be 0...1") }
         guard analyzer.minSize >= 0 else { throw bad("--min-size must be 0 or more pixels") }
+        guard (0...256).contains(analyzers) else { throw bad("--analyzers must be 0...256") }
         guard analyzer.maxFaces >= 1 else { throw bad("--max-faces must be 1 or more") }
         guard (1...2).contains(analyzer.meshPasses) else { throw bad("--mesh-passes must be 1 or 2") }
         if let tiles, !(1...4).contains(tiles) { throw bad("--tiles must be 1...4") }

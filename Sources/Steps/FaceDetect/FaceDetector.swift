@@ -17,7 +17,7 @@ public final class FaceDetector {
     let options: DetectOptions
     let catalog: Catalog
     let progress: ProgressSink
-    /// One analyzer per core; frames are located a group at a time.
+    /// One analyzer per core (or `options.analyzers`); frames are located a group at a time.
     let analyzers: FaceAnalyzerPool
     let finisher: FaceFinisher
     var analysedThisRun = 0
@@ -30,7 +30,10 @@ public final class FaceDetector {
         self.options = options
         self.catalog = catalog
         self.progress = progress
-        analyzers = try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: ModelStore(directory: options.models))
+        let store = ModelStore(directory: options.models)
+        analyzers = options.analyzers > 0
+            ? try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: store, workers: options.analyzers)
+            : try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: store)
         finisher = FaceFinisher(size: options.size, centering: options.centering, writeMasks: options.writeMasks)
     }
 

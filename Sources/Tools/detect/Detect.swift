@@ -89,6 +89,9 @@ struct Detect: ParsableCommand {
     @Option(help: ArgumentHelp("Crop-writing threads (0: one per core).", valueName: "N"))
     var threads: Int = 0
 
+    @Option(help: ArgumentHelp("Face analyzers side by side, each on its own frames (0: one per core); 1 analyses one frame at a time with each network spread over the cores (the least time per frame). The faces are the same.", valueName: "N"))
+    var analyzers: Int = 0
+
     @Option(help: ArgumentHelp("Model folder (default: $FACET_MODELS, else ~/.cache/facet/models).", valueName: "dir"))
     var models: String?
 
@@ -104,6 +107,7 @@ struct Detect: ParsableCommand {
         let imageFormat = ImageFormat(fileExtension: format)
         guard imageFormat == .png || imageFormat == .jpeg else { throw ValidationError("--format must be png or jpg") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 or more") }
+        guard (0...256).contains(analyzers) else { throw ValidationError("--analyzers must be 0...256") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
     }
 
@@ -121,7 +125,7 @@ struct Detect: ParsableCommand {
                 tiles: tiles, size: size, centering: FaceCentering(rawValue: centering) ?? .face,
                 format: ImageFormat(fileExtension: format) ?? .png, quality: quality, writeMasks: mask, smoothRadius: smooth,
                 every: every, maxFrames: maxFrames, maxPixels: maxPixels, shardIndex: shard.index, shardCount: shard.count,
-                threads: threads)
+                threads: threads, analyzers: analyzers)
             let report: DetectReport
             var status = ExitStatus.ok
             do {
