@@ -24,7 +24,7 @@ public enum Kernels {
         // A small window into few channels (the networks' first layer): directly, without unfolding.
         if !pointwise && epilogue.residual == nil
             && smallConvolution(input: input, batch: n, channels: cin, geometry: g, filter: filter, outChannels: cout, bias: bias,
-                                            relu: epilogue.relu, preluAlpha: epilogue.preluAlpha, output: output, level: level) {
+                                relu: epilogue.relu, preluAlpha: epilogue.preluAlpha, output: output, level: level) {
             return
         }
         if !pointwise && scratch.count < rows * k { scratch = [Float](repeating: 0, count: rows * k) }
