@@ -4,10 +4,11 @@
 // Swift code, without fused multiply-adds, so the results are bit for bit the Swift path's
 // (Tests/FacetTests/TensorFastKernelTests.swift checks it on both instruction-set paths).
 //
-// Speed: the arithmetic runs on 8 (AVX-512) or 4 (AVX2) output pixels at once; the source bytes are not gathered
-// (vector gathers measured slower here than scalar loads) but read as one 8-byte word per lane and row, which holds
-// the left and the right tap (neighbours in memory), and the channels are then cut out of the words in registers.
-// What remains is mostly waiting for the source rows to arrive from memory.
+// Speed: the arithmetic runs on 8 (AVX-512) or 4 (AVX2) output pixels at once. The source bytes are read as one
+// 8-byte word per lane and row, which holds the left and the right tap (neighbours in memory), and the channels are
+// then cut out of the words in registers; on AVX-512 the 8 lanes' words are gathered at once when every lane's taps
+// are neighbours (nearly always: not at the image's right edge), else loaded lane by lane. The source rows two output
+// rows ahead are requested before they are needed (`prefetch_ahead`): the frames arrive cold from memory.
 #include "CKernels.h"
 
 #pragma clang fp contract(off)
@@ -181,17 +182,28 @@ T512 static void affine512(const fk_affine *p, int row_begin, int row_end) {
                 const __mmask8 tok = _mm256_cmpeq_epi32_mask(top, ct), bok = _mm256_cmpeq_epi32_mask(bottom, cb);
                 v00 = tok & lok; v01 = tok & rok; v10 = bok & lok; v11 = bok & rok;
             }
-            // Each lane's left and right taps of a row, as 6 bytes of one 64-bit word (one 8-byte load when the two
-            // pixels are neighbours and the load stays inside the image, which is nearly always).
-            int offsets[4][8] __attribute__((aligned(32)));
-            _mm256_store_si256((__m256i *)offsets[0], o00); _mm256_store_si256((__m256i *)offsets[1], o01);
-            _mm256_store_si256((__m256i *)offsets[2], o10); _mm256_store_si256((__m256i *)offsets[3], o11);
+            // Each lane's left and right taps of a row, as 6 bytes of one 64-bit word: one 8-byte load when the two
+            // pixels are neighbours and the load stays inside the image, which is nearly always, and then for all 8 lanes
+            // at once with one gather; lane by lane otherwise.
+            const __m256i last = _mm256_set1_epi32((int)(size - 8));
+            const __mmask8 neighbours = _mm256_cmpeq_epi32_mask(o01, _mm256_add_epi32(o00, three))
+                & _mm256_cmpeq_epi32_mask(o11, _mm256_add_epi32(o10, three))
+                & _mm256_cmple_epi32_mask(o00, last) & _mm256_cmple_epi32_mask(o10, last);
+            __m512i up, down;
+            if (neighbours == 0xFF) {
+                up = _mm512_i32gather_epi64(o00, (const void *)px, 1);
+                down = _mm512_i32gather_epi64(o10, (const void *)px, 1);
+            } else {
+                int offsets[4][8] __attribute__((aligned(32)));
+                _mm256_store_si256((__m256i *)offsets[0], o00); _mm256_store_si256((__m256i *)offsets[1], o01);
+                _mm256_store_si256((__m256i *)offsets[2], o10); _mm256_store_si256((__m256i *)offsets[3], o11);
 #define FK_PAIR(row, l) (long long)tap_pair(px, offsets[row][l], offsets[row + 1][l], size)
-            const __m512i up = _mm512_set_epi64(FK_PAIR(0, 7), FK_PAIR(0, 6), FK_PAIR(0, 5), FK_PAIR(0, 4),
-                                                FK_PAIR(0, 3), FK_PAIR(0, 2), FK_PAIR(0, 1), FK_PAIR(0, 0));
-            const __m512i down = _mm512_set_epi64(FK_PAIR(2, 7), FK_PAIR(2, 6), FK_PAIR(2, 5), FK_PAIR(2, 4),
-                                                  FK_PAIR(2, 3), FK_PAIR(2, 2), FK_PAIR(2, 1), FK_PAIR(2, 0));
+                up = _mm512_set_epi64(FK_PAIR(0, 7), FK_PAIR(0, 6), FK_PAIR(0, 5), FK_PAIR(0, 4),
+                                      FK_PAIR(0, 3), FK_PAIR(0, 2), FK_PAIR(0, 1), FK_PAIR(0, 0));
+                down = _mm512_set_epi64(FK_PAIR(2, 7), FK_PAIR(2, 6), FK_PAIR(2, 5), FK_PAIR(2, 4),
+                                        FK_PAIR(2, 3), FK_PAIR(2, 2), FK_PAIR(2, 1), FK_PAIR(2, 0));
 #undef FK_PAIR
+            }
             const __m512d ofx = _mm512_sub_pd(one, fx), ofy = _mm512_sub_pd(one, fy);
             const __m512d w00 = _mm512_mul_pd(ofx, ofy), w01 = _mm512_mul_pd(fx, ofy), w10 = _mm512_mul_pd(ofx, fy), w11 = _mm512_mul_pd(fx, fy);
             // The epilogue of store_pixel on 8 lanes, then the three channels interleaved.
