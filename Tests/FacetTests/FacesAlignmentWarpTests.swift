@@ -154,13 +154,15 @@ final class FacesAlignmentMaskTests: XCTestCase {
     /// distance does.
     func testHullFillMatchesSignedDistanceOnRandomHulls() {
         var rng = SeededRandom(seed: 29)
-        for trial in 0..<60 {
+        for trial in 0..<70 {
             let size = 40
             let onCentres = trial % 2 == 0
-            let points = (0..<Int.random(in: 3...12, using: &rng)).map { _ -> SIMD2<Double> in
+            // Trials 40 on: clouds large enough for the hull's octagon filter, some with a nearly horizontal edge.
+            var points = (0..<Int.random(in: trial < 40 ? 3...12 : 20...200, using: &rng)).map { _ -> SIMD2<Double> in
                 onCentres ? SIMD2(Double(Int.random(in: 2..<38, using: &rng)) + 0.5, Double(Int.random(in: 2..<38, using: &rng)) + 0.5)
                           : SIMD2(Double.random(in: -5...45, using: &rng), Double.random(in: -5...45, using: &rng))
             }
+            if trial >= 50 { points += [SIMD2(3.3, 20.25), SIMD2(36.7, 20.25 + 1e-9)] }
             let hull = FaceMask.convexHull(points)
             let mask = FaceMask(hullOf: points, width: size, height: size)
             for i in 0..<size {
@@ -170,6 +172,44 @@ final class FacesAlignmentMaskTests: XCTestCase {
                     XCTAssertEqual(mask[j, i], expected, "trial \(trial), pixel (\(j), \(i)), distance \(d)")
                 }
             }
+        }
+    }
+
+    /// `convexHull` drops points inside the octagon of their extremes before sorting (Akl–Toussaint); on seeded clouds of
+    /// 17-600 points (uniform, clustered on a circle as a face's oval is, on a grid with collinear runs, and with nearly
+    /// horizontal edges) it equals Andrew's monotone chain over every point, vertex for vertex.
+    func testConvexHullEqualsTheUnfilteredChain() {
+        func reference(_ points: [SIMD2<Double>]) -> [SIMD2<Double>] {
+            let sorted = points.sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+            var unique: [SIMD2<Double>] = []
+            for p in sorted where unique.last != p { unique.append(p) }
+            guard unique.count >= 3 else { return unique }
+            func cross(_ o: SIMD2<Double>, _ a: SIMD2<Double>, _ b: SIMD2<Double>) -> Double { (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x) }
+            var lower: [SIMD2<Double>] = [], upper: [SIMD2<Double>] = []
+            for p in unique {
+                while lower.count >= 2, cross(lower[lower.count - 2], lower[lower.count - 1], p) <= 0 { lower.removeLast() }
+                lower.append(p)
+            }
+            for p in unique.reversed() {
+                while upper.count >= 2, cross(upper[upper.count - 2], upper[upper.count - 1], p) <= 0 { upper.removeLast() }
+                upper.append(p)
+            }
+            return Array(lower.dropLast() + upper.dropLast())
+        }
+        var rng = SeededRandom(seed: 31)
+        for trial in 0..<80 {
+            let count = Int.random(in: 17...600, using: &rng)
+            let points: [SIMD2<Double>] = (0..<count).map { _ in
+                switch trial % 4 {
+                case 0: return SIMD2(Double.random(in: 0...256, using: &rng), Double.random(in: 0...256, using: &rng))
+                case 1:
+                    let t = Double.random(in: 0...(2 * .pi), using: &rng), r = 100 - Double.random(in: 0...30, using: &rng)
+                    return SIMD2(128 + r * cos(t), 128 + r * sin(t))
+                case 2: return SIMD2(Double(Int.random(in: 0...12, using: &rng)) * 8, Double(Int.random(in: 0...12, using: &rng)) * 8)
+                default: return SIMD2(Double.random(in: 0...256, using: &rng), 100 + Double.random(in: 0...1e-6, using: &rng))
+                }
+            }
+            XCTAssertEqual(FaceMask.convexHull(points), reference(points), "trial \(trial), \(count) points")
         }
     }
 

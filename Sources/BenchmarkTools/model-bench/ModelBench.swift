@@ -113,6 +113,7 @@ struct ModelBench: ParsableCommand {
         guard let alignment = FaceAlignment(mesh: face.mesh, size: 256, centering: .face) else { print("no alignment"); return }
         let roi = FaceMesh.roi(for: detection)
         let detectorInput = [Float](repeating: 0, count: 192 * 192 * 3), meshInput = [Float](repeating: 0, count: 192 * 192 * 3)
+        let crop = alignment.crop(image: image), hull = FaceMask(landmarks: face.mesh.map { SIMD2($0.x, $0.y) }, alignment: alignment)
         let rows: [(String, () throws -> Void)] = [
             ("full-range network", { _ = try detector.rawOutputs(input: detectorInput) }),
             ("detect (letterbox + network + decode + NMS)", { _ = detector.detect(image, minScore: 0.6) }),
@@ -121,6 +122,7 @@ struct ModelBench: ParsableCommand {
             ("locate (detect + 2 mesh passes + 5 points)", { _ = analyzer.locate(image, tiles: 1) }),
             ("align: crop 256", { _ = alignment.crop(image: image) }),
             ("align: hull mask", { _ = FaceMask(landmarks: face.mesh.map { SIMD2($0.x, $0.y) }, alignment: alignment) }),
+            ("align: quality in the hull", { _ = try ImageQuality(image: crop, mask: hull.values) }),
             ("align: whole finish (crop, mask, quality, pose, expression)", { _ = finisher.finish(face, in: image) }),
         ]
         for (name, body) in rows {

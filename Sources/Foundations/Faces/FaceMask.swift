@@ -92,8 +92,8 @@ public struct FaceMask: Equatable, Sendable {
     /// The convex hull of `points` (Andrew's monotone chain), counter-clockwise in x-right/y-up terms (clockwise
     /// on screen), without collinear points; non-finite points are ignored. 0, 1 or 2 points for degenerate input.
     public static func convexHull(_ points: [SIMD2<Double>]) -> [SIMD2<Double>] {
-        let sorted = points.filter { $0.x.isFinite && $0.y.isFinite }
-            .sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
+        let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
+        let sorted = candidates(finite).sorted { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
         var unique: [SIMD2<Double>] = []
         for p in sorted where unique.last != p { unique.append(p) }
         guard unique.count >= 3 else { return unique }
@@ -112,27 +112,63 @@ public struct FaceMask: Equatable, Sendable {
         return Array(lower.dropLast() + upper.dropLast())
     }
 
+    /// `points` without those clearly inside the octagon of their extremes in x, y, x + y and x − y (Akl–Toussaint):
+    /// they cannot be hull vertices, and dropping them first spares sorting them (most of a face mesh's 468 points).
+    /// Points within a hair of the octagon's edges are kept, so rounding never drops a vertex.
+    private static func candidates(_ points: [SIMD2<Double>]) -> [SIMD2<Double>] {
+        guard points.count > 16 else { return points }
+        var extremes = [SIMD2<Double>](repeating: points[0], count: 8)
+        func key(_ p: SIMD2<Double>, _ k: Int) -> Double {
+            switch k { case 0: return p.x; case 1: return p.y; case 2: return p.x + p.y; default: return p.x - p.y }
+        }
+        for p in points {
+            for k in 0..<4 {
+                if key(p, k) < key(extremes[2 * k], k) { extremes[2 * k] = p }
+                if key(p, k) > key(extremes[2 * k + 1], k) { extremes[2 * k + 1] = p }
+            }
+        }
+        let octagon = convexHull(extremes)   // 8 points: no recursion into this filter
+        guard octagon.count >= 3 else { return points }
+        let scale = points.reduce(0) { max($0, abs($1.x), abs($1.y)) } + 1
+        return points.filter { p in
+            for k in octagon.indices {
+                let a = octagon[k], b = octagon[(k + 1) % octagon.count]
+                let e = b - a, v = p - a
+                // Inside is on the left of each edge (cross ≥ 0); keep anything not clearly inside.
+                if e.x * v.y - e.y * v.x <= 1e-9 * scale * scale { return true }
+            }
+            return false
+        }
+    }
+
     /// The columns `from...to` of row `row` whose pixel centres lie inside or on a convex hull of 3 or more
     /// vertices (exactly the pixels with `signedDistance ≤ 0`): the run the edges' half-planes leave, with its
     /// ends checked pixel by pixel. Nil when the row misses the hull.
     static func insideRun(row: Int, hull: [SIMD2<Double>], from: Int, to: Int) -> ClosedRange<Int>? {
         let y = Double(row) + 0.5
         var lo = Double(from) + 0.5, hi = Double(to) + 0.5
+        var slack = 1e-7   // how far a computed crossing may be from the true one (a bound on rounding), px
         for k in hull.indices {
             let a = hull[k], b = hull[(k + 1) % hull.count]
             let e = b - a
             // Inside: e.x·(y − a.y) − e.y·(x − a.x) ≥ 0, linear in x.
             let c = e.x * (y - a.y) + e.y * a.x
+            if e.y != 0 { slack = max(slack, 1e-13 * (abs(e.x * (y - a.y)) + abs(e.y * a.x)) / abs(e.y)) }
             if e.y > 0 { hi = min(hi, c / e.y) } else if e.y < 0 { lo = max(lo, c / e.y) } else if c < 0 { return nil }
         }
         guard lo.isFinite, hi.isFinite else { return nil }
         lo = min(lo, Double(to) + 1); hi = max(hi, Double(from) - 1)
         func isIn(_ j: Int) -> Bool { contains(SIMD2(Double(j) + 0.5, y), convex: hull) }
         var first = max(from, Int((lo - 0.5).rounded(.up))), last = min(to, Int((hi - 0.5).rounded(.down)))
-        while first > from, isIn(first - 1) { first -= 1 }
-        while first <= last, !isIn(first) { first += 1 }
-        while last < to, isIn(last + 1) { last += 1 }
-        while last >= first, !isIn(last) { last -= 1 }
+        // The bounds are the edges' own crossings of the row; a pixel centre within rounding (`slack`) of one is decided
+        // by the distance itself (`contains`), the rest by the bounds alone.
+        func nearCentre(_ bound: Double) -> Bool { abs((bound - 0.5) - (bound - 0.5).rounded()) < slack }
+        if first > last || nearCentre(lo) || nearCentre(hi) || hi - lo < 2 {
+            while first > from, isIn(first - 1) { first -= 1 }
+            while first <= last, !isIn(first) { first += 1 }
+            while last < to, isIn(last + 1) { last += 1 }
+            while last >= first, !isIn(last) { last -= 1 }
+        }
         return first <= last ? first...last : nil
     }
 

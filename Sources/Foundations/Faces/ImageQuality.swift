@@ -71,8 +71,9 @@ public struct ImageQuality: Equatable, Sendable, Codable {
                 for y in 0..<height {
                     var rowN = 0, rowSum: Int64 = 0, rowSquares: Int64 = 0
                     for i in (y * width)..<(y * width + width) {
-                        let selected: Int64 = m[i] != 0 ? 1 : 0, v = Int64(l[i])
-                        rowN &+= Int(selected); rowSum &+= selected &* v; rowSquares &+= selected &* v &* v
+                        // Selected or 0, in 32 bits (luma × 1000 < 2¹⁸), squared in 64: the loop vectorises.
+                        let v: Int32 = m[i] != 0 ? l[i] : 0
+                        rowN &+= m[i] != 0 ? 1 : 0; rowSum &+= Int64(v); rowSquares &+= Int64(v) &* Int64(v)
                     }
                     n &+= rowN; sum += Int128(rowSum); squares += Int128(rowSquares)
                 }
@@ -83,9 +84,10 @@ public struct ImageQuality: Equatable, Sendable, Codable {
                     // Row pointers (checked-free offsets): the pixel's row and the ones above and below it.
                     let up = lumaStart + (y - 1) * width, centre = up + width, down = centre + width, selectedRow = maskStart + y * width
                     for x in 1..<(width - 1) {
-                        let selected: Int64 = selectedRow[x] != 0 ? 1 : 0
-                        let v = Int64(up[x]) &+ Int64(down[x]) &+ Int64(centre[x &- 1]) &+ Int64(centre[x &+ 1]) &- 4 &* Int64(centre[x])
-                        rowN &+= Int(selected); rowSum &+= selected &* v; rowSquares &+= selected &* v &* v
+                        // |Laplacian| ≤ 4 × 255 000 < 2²¹: exact in 32 bits.
+                        let laplacian = up[x] &+ down[x] &+ centre[x &- 1] &+ centre[x &+ 1] &- 4 &* centre[x]
+                        let v: Int32 = selectedRow[x] != 0 ? laplacian : 0
+                        rowN &+= selectedRow[x] != 0 ? 1 : 0; rowSum &+= Int64(v); rowSquares &+= Int64(v) &* Int64(v)
                     }
                     lapN &+= rowN; lapSum += Int128(rowSum); lapSquares += Int128(rowSquares)
                 }
