@@ -162,4 +162,13 @@ final class TimestampTests: XCTestCase {
         for date in dates { XCTAssertEqual(timestamp(date), formatter.string(from: date), "\(date.timeIntervalSince1970)") }
         XCTAssertEqual(timestamp(Date(timeIntervalSince1970: 1_796_000_000)), "2026-11-30T00:53:20Z")
     }
+
+    /// `zeroPadded` prints what `%0Nd` prints, for the numbered frame and crop names.
+    func testZeroPaddedEqualsPrintf() {
+        for value in [0, 7, 42, 999_999, 1_000_000, 123_456_789, -5, -123_456, Int.max, Int.min] {
+            for width in [0, 1, 6, 12] {
+                XCTAssertEqual(zeroPadded(value, width: width), String(format: width > 0 ? "%0\(width)ld" : "%ld", value), "\(value), width \(width)")
+            }
+        }
+    }
 }

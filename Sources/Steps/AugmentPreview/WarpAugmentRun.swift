@@ -84,7 +84,7 @@ public enum WarpAugmentRun {
             progress.begin("warp-augment", total: options.pairs, unit: "pairs")
             for k in 0..<options.pairs {
                 let (input, target, mask) = sample(k % side.faces.count, key: UInt64(k) + 0x1_0000)
-                let stem = String(format: "%06d", k)
+                let stem = zeroPadded(k, width: 6)
                 try AtomicFile.write(try encoder.encode(input), to: folder.appendingPathComponent("\(stem)_input.png"), durable: false)
                 try AtomicFile.write(try encoder.encode(target), to: folder.appendingPathComponent("\(stem)_target.png"), durable: false)
                 try AtomicFile.write(try encoder.encode(mask), to: folder.appendingPathComponent("\(stem)_mask.png"), durable: false)

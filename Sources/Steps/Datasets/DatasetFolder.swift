@@ -31,7 +31,7 @@ public enum DatasetFolder {
     /// The file name a face's crop gets in the dataset: `<source>-<input>-<frame, 6 digits>-<face index>.<ext>`,
     /// unique within a build and the same in every build that includes the face.
     public static func cropName(_ face: FaceRef, originalExtension ext: String) -> String {
-        "\(face.source)-\(face.input)-\(String(format: "%06d", face.frameNumber))-\(face.faceIndex).\(ext.isEmpty ? "png" : ext.lowercased())"
+        "\(face.source)-\(face.input)-\(zeroPadded(face.frameNumber, width: 6))-\(face.faceIndex).\(ext.isEmpty ? "png" : ext.lowercased())"
     }
 
     /// The mask name beside a crop: `<crop without extension>_mask.png`.

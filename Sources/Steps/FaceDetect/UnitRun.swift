@@ -181,15 +181,15 @@ final class UnitRun {
             if let smoothed = smoother.smoothed(track: entry.tracks[k], at: index, in: meshes) { face.mesh = smoothed }
             guard let finished = detector.finisher.finish(face, in: image) else { continue }
             let faceIndex = records.count
-            var base = "\(folder)/\(String(format: "%06d", entry.frameNumber))_\(faceIndex)"
+            var base = "\(folder)/\(zeroPadded(entry.frameNumber, width: 6))_\(faceIndex)"
             if usedNames.contains(base) { base += "-\(entry.pts)" }
             usedNames.insert(base)
             let cropPath = "\(base).\(options.format.fileExtension)"
             let maskPath = finished.mask.map { _ in "\(base)_mask.png" }
-            try submit(EncodeJob(pixels: .image(finished.crop), destination: options.workspace.appendingPathComponent(cropPath),
+            try submit(EncodeJob(pixels: .image(finished.crop), destination: options.workspace.appendingPathComponent(cropPath, isDirectory: false),
                                  relativePath: cropPath))
             if let mask = finished.mask, let maskPath {
-                try submit(EncodeJob(pixels: .image(mask.grayImage()), destination: options.workspace.appendingPathComponent(maskPath),
+                try submit(EncodeJob(pixels: .image(mask.grayImage()), destination: options.workspace.appendingPathComponent(maskPath, isDirectory: false),
                                      relativePath: maskPath))
             }
             records.append(record(finished, sequence: entry.sequence, frameNumber: entry.frameNumber, pts: entry.pts, seconds: entry.seconds,

@@ -44,7 +44,7 @@ extension FrameExtractor {
             if reusedRows.count + tally.written >= limit { break }
             progress.update(done: done)
             let file = files[index]
-            let relative = "\(folder)/\(String(format: "%06d", index)).\(options.format.fileExtension)"
+            let relative = "\(folder)/\(zeroPadded(index, width: 6)).\(options.format.fileExtension)"
             if let existing = known[relative], isReusable(existing), existing.sha256.isEmpty == false {
                 reusedRows.append(existing)
                 decodedAny = true

@@ -55,9 +55,9 @@ extension FrameExtractor {
                         }
                         lastKeptThumbnail = thumbnail
                     }
-                    var relative = "\(folder)/\(String(format: "%06d", number)).\(options.format.fileExtension)"
+                    var relative = "\(folder)/\(zeroPadded(number, width: 6)).\(options.format.fileExtension)"
                     if usedPaths.contains(relative) {
-                        relative = "\(folder)/\(String(format: "%06d", number))-\(frame.pts).\(options.format.fileExtension)"
+                        relative = "\(folder)/\(zeroPadded(number, width: 6))-\(frame.pts).\(options.format.fileExtension)"
                     }
                     usedPaths.insert(relative)
                     if let existing = known[relative], isReusable(existing), existing.pts == frame.pts {
