@@ -9,9 +9,9 @@ public func timestamp(_ date: Date = Date()) -> String {
     var time = seconds.isFinite && abs(seconds) < 1e15 ? time_t(seconds) : 0
     var parts = tm()
     guard gmtime_r(&time, &parts) != nil else { return "1970-01-01T00:00:00Z" }
-    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    func two(_ v: Int32) -> String { zeroPadded(Int(v), width: 2) }
     let year = Int(parts.tm_year) + 1900
-    let yearText = year >= 0 && year < 10000 ? String(repeating: "0", count: 4 - String(year).count) + String(year) : String(year)
+    let yearText = year >= 0 ? zeroPadded(year, width: 4) : String(year)
     return "\(yearText)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
 }
 

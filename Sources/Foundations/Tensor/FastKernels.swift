@@ -129,19 +129,9 @@ extension Kernels {
     static func depthwiseBlock(input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry, filter: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, rows: Range<Int>, into block: UnsafeMutablePointer<Float>,
                                level: KernelLevel) -> Bool {
-        var row = rows.lowerBound
-        while row < rows.upperBound {
-            let image = row / g.outH, first = row % g.outH
-            let last = min(g.outH, first + rows.upperBound - row)
-            var p = fk_depthwise(input: input + image * g.inH * g.inW * c, filter: filter, bias: bias,
-                                 output: block + (row - rows.lowerBound) * g.outW * c, c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
-                                 out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
-                                 stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: Int32(g.dilationH),
-                                 dilation_w: Int32(g.dilationW), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
-            if fk_depthwise_block(Int32(level.rawValue), &p, Int32(first), Int32(last)) == 0 { return false }
-            row += last - first
+        windowRows(rows, input: input, channels: c, geometry: g, filter: filter, bias: bias, output: block, packed: true) { p, first, last in
+            fk_depthwise_block(Int32(level.rawValue), p, first, last)
         }
-        return true
     }
 
     /// Max pooling of output rows `rows` (over `n · outH`) by the C kernel; false below AVX2.
@@ -152,17 +142,20 @@ extension Kernels {
         }
     }
 
-    /// Runs a C row kernel (`fk_depthwise_rows`, `fk_maxpool_rows`) over output rows `rows` (over `n · outH`), image by
-    /// image, with the layer described as `fk_depthwise`; false as soon as the kernel refuses (returns 0).
+    /// Runs a C row kernel (`fk_depthwise_rows`, `fk_depthwise_block`, `fk_maxpool_rows`) over output rows `rows` (over
+    /// `n · outH`), image by image, with the layer described as `fk_depthwise`; false as soon as the kernel refuses
+    /// (returns 0). `output` is the whole output tensor, or with `packed` the start of the rows written one after another
+    /// (the block kernel writes its first row at `output`).
     private static func windowRows(_ rows: Range<Int>, input: UnsafePointer<Float>, channels c: Int, geometry g: WindowGeometry,
                                    filter: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
-                                   _ kernel: (UnsafePointer<fk_depthwise>, Int32, Int32) -> Int32) -> Bool {
+                                   packed: Bool = false, _ kernel: (UnsafePointer<fk_depthwise>, Int32, Int32) -> Int32) -> Bool {
         var row = rows.lowerBound
         while row < rows.upperBound {
             let image = row / g.outH, first = row % g.outH
             let last = min(g.outH, first + rows.upperBound - row)
             var p = fk_depthwise(input: input + image * g.inH * g.inW * c, filter: filter, bias: bias,
-                                 output: output + image * g.outH * g.outW * c, c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
+                                 output: packed ? output + (row - rows.lowerBound) * g.outW * c : output + image * g.outH * g.outW * c,
+                                 c: Int32(c), in_h: Int32(g.inH), in_w: Int32(g.inW),
                                  out_h: Int32(g.outH), out_w: Int32(g.outW), kh: Int32(g.kH), kw: Int32(g.kW),
                                  stride_h: Int32(g.strideH), stride_w: Int32(g.strideW), dilation_h: Int32(g.dilationH),
                                  dilation_w: Int32(g.dilationW), pad_top: Int32(g.padTop), pad_left: Int32(g.padLeft))
