@@ -156,4 +156,20 @@ final class FaceDetectLibraryTests: XCTestCase {
         XCTAssertEqual(tracker.update(frame: 1, faces: [face(262, 96)]), [id])
         XCTAssertNotEqual(tracker.update(frame: 2, faces: [face(300, 66)]), [id])
     }
+
+    /// A face finished with its crop split across the cores (one analyzer, `detect --analyzers 1`) is the same as one
+    /// finished on the calling thread alone: crop bytes, mask, pose, expression and measures.
+    func testFinishingAcrossCoresIsTheSame() throws {
+        let image = try ImageDecoder.decode(fileAt: TestPaths.image("astronaut.png"))
+        let face = try XCTUnwrap(try FaceAnalyzer(range: .full, settings: .init(), store: ModelStore()).locate(image, tiles: 1).first)
+        for size in [256, 97] {
+            let serial = try XCTUnwrap(FaceFinisher(size: size, centering: .face, writeMasks: true).finish(face, in: image))
+            let spread = try XCTUnwrap(FaceFinisher(size: size, centering: .face, writeMasks: true, spreadOverCores: true).finish(face, in: image))
+            XCTAssertEqual(spread.crop, serial.crop, "crop \(size)")
+            XCTAssertEqual(spread.mask?.values, serial.mask?.values, "mask \(size)")
+            XCTAssertEqual(spread.quality, serial.quality, "quality \(size)")
+            XCTAssertEqual(spread.pose, serial.pose, "pose \(size)")
+        }
+    }
+
 }

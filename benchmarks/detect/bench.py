@@ -5,7 +5,7 @@ side, frames per second, and peak memory on a clip and the same clip looped thre
 
 Input folder layout (written by run.sh): TOOL__CLIP__ROUND.json (the tool's JSON report on stdout) and
 TOOL__CLIP__ROUND.time (`/usr/bin/time -v` output), TOOL in {facet, facet1 (`--analyzers 1`), peer}. Standard library only."""
-import argparse, glob, json, os, re, subprocess, time
+import argparse, glob, json, os, re, statistics, subprocess, time
 
 STAGES = ["decode", "detect", "mesh", "points5", "align", "write", "wait"]
 CORE = ["detect", "mesh", "align"]          # detection + landmarks + pose (alignment and pose are one stage)
@@ -193,7 +193,10 @@ def main():
         pc = sum(((p.get("cpuStages") or {}).get(s) or 0) for s in ("detect", "mesh", "align")) if p and p.get("cpuStages") else None
         L.append(f"| **detect+mesh+pose** | **{f2(a)}** | {f2(b)} | {ratio(a, b)} | {f2(pc)} | {ratio(a, pc)} |")
         fa, fb = (1000 / a if a else None), (1000 / b if b else None)
-        L.append(f"| detect+mesh+pose, frames/s | **{f2(fa)}** | {f2(fb)} | {ratio(fa, fb)} |")
+        # Facet's figure is CPU time and the peer's wall time spread over 2 threads: frames/s per core of CPU compares
+        # like with like (Facet's analyzers each use one core; the peer's CPU column is both threads' time).
+        fpc = (1000 / pc if pc else None)
+        L.append(f"| detect+mesh+pose, frames/s per core of CPU | **{f2(fa)}** | {f2(fpc)} | {ratio(fa, fpc)} |")
         wa, wb = (wall_fps(f) if f else None), (wall_fps(p) if p else None)
         L.append(f"| **whole pipeline (wall), frames/s** | **{f2(wa)}** | {f2(wb)} | {ratio(wa, wb)} |")
         ca, cb = (f.get("cpu_ms_per_frame") if f else None), (p.get("cpu_ms_per_frame") if p else None)
@@ -209,20 +212,32 @@ def main():
         if o and p:
             L.append("One frame at a time, the peer's own way: `detect --analyzers 1` (one analyzer; each network spread "
                      "over both cores, as XNNPACK's 2 threads are; its detect and mesh are then the time the analysing thread spent on "
-                     "them, close to wall time; align, points5 and write are as above), beside the peer's wall time per stage. "
-                     "Facet's crop writers still run beside the analysing thread (the peer writes after each frame), so the "
-                     "stages share the cores with them.\n")
-            L.append("| stage | Facet `--analyzers 1` ms/frame | LiteRT peer ms/frame | Facet / peer |")
-            L.append("|---|---:|---:|---:|")
+                     "them, close to wall time; align, whose crop is then split across the cores too, likewise; points5 and "
+                     "write are as above), beside the peer's wall time per stage. Facet's crop writers still run beside the "
+                     "analysing thread (the peer writes after each frame), in Linux's idle scheduling class so that the "
+                     "networks take the cores back from them at once. The last column pairs each round's two runs (the "
+                     "tools alternate, so a round's runs are seconds apart): the median of those ratios and their range, "
+                     "which the host's drift between rounds does not move.\n")
+            # Rounds alternate the tools, so round r of each ran within seconds of the other: the per-round ratio is
+            # free of the host's drift between rounds, and its median and range show how steady the comparison is.
+            pairs = [(x, y) for x in runs.get(("facet1", key), []) for y in runs.get(("peer", key), []) if x["round"] == y["round"]]
+
+            def paired(measure):
+                values = sorted(measure(x) / measure(y) for x, y in pairs if measure(x) and measure(y))
+                if not values:
+                    return "—"
+                return f"{statistics.median(values):.2f} ({values[0]:.2f}–{values[-1]:.2f})"
+            L.append(f"| stage | Facet `--analyzers 1` ms/frame | LiteRT peer ms/frame | Facet / peer | Facet / peer, per round: median (range of {len(pairs)}) |")
+            L.append("|---|---:|---:|---:|---:|")
             for s in STAGES:
                 a, b = stage(o, s), stage(p, s)
-                L.append(f"| {s} | {f2(a)} | {f2(b)} | {ratio(a, b)} |")
+                L.append(f"| {s} | {f2(a)} | {f2(b)} | {ratio(a, b)} | {paired(lambda r, s=s: stage(r, s))} |")
             a, b = core_ms(o), core_ms(p)
-            L.append(f"| **detect+mesh+pose** | **{f2(a)}** | {f2(b)} | {ratio(a, b)} |")
+            L.append(f"| **detect+mesh+pose** | **{f2(a)}** | {f2(b)} | {ratio(a, b)} | **{paired(core_ms)}** |")
             fa1, fb1 = (1000 / a if a else None), (1000 / b if b else None)
-            L.append(f"| detect+mesh+pose, frames/s | **{f2(fa1)}** | {f2(fb1)} | {ratio(fa1, fb1)} |")
+            L.append(f"| detect+mesh+pose, frames/s | **{f2(fa1)}** | {f2(fb1)} | {ratio(fa1, fb1)} | {paired(lambda r: 1000 / core_ms(r) if core_ms(r) else None)} |")
             wa, wb = wall_fps(o), wall_fps(p)
-            L.append(f"| **whole pipeline (wall), frames/s** | **{f2(wa)}** | {f2(wb)} | {ratio(wa, wb)} |")
+            L.append(f"| **whole pipeline (wall), frames/s** | **{f2(wa)}** | {f2(wb)} | {ratio(wa, wb)} | **{paired(wall_fps)}** |")
             ca, cb = o.get("cpu_ms_per_frame"), p.get("cpu_ms_per_frame")
             L.append(f"| whole process CPU (user + system), ms/frame | {f2(ca)} | {f2(cb)} | {ratio(ca, cb)} |")
             L.append(f"| faces / frames | {o['faces']} / {o['frames']} | {p['faces']} / {p['frames']} | |")

@@ -3,7 +3,7 @@
 # same stages run by Google's LiteRT + OpenCV (+ dlib's 5-point predictor) in peer_detect_litert.py, on a
 # 512x512 clip, on the 720x1280 clip d13.mp4, and on the 512x512 clip looped 3x (peak memory vs video length).
 # Usage: benchmarks/detect/run.sh   (after `make setup` and a release build of `detect`; writes RESULTS.md
-#        beside this script). FACET_BENCH_ROUNDS (default 3) rounds, the tools alternating within each round.
+#        beside this script). FACET_BENCH_ROUNDS (default 5) rounds, the tools alternating within each round.
 # Installs its peer on the fly: ai-edge-litert, numpy, opencv-python-headless and (if a wheel installs)
 # dlib-bin into a throwaway virtualenv.
 set -euo pipefail
@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 shared="$repo/../shared"
 models="${FACET_MODELS:-${XDG_CACHE_HOME:-$HOME/.cache}/facet/models}"
-rounds="${FACET_BENCH_ROUNDS:-3}"
+rounds="${FACET_BENCH_ROUNDS:-5}"
 clip512="${FACET_BENCH_CLIP512:-$shared/faces/videos/d14.mp4}"   # 512x512, 536 frames, one face in every frame
 clip720="${FACET_BENCH_CLIP720:-$shared/faces/videos/d13.mp4}"   # 720x1280, 352 frames
 facet="$repo/.build/release/detect"

@@ -20,16 +20,18 @@ public struct FaceFinisher: Sendable {
     public var size: Int
     public var centering: FaceCentering
     public var writeMasks: Bool
+    /// Split the aligned crop's rows across the cores (`Parallel`), for callers whose cores are otherwise idle while a
+    /// face is finished (one frame at a time); false: the calling thread alone (`Parallel.serially`), for callers that
+    /// keep the other cores busy meanwhile (one analyzer per core). The result is the same either way.
+    public var spreadOverCores: Bool
 
-    public init(size: Int, centering: FaceCentering, writeMasks: Bool) {
-        self.size = size; self.centering = centering; self.writeMasks = writeMasks
+    public init(size: Int, centering: FaceCentering, writeMasks: Bool, spreadOverCores: Bool = false) {
+        self.size = size; self.centering = centering; self.writeMasks = writeMasks; self.spreadOverCores = spreadOverCores
     }
 
-    /// The finished face, or nil when its landmarks are degenerate (no alignment, pose or expression). Runs on the
-    /// calling thread alone (`Parallel.serially`): one face's crop and masks are too small to be worth waking
-    /// other cores, which `detect` keeps busy with its analyzers and PNG writers meanwhile.
+    /// The finished face, or nil when its landmarks are degenerate (no alignment, pose or expression).
     public func finish(_ face: LocatedFace, in image: RGBImage) -> FinishedFace? {
-        Parallel.serially { finishHere(face, in: image) }
+        spreadOverCores ? finishHere(face, in: image) : Parallel.serially { finishHere(face, in: image) }
     }
 
     private func finishHere(_ face: LocatedFace, in image: RGBImage) -> FinishedFace? {

@@ -148,6 +148,7 @@ public final class BlazeFace {
     /// centred, zeros around it, values in [-1, 1]. Shrinking by 3× or more first applies an integer box
     /// filter (which makes a 512 px image's 128 px input exactly MediaPipe's golden box-filtered one).
     func prepareInput(_ image: RGBImage) -> Letterbox {
+        Parallel.expectWork()   // the network follows the letterbox: wake the pool's workers now
         let size = Double(range.inputSize)
         let scale = size / Double(max(image.width, image.height))
         let padX = (size - Double(image.width) * scale) / 2, padY = (size - Double(image.height) * scale) / 2

@@ -108,6 +108,7 @@ public final class FaceMesh {
 
     /// Runs FaceMesh on the region `roi` of `image`.
     public func landmarks(in image: RGBImage, roi: RotatedRect) -> FaceMeshResult {
+        Parallel.expectWork()   // the network follows the crop: wake the pool's workers now
         roi.crop(image, size: Self.inputSize, round: true, into: &input)
         try? interpreter.setInput(input)
         interpreter.run()

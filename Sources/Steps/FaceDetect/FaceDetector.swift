@@ -34,7 +34,10 @@ public final class FaceDetector {
         analyzers = options.analyzers > 0
             ? try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: store, workers: options.analyzers)
             : try FaceAnalyzerPool(range: options.range, settings: options.analyzer, store: store)
-        finisher = FaceFinisher(size: options.size, centering: options.centering, writeMasks: options.writeMasks)
+        // With one analyzer the networks leave the pool's worker idle while a frame's faces are aligned: the crops use
+        // it too. With one analyzer per core the cores are busy locating other frames meanwhile.
+        finisher = FaceFinisher(size: options.size, centering: options.centering, writeMasks: options.writeMasks,
+                                spreadOverCores: analyzers.workers == 1)
     }
 
     /// What one unit gave; its faces stay in the catalog (the manifest is written from there page by page).
