@@ -60,4 +60,23 @@ final class WorkerPoolTests: XCTestCase {
             XCTAssertEqual(sum, 6)
         }
     }
+
+    /// `Parallel.expectWork` wakes the shared pool's sleeping worker, except inside `Parallel.serially` (whose work
+    /// never reaches the pool: a woken worker would only spin against the caller's own threads).
+    func testExpectWorkWakesOnlyForPooledWork() throws {
+        guard Parallel.cores > 1 else { return }
+        let pool = WorkerPool.shared
+        Parallel.ranges(8, work: 10_000_000, threshold: 1) { _ in }   // the pool exists and has run
+        func sleepUntilAsleep() {
+            for _ in 0..<200 where pool.asleep < Parallel.cores - 1 { usleep(1000) }
+        }
+        sleepUntilAsleep()
+        XCTAssertEqual(pool.asleep, Parallel.cores - 1, "idle workers sleep after their spin")
+        let before = pool.nudgesSent
+        Parallel.serially { Parallel.expectWork() }
+        XCTAssertEqual(pool.nudgesSent, before, "no wake-up for serial work")
+        Parallel.expectWork()
+        XCTAssertEqual(pool.nudgesSent, before + 1, "a sleeping worker is woken")
+    }
+
 }

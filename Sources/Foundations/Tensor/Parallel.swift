@@ -35,8 +35,10 @@ public enum Parallel {
 
     /// Tells the pool that parallel work follows shortly (e.g. a network after its input crop): workers that fell
     /// asleep since the last job wake now and spin, so their wake-up overlaps the caller's serial work. Cheap when
-    /// they are awake; never needed for correctness (a job never waits for a sleeping worker).
+    /// they are awake; never needed for correctness (a job never waits for a sleeping worker). A no-op inside
+    /// `serially`, whose work never reaches the pool (a woken worker would only spin against the caller's threads).
     public static func expectWork() {
+        guard cores > 1, pthread_getspecific(serialKey) == nil else { return }
         WorkerPool.shared.nudge()
     }
 }
@@ -160,6 +162,10 @@ final class WorkerPool: @unchecked Sendable {
             word = original
         }
     }
+
+    /// Workers asleep now, and nudges that woke some (for tests).
+    var asleep: Int { sleepers.load(ordering: .acquiring) }
+    var nudgesSent: Int { nudges.load(ordering: .acquiring) }
 
     /// Wakes sleeping workers so they spin (`Parallel.expectWork`); a no-op when none sleeps.
     func nudge() {
