@@ -79,4 +79,18 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(pool.nudgesSent, before + 1, "a sleeping worker is woken")
     }
 
+
+    /// A pool dropped right after a job is not freed under its workers (they never exit, so they keep it alive):
+    /// 300 pools created, used once and dropped, with no crash.
+    func testDroppedPoolsStayValidForTheirWorkers() {
+        for round in 0..<300 {
+            let pool = WorkerPool(workers: 2, spinNanoseconds: round % 2 == 0 ? 0 : 20_000)
+            nonisolated(unsafe) var sum = 0
+            let lock = NSLock()
+            XCTAssertTrue(pool.run(chunks: 3) { i in lock.lock(); sum += i; lock.unlock() })
+            XCTAssertEqual(sum, 3)
+        }
+        usleep(50_000)   // the workers of the last pools finish their loop iteration and sleep
+    }
+
 }

@@ -111,8 +111,10 @@ final class WorkerPool: @unchecked Sendable {
         // Workers start from the generation as it is now, so a job posted before a thread gets going is
         // still seen as new by it.
         let start = generation.load(ordering: .acquiring)
+        // The threads never exit, so they keep the pool alive (a strong reference): a pool is never freed under a
+        // worker that is still waiting on its condition.
         for index in 0..<self.workers {
-            let thread = Thread { [unowned self] in self.loop(seen: start) }
+            let thread = Thread { self.loop(seen: start) }
             thread.name = "facet.tensor.\(index + 1)"
             thread.start()
         }
