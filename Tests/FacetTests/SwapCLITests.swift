@@ -189,6 +189,25 @@ final class SwapCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: written.path + ".provenance.json"))
     }
 
+    /// The face models load only when a face has to be found: a faces manifest swaps with none installed, and a
+    /// video that needs them still fails with the missing file named and nothing written.
+    func testFaceModelsLoadOnlyWhenNeeded() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let noModels = out.appendingPathComponent("no-models")
+        try FileManager.default.createDirectory(at: noModels, withIntermediateDirectories: true)
+        let given = try swap(["--model", fx.model.path, "--models", noModels.path, "--occlusion", "none", "--output",
+                              out.appendingPathComponent("faces.mp4").path, fx.mirandaFaces.path], workspace: fx.workspace)
+        XCTAssertEqual(given.status, 0, given.stderr)
+        XCTAssertGreaterThan(try XCTUnwrap(try given.requireReport().outputs.first).swapped, 0)
+        let video = out.appendingPathComponent("video.mp4")
+        let found = try swap(["--model", fx.model.path, "--models", noModels.path, "--occlusion", "none", "--output", video.path, fx.stage.path],
+                             workspace: fx.workspace)
+        XCTAssertEqual(found.status, 66, found.stderr)
+        XCTAssertTrue(found.stderr.contains("swap: error:") && found.stderr.contains(noModels.path), found.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: video.path))
+    }
+
     /// Bad input: one line naming the file, the documented exit code, nothing written.
     func testBadInput() throws {
         let fx = try swapFixtures()

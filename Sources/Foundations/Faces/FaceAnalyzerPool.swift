@@ -14,9 +14,28 @@ public final class FaceAnalyzerPool {
     /// The analyzers, one per worker; `analyzers[0]` also serves single images on the calling thread.
     public let analyzers: [FaceAnalyzer]
 
-    /// - Parameter workers: analyzer threads (≥ 1; default one per core, `Parallel.cores`).
+    /// - Parameter workers: analyzer threads (≥ 1; default one per core, `Parallel.cores`). The analyzers load
+    ///   their models side by side, one per thread (reading and unpacking them is most of a short run's start).
     public init(range: BlazeFace.Range, settings: FaceAnalyzer.Settings, store: ModelStore, workers: Int = Parallel.cores) throws {
-        analyzers = try (0..<max(workers, 1)).map { _ in try FaceAnalyzer(range: range, settings: settings, store: store) }
+        let count = max(workers, 1)
+        guard count > 1 else {
+            analyzers = [try FaceAnalyzer(range: range, settings: settings, store: store)]
+            return
+        }
+        let loaded = Loaded(count: count)
+        DispatchQueue.concurrentPerform(iterations: count) { k in
+            loaded.store(Parallel.serially { Result { try FaceAnalyzer(range: range, settings: settings, store: store) } }, at: k)
+        }
+        analyzers = try loaded.values.map { try $0.get() }
+    }
+
+    /// The analyzers being loaded, one slot per thread (each written once, read after all have finished).
+    private final class Loaded: @unchecked Sendable {
+        private let lock = NSLock()
+        private var slots: [Result<FaceAnalyzer, any Error>]
+        init(count: Int) { slots = Array(repeating: .failure(CancellationError()), count: count) }
+        func store(_ value: Result<FaceAnalyzer, any Error>, at k: Int) { lock.lock(); slots[k] = value; lock.unlock() }
+        var values: [Result<FaceAnalyzer, any Error>] { lock.lock(); defer { lock.unlock() }; return slots }
     }
 
     public var workers: Int { analyzers.count }

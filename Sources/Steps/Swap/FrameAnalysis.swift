@@ -163,6 +163,22 @@ final class FrameAnalysis {
     }
 }
 
+/// The analysis pass, built on first use (loading the face models takes a noticeable part of a short swap).
+final class DeferredAnalysis {
+    private let build: () throws -> FrameAnalysis
+    private var built: FrameAnalysis?
+
+    init(_ build: @escaping () throws -> FrameAnalysis) { self.build = build }
+
+    /// The analysis, built now if this is the first call (a failed build is tried again next time).
+    func get() throws -> FrameAnalysis {
+        if let built { return built }
+        let analysis = try build()
+        built = analysis
+        return analysis
+    }
+}
+
 /// Decides which faces are the target with the rule `identify label` uses (Recognition's `LabelDecider`, the
 /// calibrated open-set rule by default: per-identity thresholds from each identity's own references, a margin
 /// to the runner-up, the track's median vote, tracks seen in the same frame as each other's cohort; small faces

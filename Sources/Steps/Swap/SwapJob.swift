@@ -52,7 +52,7 @@ final class SwapJob {
 
     private func runImage(_ url: URL, collectPreview: Int, previews: inout [(RGBImage, RGBImage)]) throws -> SwapReport.Output {
         let original = try ImageDecoder.decode(fileAt: url, maxPixels: options.maxPixels)
-        var frame = try context.analysis.analyseImage(original)
+        var frame = try context.analysis.get().analyseImage(original)
         var frames = [frame]
         context.decision?.apply(to: &frames, tracked: false)
         frame = frames[0]
@@ -95,7 +95,7 @@ final class SwapJob {
                 frames = try FilteredFaces.align(given, video: url, maxPixels: options.maxPixels)
                 damage = []
             } else {
-                (frames, info, damage) = try context.analysis.analyseVideo(url, maxPixels: options.maxPixels, name: name)
+                (frames, info, damage) = try context.analysis.get().analyseVideo(url, maxPixels: options.maxPixels, name: name)
             }
             let encoder = JSONEncoder()
             try AtomicFile.write(try encoder.encode(AnalysisCache(sourceSha256: sourceSha256, frames: frames, info: info, damage: damage)),

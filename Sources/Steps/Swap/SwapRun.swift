@@ -99,11 +99,14 @@ public enum SwapRun {
             throw SwapError.outputIsInput(path: out.path)
         }
 
-        let analyzers = try FaceAnalyzerPool(range: .full, settings: FaceAnalyzer.Settings(), store: options.models)
-        let embedder = try FaceEmbedder(store: options.models)
         let clock = StageClock()
-        let analysis = FrameAnalysis(analyzers: analyzers, embedder: embedder, catalog: catalog, minFaceSize: options.minFaceSize, progress: progress,
-                                     clock: clock)
+        // The face models load on first use: a faces manifest, or a video whose analysis an earlier run or shard
+        // cached, never needs them.
+        let analysis = DeferredAnalysis {
+            FrameAnalysis(analyzers: try FaceAnalyzerPool(range: .full, settings: FaceAnalyzer.Settings(), store: options.models),
+                          embedder: try FaceEmbedder(store: options.models), catalog: catalog, minFaceSize: options.minFaceSize,
+                          progress: progress, clock: clock)
+        }
         let hands = options.occlusion.usesHands ? try HandOcclusion(store: options.models, margin: options.handMargin) : nil
         let renderer = FaceRenderer(model: model, framing: framing, decoder: decoder, options: options, clock: clock, hands: hands)
         let modelInfo = SwapModelInfo(manifest: options.model.path, sha256: model.manifestSha256, weightsSha256: model.weightsSha256, kind: m.model,
@@ -173,7 +176,7 @@ struct SwapContext {
     let catalog: Catalog
     let progress: ProgressSink
     let clock: StageClock
-    let analysis: FrameAnalysis
+    let analysis: DeferredAnalysis
     let renderer: FaceRenderer
     let decision: TargetDecision?
     let framing: ModelFraming
