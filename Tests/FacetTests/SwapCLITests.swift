@@ -208,6 +208,36 @@ final class SwapCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: video.path))
     }
 
+    /// An odd-sized video (possible outside H.264 4:2:0: 4:4:4, VP9, FFV1) swaps: H.264 output one pixel longer on
+    /// each odd side (said in a warning), FFV1 at the same size; `score` reads the padded output against the source.
+    func testOddSizedVideoIsSwappedAndScored() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let odd = out.appendingPathComponent("odd.mp4")
+        let cut = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                 ["-v", "error", "-i", fx.stage.path, "-frames:v", "40", "-vf", "scale=641:361", "-c:v", "libx264", "-pix_fmt",
+                                  "yuv444p", "-crf", "18", "-preset", "ultrafast", "-an", odd.path], timeout: 120)
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        let h264 = out.appendingPathComponent("odd-swapped.mp4")
+        let run = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--output", h264.path, odd.path], workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let entry = try XCTUnwrap(try run.requireReport().outputs.first)
+        XCTAssertGreaterThan(entry.swapped, 0)
+        XCTAssertTrue(entry.warnings.contains { $0.contains("641x361") && $0.contains("642x362") }, "\(entry.warnings)")
+        let frames = try decodedFrames(h264)
+        XCTAssertEqual(frames.count, 40)
+        XCTAssertEqual(frames.first.map { [$0.image.width, $0.image.height] }, [642, 362])
+        let scored = try runProcess(try TestPaths.executable("score"),
+                                    ["run", "--workspace", fx.workspace.path, "-q", "--json", try XCTUnwrap(entry.manifest)], timeout: 600)
+        XCTAssertEqual(scored.status, 0, scored.stderr)
+
+        let ffv1 = out.appendingPathComponent("odd-swapped.mkv")
+        let lossless = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--codec", "ffv1", "--output", ffv1.path, odd.path],
+                                workspace: fx.workspace)
+        XCTAssertEqual(lossless.status, 0, lossless.stderr)
+        XCTAssertEqual(try decodedFrames(ffv1).first.map { [$0.image.width, $0.image.height] }, [641, 361])
+    }
+
     /// Bad input: one line naming the file, the documented exit code, nothing written.
     func testBadInput() throws {
         let fx = try swapFixtures()

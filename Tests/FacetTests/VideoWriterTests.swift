@@ -123,7 +123,7 @@ final class VideoWriterTests: XCTestCase {
 
     func testRefusesBadSizes() throws {
         let dir = try makeTemporaryDirectory()
-        for (w, h) in [(321, 240), (320, 0), (-2, 4)] {
+        for (w, h) in [(320, 0), (-2, 4)] {
             XCTAssertThrowsError(try VideoWriter(url: dir.appendingPathComponent("bad.mp4"), options: VideoWriterOptions(width: w, height: h)),
                                  "\(w)x\(h)")
         }
@@ -136,6 +136,49 @@ final class VideoWriterTests: XCTestCase {
         try writer.write(RGBImage(width: 32, height: 32, fill: (10, 200, 30)))
         try writer.finish()
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["ok.mp4"])
+    }
+
+    /// H.264 in yuv420p needs even sides: an odd-sized video is encoded one pixel longer on each odd side, its last
+    /// column and row repeated; FFV1 keeps the odd size exactly.
+    func testOddSizesArePaddedToEvenForH264AndKeptForFFV1() throws {
+        let dir = try makeTemporaryDirectory()
+        var image = RGBImage(width: 321, height: 241)
+        for y in 0..<241 { for x in 0..<321 {
+            let p = (y * 321 + x) * 3
+            image.pixels[p] = UInt8(x / 2); image.pixels[p + 1] = UInt8(y); image.pixels[p + 2] = UInt8((x + y) / 3)
+        } }
+        let h264 = dir.appendingPathComponent("odd.mp4")
+        let writer = try VideoWriter(url: h264, options: VideoWriterOptions(width: 321, height: 241, crf: 0, preset: "ultrafast"))
+        XCTAssertEqual([writer.encodedWidth, writer.encodedHeight], [322, 242])
+        XCTAssertTrue(writer.isPadded)
+        for _ in 0..<3 { try writer.write(image) }
+        try writer.finish()
+        let reader = try VideoReader(url: h264)
+        let converter = FrameConverter()
+        var decoded: [RGBImage] = []
+        while let frame = try reader.nextFrame() { decoded.append(try converter.rgb(frame)) }
+        XCTAssertEqual(decoded.count, 3)
+        let first = try XCTUnwrap(decoded.first)
+        XCTAssertEqual([first.width, first.height], [322, 242])
+        func luma(_ img: RGBImage, _ x: Int, _ y: Int) -> Double {
+            let p = (y * img.width + x) * 3
+            return 0.299 * Double(img.pixels[p]) + 0.587 * Double(img.pixels[p + 1]) + 0.114 * Double(img.pixels[p + 2])
+        }
+        var worst = 0.0, edge = 0.0
+        for y in 0..<241 { for x in 0..<321 { worst = max(worst, abs(luma(first, x, y) - luma(image, x, y))) } }
+        for y in 0..<241 { edge = max(edge, abs(luma(first, 321, y) - luma(image, 320, y))) }
+        for x in 0..<321 { edge = max(edge, abs(luma(first, x, 241) - luma(image, x, 240))) }
+        XCTAssertLessThan(worst, 4, "the picture itself is kept (yuv420p rounding only)")
+        XCTAssertLessThan(edge, 4, "the added column and row repeat the last ones")
+
+        let ffv1 = dir.appendingPathComponent("odd.mkv")
+        let lossless = try VideoWriter(url: ffv1, options: VideoWriterOptions(width: 321, height: 241, codec: .ffv1))
+        XCTAssertFalse(lossless.isPadded)
+        try lossless.write(image)
+        try lossless.finish()
+        let back = try VideoReader(url: ffv1)
+        let frame = try XCTUnwrap(try back.nextFrame())
+        XCTAssertEqual(try converter.rgb(frame), image)
     }
 
     func testMissingAudioSourceIsReported() throws {

@@ -12,7 +12,8 @@ public enum VideoCodecChoice: String, Sendable, Codable {
 
 /// Settings for writing a video: H.264 in MP4 (default) or lossless FFV1 in MKV.
 public struct VideoWriterOptions: Sendable {
-    /// Frame size in pixels. H.264 in yuv420p needs even sides; odd sizes are refused.
+    /// Frame size in pixels (the size of the frames given to `write`). H.264 in yuv420p needs even sides: an odd
+    /// side is encoded one pixel longer, its last column or row repeated (`VideoWriter.encodedWidth`).
     public var width: Int
     public var height: Int
     /// Frame rate as a fraction (e.g. 30000/1001); time stamps are counted in its frame units.
@@ -58,6 +59,11 @@ public final class VideoWriter {
     public let options: VideoWriterOptions
     /// The video encoder in use: `libx264`, or `mpeg4` as the fallback.
     public let encoderName: String
+    /// The encoded frame size: `options`' size, each odd side one pixel longer for yuv420p (FFV1 keeps odd sides).
+    public let encodedWidth: Int
+    public let encodedHeight: Int
+    /// Whether frames are padded to an even size (see `encodedWidth`).
+    public var isPadded: Bool { encodedWidth != options.width || encodedHeight != options.height }
 
     private let tempPath: String
     /// The locked temporary file FFmpeg writes through `tempPath` (see `TemporaryFile`).
@@ -82,10 +88,13 @@ public final class VideoWriter {
         self.url = url
         self.options = options
         let path = url.path
-        guard options.width > 0, options.height > 0, options.width % 2 == 0, options.height % 2 == 0 else {
+        guard options.width > 0, options.height > 0 else {
             throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22,
-                                    message: "frame size \(options.width)x\(options.height) must be positive and even")
+                                    message: "frame size \(options.width)x\(options.height) must be positive")
         }
+        let subsampled = options.codec != .ffv1
+        encodedWidth = subsampled ? options.width + options.width % 2 : options.width
+        encodedHeight = subsampled ? options.height + options.height % 2 : options.height
         guard options.frameRateNumerator > 0, options.frameRateDenominator > 0 else {
             throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22, message: "frame rate must be positive")
         }
@@ -113,8 +122,8 @@ public final class VideoWriter {
         encoderName = String(cString: codec.pointee.name)
         encoder = try CodecContextHandle(codec: codec, path: path)
         let e = encoder.pointer
-        e.pointee.width = Int32(options.width)
-        e.pointee.height = Int32(options.height)
+        e.pointee.width = Int32(encodedWidth)
+        e.pointee.height = Int32(encodedHeight)
         e.pointee.pix_fmt = pixelFormat
         if let tb = options.timeBase {
             guard tb.numerator > 0, tb.denominator > 0, tb.numerator <= Int(Int32.max), tb.denominator <= Int(Int32.max) else {
@@ -164,8 +173,8 @@ public final class VideoWriter {
         try output.writeHeader(metadata: options.metadata, tempPath: tempPath, mp4: !lossless, path: path)
 
         staging = try FrameHandle(path: path)
-        staging.pointer.pointee.width = Int32(options.width)
-        staging.pointer.pointee.height = Int32(options.height)
+        staging.pointer.pointee.width = Int32(encodedWidth)
+        staging.pointer.pointee.height = Int32(encodedHeight)
         staging.pointer.pointee.format = pixelFormat.rawValue
         try check(av_frame_get_buffer(staging.pointer, 0), "allocating a frame buffer", path: path)
         packet = try PacketHandle(path: path)
@@ -183,6 +192,25 @@ public final class VideoWriter {
         try write(image, pts: pts)
     }
 
+    /// Copies `image` (`options`' size) into `paddedInput` at the encoded size, repeating the last column and row
+    /// into an added one, with 64 spare bytes after the last row.
+    private func fillPaddedInput(from image: RGBImage) {
+        let w = image.width, h = image.height, ew = encodedWidth, eh = encodedHeight
+        let byteCount = ew * eh * 3
+        if paddedInput.count < byteCount + 64 { paddedInput = [UInt8](repeating: 0, count: byteCount + 64) }
+        paddedInput.withUnsafeMutableBufferPointer { dst in
+            image.pixels.withUnsafeBufferPointer { src in
+                guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                if ew == w && eh == h { d.update(from: s, count: w * h * 3); return }
+                for y in 0..<eh {
+                    let row = d + y * ew * 3
+                    row.update(from: s + min(y, h - 1) * w * 3, count: w * 3)
+                    for x in w..<ew { for c in 0..<3 { row[x * 3 + c] = row[(w - 1) * 3 + c] } }
+                }
+            }
+        }
+    }
+
     /// Appends one frame with an explicit time stamp in the encoder's time base (`options.timeBase` when set),
     /// forced to increase.
     public func write(_ image: RGBImage, pts requested: Int64) throws {
@@ -194,23 +222,20 @@ public final class VideoWriter {
         let pts = lastPTS == .min ? requested : max(requested, lastPTS &+ 1)
         try check(av_frame_make_writable(staging.pointer), "preparing a frame buffer", path: path)
         let context = try scaler.context(
-            srcWidth: Int32(image.width), srcHeight: Int32(image.height), srcFormat: AV_PIX_FMT_RGB24,
-            dstWidth: Int32(options.width), dstHeight: Int32(options.height), dstFormat: pixelFormat,
+            srcWidth: Int32(encodedWidth), srcHeight: Int32(encodedHeight), srcFormat: AV_PIX_FMT_RGB24,
+            dstWidth: Int32(encodedWidth), dstHeight: Int32(encodedHeight), dstFormat: pixelFormat,
             colorspace: AVCOL_SPC_SMPTE170M, srcFullRange: true, dstFullRange: false, path: path)
-        // libswscale's SIMD paths read a little past the end of the last row: convert from a padded copy.
-        let byteCount = image.pixels.count
-        if paddedInput.count < byteCount + 64 { paddedInput = [UInt8](repeating: 0, count: byteCount + 64) }
-        paddedInput.withUnsafeMutableBufferPointer { dst in
-            image.pixels.withUnsafeBufferPointer { src in dst.baseAddress!.update(from: src.baseAddress!, count: byteCount) }
-        }
+        // libswscale's SIMD paths read a little past the end of the last row: convert from a padded copy (which
+        // also repeats an odd side's last column or row).
+        fillPaddedInput(from: image)
         let rows = paddedInput.withUnsafeBufferPointer { buffer -> Int32 in
             var srcData: [UnsafePointer<UInt8>?] = [buffer.baseAddress, nil, nil, nil]
-            var srcStride: [Int32] = [Int32(image.width * 3), 0, 0, 0]
+            var srcStride: [Int32] = [Int32(encodedWidth * 3), 0, 0, 0]
             return withUnsafeMutablePointer(to: &staging.pointer.pointee.data) { dstData in
                 withUnsafeMutablePointer(to: &staging.pointer.pointee.linesize) { dstStride in
                     dstData.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { dd in
                         dstStride.withMemoryRebound(to: Int32.self, capacity: 8) { ds in
-                            sws_scale(context, &srcData, &srcStride, 0, Int32(image.height), dd, ds)
+                            sws_scale(context, &srcData, &srcStride, 0, Int32(encodedHeight), dd, ds)
                         }
                     }
                 }

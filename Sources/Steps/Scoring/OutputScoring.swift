@@ -35,6 +35,13 @@ extension RunScorer {
     static let stripSide = 112
 
     /// Whether a track of an output belongs to this process's shard.
+    /// Whether `output` is `source`'s size with each odd side one pixel longer (swap's H.264 output of an
+    /// odd-sized video: yuv420p needs even sides).
+    static func isEvenPadding(of source: RGBImage, _ output: RGBImage) -> Bool {
+        (source.width % 2 == 1 || source.height % 2 == 1)
+            && output.width == source.width + source.width % 2 && output.height == source.height + source.height % 2
+    }
+
     static func inShard(output: Int, track: Int, options: ScoreOptions) -> Bool {
         options.shardCount <= 1 || (output &* 1_000_003 &+ track).magnitude % UInt(options.shardCount) == UInt(options.shardIndex - 1)
     }
@@ -71,7 +78,11 @@ extension RunScorer {
         do {
             while true {
                 let source = try sourceStream.next()
-                let out = try outputStream.next()
+                var out = try outputStream.next()
+                if let source, let padded = out, Self.isEvenPadding(of: source, padded) {
+                    // swap's H.264 output of an odd-sized source repeats the last column or row to an even size.
+                    out = padded.cropped(x: 0, y: 0, width: source.width, height: source.height)
+                }
                 if source != nil { sourceCount += 1 }
                 if out != nil { outputCount += 1 }
                 guard let source, let out else {

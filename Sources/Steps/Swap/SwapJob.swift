@@ -226,6 +226,11 @@ final class SwapJob {
         if counts.damagedFrames > 0 {
             warnings.append("\(name): \(counts.damagedFrames) damaged frame\(counts.damagedFrames == 1 ? "" : "s") copied through as decoded (not swapped)")
         }
+        if options.codec != .ffv1, info.displayWidth % 2 == 1 || info.displayHeight % 2 == 1 {
+            let w = info.displayWidth + info.displayWidth % 2, h = info.displayHeight + info.displayHeight % 2
+            warnings.append("\(name): \(info.displayWidth)x\(info.displayHeight) is odd-sized; H.264 (yuv420p) needs even sides, so the " +
+                            "output is \(w)x\(h), its last column or row repeated (--codec ffv1 keeps the size)")
+        }
         guard all.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
             context.progress.log("\(name): shard \(options.shardIndex)/\(options.shardCount) wrote its segments; the last shard to finish joins them")
             return SwapReport.Output(input: url.path, output: nil, provenance: nil, manifest: nil, frames: frames.count, faces: counts.faces,
