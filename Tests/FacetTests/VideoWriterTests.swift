@@ -181,6 +181,39 @@ final class VideoWriterTests: XCTestCase {
         XCTAssertEqual(try converter.rgb(frame), image)
     }
 
+    /// Every audio stream of the source is copied, packet for packet, with its language tag (the writer used to keep
+    /// only the first).
+    func testEveryAudioStreamIsCopied() throws {
+        let dir = try makeTemporaryDirectory()
+        let stage = TestPaths.repo.appendingPathComponent("Datasets/samples/two_people_stage.mp4")
+        let source = dir.appendingPathComponent("two-audio.mkv")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-i", stage.path, "-t", "2", "-map", "0:v", "-map", "0:a", "-map", "0:a", "-c:v", "libx264", "-preset", "ultrafast", "-c:a:0", "copy",
+                                   "-c:a:1", "aac", "-b:a:1", "48k", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra", source.path],
+                                  timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let url = dir.appendingPathComponent("out.mp4")
+        let writer = try VideoWriter(url: url, options: VideoWriterOptions(width: 64, height: 48, frameRateNumerator: 30, preset: "ultrafast",
+                                                                           audioSource: source))
+        for i in 0..<60 { try writer.write(RGBImage(width: 64, height: 48, fill: (UInt8(i * 4), 90, 160))) }
+        try writer.finish()
+        let probe = try runProcess(URL(fileURLWithPath: "/usr/bin/ffprobe"),
+                                   ["-v", "error", "-show_entries", "stream=codec_type:stream_tags=language", "-of", "csv=p=0", url.path], timeout: 60)
+        XCTAssertEqual(probe.stdout.split(separator: "\n").map(String.init), ["video,und", "audio,eng", "audio,fra"], probe.stdout)
+        func packets(_ file: URL, _ stream: Int) throws -> [String] {
+            let r = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                   ["-v", "error", "-i", file.path, "-map", "0:a:\(stream)", "-c", "copy", "-f", "framemd5", "-"], timeout: 60)
+            return r.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last.map(String.init) }
+        }
+        for stream in 0..<2 {
+            let copied = try packets(url, stream), original = try packets(source, stream)
+            XCTAssertGreaterThan(copied.count, 40, "audio stream \(stream)")
+            // Sound before the first video frame (0.86 s in this clip) is left out, the rest copied byte for byte.
+            let start = try XCTUnwrap(original.firstIndex(of: copied[0]), "audio stream \(stream)")
+            XCTAssertEqual(copied, Array(original[start...].prefix(copied.count)), "audio stream \(stream): packets byte for byte")
+        }
+    }
+
     func testMissingAudioSourceIsReported() throws {
         let dir = try makeTemporaryDirectory()
         let missing = dir.appendingPathComponent("no-such-audio.mp4")

@@ -3,14 +3,14 @@ import FacetCore
 import Foundation
 
 /// Joins video segments written by `VideoWriter` (same codec, size and time base; time stamps already on one
-/// timeline, e.g. the source's) into one file without re-encoding, copies the first audio stream of a source
-/// file into it packet for packet on the source's own timeline, and writes container metadata. The result is written under a temporary
+/// timeline, e.g. the source's) into one file without re-encoding, copies the audio streams (and subtitle streams
+/// the container can hold) of a source file into it packet for packet on the source's own timeline, and writes container metadata. The result is written under a temporary
 /// name and renamed into place, so the destination never holds a half-written file.
 public enum VideoJoiner {
     /// - Parameters:
     ///   - segments: segment files in time order (at least one).
     ///   - destination: the joined file; `.mkv` for FFV1 segments, else MP4.
-    ///   - audioSource: a media file whose first audio stream is copied (nil: no audio).
+    ///   - audioSource: a media file whose audio streams (and subtitle streams the container can hold) are copied (nil: none).
     /// - Throws: `MediaError` naming the segment or the destination.
     public static func join(_ segments: [URL], to destination: URL, audioSource: URL?, metadata: [String: String]) throws {
         configureFFmpegLogging()

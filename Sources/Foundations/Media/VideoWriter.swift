@@ -23,7 +23,8 @@ public struct VideoWriterOptions: Sendable {
     public var crf: Int
     /// x264 preset (ultrafast ... veryslow).
     public var preset: String
-    /// A media file whose first audio stream is copied into the output without re-encoding.
+    /// A media file whose audio streams (and subtitle streams the container can hold) are copied into the output
+    /// without re-encoding.
     public var audioSource: URL?
     /// Container metadata, written as the container's metadata tags (ffprobe shows them under `format.tags`).
     public var metadata: [String: String]
@@ -49,8 +50,9 @@ public struct VideoWriterOptions: Sendable {
 }
 
 /// Writes RGB frames to an MP4 file: H.264 (libx264, yuv420p, `faststart` so browsers can stream it),
-/// or MPEG-4 Part 2 when the FFmpeg build lacks libx264 (`encoderName` says which). The source's audio,
-/// when given, is copied packet for packet and interleaved by time.
+/// or MPEG-4 Part 2 when the FFmpeg build lacks libx264 (`encoderName` says which). The source's audio
+/// streams (all of them, and its subtitle streams the container can hold), when given, are copied packet for
+/// packet and interleaved by time.
 ///
 /// The file is written under a temporary name and renamed into place by `finish()`; a writer dropped
 /// without `finish()` removes its temporary file, so an interrupted job never leaves a half video.
@@ -284,14 +286,13 @@ public final class VideoWriter {
     }
 }
 
-/// Copies the first audio stream of a source file into an output muxer, without re-encoding.
+/// Copies the audio (and subtitle) streams of a source file into an output muxer, without re-encoding.
 /// Audio times are kept relative to the source's video start, so sound stays in sync with frames whose
 /// times came from `VideoReader` (seconds from the video stream's start).
 final class AudioCopier {
     private let input: InputFormatHandle
-    private let inputIndex: Int32
-    private let inputTimeBase: AVRational
-    private let outputStream: UnsafeMutablePointer<AVStream>
+    /// Input stream index -> (its time base, the output stream it is copied to).
+    private let routes: [Int32: (timeBase: AVRational, output: UnsafeMutablePointer<AVStream>)]
     private let output: UnsafeMutablePointer<AVFormatContext>
     private let packet: PacketHandle
     private let offsetSeconds: Double
@@ -300,6 +301,8 @@ final class AudioCopier {
     /// A packet read but not yet written (past the last limit).
     private var holding = false
 
+    /// Copies every audio stream of `source` (in their order, with their language tags and dispositions), and its
+    /// subtitle streams when the output's container can hold their codec; nil when there is none.
     /// - Parameter keepTimeline: keep the source's own time stamps (for video written with the source's time
     ///   stamps, e.g. by `VideoJoiner`); else audio times are made relative to the source's video start.
     init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String, keepTimeline: Bool = false) throws {
@@ -311,39 +314,57 @@ final class AudioCopier {
         }
         let opened = input.pointer
         try check(avformat_find_stream_info(opened, nil), "reading stream information", path: path)
-        let audioIndex = av_find_best_stream(opened, AVMEDIA_TYPE_AUDIO, -1, -1, nil, 0)
-        guard audioIndex >= 0, let stream = opened.pointee.streams[Int(audioIndex)] else { return nil }
+        var chosen: [Int32] = []
+        for i in 0..<Int(opened.pointee.nb_streams) {
+            guard let stream = opened.pointee.streams[i], let parameters = stream.pointee.codecpar else { continue }
+            switch parameters.pointee.codec_type {
+            case AVMEDIA_TYPE_AUDIO:
+                chosen.append(Int32(i))
+            case AVMEDIA_TYPE_SUBTITLE:
+                if let format = output.pointee.oformat, avformat_query_codec(format, parameters.pointee.codec_id, FF_COMPLIANCE_NORMAL) == 1 {
+                    chosen.append(Int32(i))
+                }
+            default:
+                continue
+            }
+        }
+        guard !chosen.isEmpty else { return nil }
         let videoIndex = av_find_best_stream(opened, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0)
         if !keepTimeline, videoIndex >= 0, let video = opened.pointee.streams[Int(videoIndex)], video.pointee.start_time != facet_nopts_value() {
             offsetSeconds = Double(video.pointee.start_time) * av_q2d(video.pointee.time_base)
         } else {
             offsetSeconds = 0
         }
-        inputIndex = audioIndex
-        inputTimeBase = stream.pointee.time_base
         self.output = output
         self.outputPath = outputPath
-        guard let out = avformat_new_stream(output, nil) else {
-            throw MediaError.ffmpeg(path: outputPath, operation: "adding the audio stream", code: facet_averror_enomem(), message: "out of memory")
+        var routes: [Int32: (timeBase: AVRational, output: UnsafeMutablePointer<AVStream>)] = [:]
+        for index in chosen {
+            guard let stream = opened.pointee.streams[Int(index)] else { continue }
+            guard let out = avformat_new_stream(output, nil) else {
+                throw MediaError.ffmpeg(path: outputPath, operation: "adding an audio stream", code: facet_averror_enomem(), message: "out of memory")
+            }
+            try check(avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar), "copying stream parameters", path: outputPath)
+            out.pointee.codecpar.pointee.codec_tag = 0
+            out.pointee.time_base = stream.pointee.time_base
+            out.pointee.disposition = stream.pointee.disposition
+            try check(av_dict_copy(&out.pointee.metadata, stream.pointee.metadata, 0), "copying stream tags", path: outputPath)
+            routes[index] = (stream.pointee.time_base, out)
         }
-        try check(avcodec_parameters_copy(out.pointee.codecpar, stream.pointee.codecpar), "copying audio parameters", path: outputPath)
-        out.pointee.codecpar.pointee.codec_tag = 0
-        out.pointee.time_base = stream.pointee.time_base
-        outputStream = out
+        self.routes = routes
         packet = try PacketHandle(path: path)
     }
 
-    /// Copies audio packets that start before `limit` seconds (relative to the video start). The first
-    /// packet at or past the limit is held back for the next call.
+    /// Copies the streams' packets that start before `limit` seconds (relative to the video start), in file
+    /// order. The first packet at or past the limit is held back for the next call.
     func copy(upToSeconds limit: Double) throws {
         while true {
+            let p = packet.pointer
             if !holding {
                 if done { return }
-                let code = av_read_frame(input.pointer, packet.pointer)
+                let code = av_read_frame(input.pointer, p)
                 if code < 0 { done = true; return }   // end of input, or damage: keep what was copied
-                guard packet.pointer.pointee.stream_index == inputIndex else { av_packet_unref(packet.pointer); continue }
-                let shift = Int64((offsetSeconds / av_q2d(inputTimeBase)).rounded())
-                let p = packet.pointer
+                guard let route = routes[p.pointee.stream_index] else { av_packet_unref(p); continue }
+                let shift = Int64((offsetSeconds / av_q2d(route.timeBase)).rounded())
                 if p.pointee.pts != facet_nopts_value() { p.pointee.pts -= shift }
                 if p.pointee.dts != facet_nopts_value() { p.pointee.dts -= shift }
                 if (p.pointee.pts != facet_nopts_value() && p.pointee.pts < 0) || (p.pointee.dts != facet_nopts_value() && p.pointee.dts < 0) {
@@ -352,11 +373,11 @@ final class AudioCopier {
                 }
                 holding = true
             }
-            let p = packet.pointer
-            let seconds = Double(p.pointee.pts == facet_nopts_value() ? p.pointee.dts : p.pointee.pts) * av_q2d(inputTimeBase)
+            guard let route = routes[p.pointee.stream_index] else { holding = false; av_packet_unref(p); continue }
+            let seconds = Double(p.pointee.pts == facet_nopts_value() ? p.pointee.dts : p.pointee.pts) * av_q2d(route.timeBase)
             if seconds >= limit { return }
-            av_packet_rescale_ts(p, inputTimeBase, outputStream.pointee.time_base)
-            p.pointee.stream_index = outputStream.pointee.index
+            av_packet_rescale_ts(p, route.timeBase, route.output.pointee.time_base)
+            p.pointee.stream_index = route.output.pointee.index
             p.pointee.pos = -1
             holding = false
             let code = av_interleaved_write_frame(output, p)   // takes the packet's reference

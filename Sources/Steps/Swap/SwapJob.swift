@@ -239,7 +239,7 @@ final class SwapJob {
         }
         let record = try startRecord()
         try context.clock.measure(\.join) {
-            try VideoJoiner.join(all, to: output, audioSource: info.hasAudio ? url : nil,
+            try VideoJoiner.join(all, to: output, audioSource: url,
                                  metadata: SwapLabels.containerMetadata(model: context.modelInfo, payload: payload, target: context.target))
         }
         let records = frames.indices.map { i in frameRecords[i] ?? FrameBatch.record(frames[i], alignments: smoothed[i], results: nil) }
