@@ -182,6 +182,11 @@ final class SwapCLITests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.stderr)
         let entry = try XCTUnwrap(try run.requireReport().outputs.first)
         XCTAssertEqual(entry.swapped, 1)
+        // Named .jpeg, the file is a JPEG (it used to be PNG bytes under that name).
+        let named = out.appendingPathComponent("named.jpeg")
+        let jpeg = try swap(["--model", fx.model.path, "--output", named.path, image.path], workspace: fx.workspace)
+        XCTAssertEqual(jpeg.status, 0, jpeg.stderr)
+        XCTAssertEqual(ImageFormat(signature: try Data(contentsOf: named)), .jpeg)
         let written = URL(fileURLWithPath: try XCTUnwrap(entry.output))
         XCTAssertEqual(written.pathExtension, "jpg")
         let label = try XCTUnwrap(ImageTextLabel.read(from: Data(contentsOf: written)))
@@ -263,6 +268,13 @@ final class SwapCLITests: XCTestCase {
         XCTAssertEqual(try runDetect(["--size", "128", "--max-frames", "5", "--output", small.path, fx.stage.path], workspace: fx.workspace).status, 0)
         try expect(["--model", fx.model.path, small.path], exits: 65, mentioning: "128 px")
         try expect(["--model", fx.model.path, "--crf", "80", fx.stage.path], exits: 64, mentioning: "--crf")
+        // An output named for another format than the one written.
+        let image = TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg")
+        try expect(["--model", fx.model.path, "--output", out.appendingPathComponent("x.webp").path, image.path], exits: 64, mentioning: "x.webp")
+        try expect(["--model", fx.model.path, "--output", out.appendingPathComponent("x.mkv").path, fx.stage.path], exits: 64, mentioning: "x.mkv")
+        try expect(["--model", fx.model.path, "--codec", "ffv1", "--output", out.appendingPathComponent("x.mp4").path, fx.stage.path], exits: 64,
+                   mentioning: "x.mp4")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("x.webp").path))
     }
 }
 

@@ -60,7 +60,7 @@ final class SwapJob {
         let (records, failed) = try render(frame: &frame, image: &image, smoothed: nil)
         labeller.finish(&image)
         if collectPreview > previews.count, frame.faces.contains(where: \.swap) { previews.append((original, image)) }
-        let format: ImageFormat = output.pathExtension.lowercased() == "jpg" ? .jpeg : .png
+        let format: ImageFormat = ImageFormat(fileExtension: output.pathExtension) == .jpeg ? .jpeg : .png
         let encoded = try ImageEncoder(format: format, quality: 95).encode(image)
         let labelled = ImageTextLabel.insert(SwapLabels.statement(model: context.modelInfo, payload: payload), into: encoded, format: format)
         let record = try startRecord()

@@ -147,10 +147,35 @@ public enum SwapRun {
         var isDirectory: ObjCBool = false
         if let output = options.output {
             let exists = FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory)
-            if single && !(exists && isDirectory.boolValue) && !output.hasDirectoryPath { return output.standardizedFileURL }
+            if single && !(exists && isDirectory.boolValue) && !output.hasDirectoryPath {
+                try checkExtension(of: output, for: unit, codec: options.codec)
+                return output.standardizedFileURL
+            }
             return output.appendingPathComponent("\(unit.stem)-swapped.\(ext)").standardizedFileURL
         }
         return options.workspace.appendingPathComponent("Swaps/\(unit.stem)-swapped.\(ext)").standardizedFileURL
+    }
+}
+
+extension SwapRun {
+    /// Refuses an `--output` name whose extension says another format than the one written: images are written as
+    /// PNG, or JPEG when named .jpg / .jpeg / .jpe; videos as MP4 (H.264: .mp4, .m4v, .mov) or Matroska (FFV1:
+    /// .mkv). A name without an extension takes the format as it is.
+    static func checkExtension(of output: URL, for unit: SwapUnit, codec: SwapOutputCodec) throws {
+        let ext = output.pathExtension.lowercased()
+        guard !ext.isEmpty else { return }
+        let name = output.lastPathComponent
+        switch unit {
+        case .image:
+            guard let format = ImageFormat(fileExtension: ext), format == .png || format == .jpeg else {
+                throw SwapError.badOption("--output \(name): an image is written as PNG or JPEG; name it .png or .jpg")
+            }
+        case .video, .faces:
+            let fits = codec == .ffv1 ? ["mkv"] : ["mp4", "m4v", "mov"]
+            guard fits.contains(ext) else {
+                throw SwapError.badOption("--output \(name): \(codec == .ffv1 ? "FFV1 is written in Matroska; name it .mkv" : "H.264 is written in MP4; name it .mp4 (or --codec ffv1 for .mkv)")")
+            }
+        }
     }
 }
 
