@@ -60,6 +60,24 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertTrue(alone.stderr.contains("two_people.jpg") && alone.stderr.contains("--pick largest"), alone.stderr)
     }
 
+    /// The same person enrolled under a second name is enrolled, with a warning naming the first: the margin rule
+    /// would leave both names unknown wherever that face appears. A different person gets no warning.
+    func testEnrollingSomeoneAlreadyEnrolledUnderAnotherNameWarns() throws {
+        try requireSharedMedia(TestPaths.faces.appendingPathComponent("identities"))
+        let workspace = try makeTemporaryDirectory()
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Colin Powell"] + identityImages("Colin_Powell", 1...3), workspace: workspace).status, 0)
+        let other = try runIdentify("enroll", ["--name", "Tony Blair"] + identityImages("Tony_Blair", 1...3), workspace: workspace)
+        XCTAssertEqual(other.status, 0, other.stderr)
+        let clean = try JSONDecoder().decode(EnrollReport.self, from: other.stdoutData)
+        XCTAssertEqual(clean.lookalikes, [])
+        XCTAssertEqual(clean.warnings, [])
+        let again = try runIdentify("enroll", ["--name", "General Powell"] + identityImages("Colin_Powell", 4...6), workspace: workspace)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let report = try JSONDecoder().decode(EnrollReport.self, from: again.stdoutData)
+        XCTAssertEqual(report.lookalikes.map(\.name), ["Colin Powell"])
+        XCTAssertTrue(report.warnings.first?.contains("'Colin Powell'") == true, "\(report.warnings)")
+    }
+
     /// `identify list` shows each identity's effective threshold, the one `identify label` uses by default.
     func testListShowsTheThresholdTheDefaultRuleUses() throws {
         try requireSharedMedia(TestPaths.faces.appendingPathComponent("identities"))

@@ -49,6 +49,18 @@ public struct EnrollReport: Codable, Sendable {
     /// The identity's reference spread after this enrolment (see `ReferenceChecks.Spread`).
     public var spread: Double?
     public var loose: Bool
+    /// Other enrolled identities this one lies within reach of (see `Enroller.lookalikes`).
+    public var lookalikes: [Lookalike]
+    /// What the user should know (also written to stderr).
+    public var warnings: [String]
+}
+
+/// Another identity whose threshold an identity's centroid lies within.
+public struct Lookalike: Codable, Sendable, Equatable {
+    public var name: String
+    /// Centroid to centroid, and the other identity's open-set threshold (default calibration).
+    public var distance: Double
+    public var threshold: Double
 }
 
 /// The face taken from an image that shows several.
@@ -117,9 +129,31 @@ public enum Enroller {
         if let clusterId = options.cluster, let id = identity.id { try catalog.markCluster(id: clusterId, identityId: id) }
         let stored = try identity.id.map { try catalog.references(identityId: $0).map { IdentityGallery.floats($0.embedding) } } ?? []
         let spread = ReferenceChecks.spread(stored)
+        let similar = try lookalikes(of: identity.id, catalog: catalog)
+        let warnings = similar.map { other in
+            "'\(identity.name)' lies \(String(format: "%.3f", other.distance)) from '\(other.name)', within that identity's threshold " +
+                "\(String(format: "%.3f", other.threshold)): if they are one person, both names stay unknown wherever they appear (two " +
+                "identities within reach); enrol the references under one name (identify enroll --name '\(other.name)')"
+        }
+        for warning in warnings { progress.log("identify: warning: \(warning)") }
         return EnrollReport(name: identity.name, created: existing == nil, added: added, references: identity.referenceCount,
                             consent: identity.consent, maxDistanceToExisting: worst.map(round4), picks: picks,
-                            spread: spread.map { round4($0.median) }, loose: spread?.loose ?? false)
+                            spread: spread.map { round4($0.median) }, loose: spread?.loose ?? false, lookalikes: similar, warnings: warnings)
+    }
+
+    /// The other identities whose open-set threshold the centroid of identity `id` lies within, nearest first: the
+    /// same person enrolled twice (or a look-alike), which the decision rule's margin then leaves unknown under
+    /// both names.
+    static func lookalikes(of id: Int64?, catalog: Catalog) throws -> [Lookalike] {
+        let gallery = try IdentityGallery(catalog: catalog)
+        guard let mine = gallery.entries.first(where: { $0.id == id }) else { return [] }
+        let thresholds = gallery.thresholds()
+        return gallery.entries.indices.compactMap { k -> Lookalike? in
+            let other = gallery.entries[k]
+            guard other.id != id else { return nil }
+            let d = IdentityGallery.distance(mine.centroid, other.centroid)
+            return d <= thresholds[k] ? Lookalike(name: other.name, distance: round4(d), threshold: round4(thresholds[k])) : nil
+        }.sorted { $0.distance < $1.distance }
     }
 
     /// One reference per image, its chip cut from the whole image as dlib does. An image with one face gives

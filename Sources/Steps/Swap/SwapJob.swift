@@ -228,8 +228,10 @@ final class SwapJob {
         }
         if options.codec != .ffv1, info.displayWidth % 2 == 1 || info.displayHeight % 2 == 1 {
             let w = info.displayWidth + info.displayWidth % 2, h = info.displayHeight + info.displayHeight % 2
-            warnings.append("\(name): \(info.displayWidth)x\(info.displayHeight) is odd-sized; H.264 (yuv420p) needs even sides, so the " +
-                            "output is \(w)x\(h), its last column or row repeated (--codec ffv1 keeps the size)")
+            let message = "\(name): \(info.displayWidth)x\(info.displayHeight) is odd-sized; H.264 (yuv420p) needs even sides, so the " +
+                "output is \(w)x\(h), its last column or row repeated (--codec ffv1 keeps the size)"
+            warnings.append(message)
+            context.progress.log("swap: warning: \(message)")
         }
         guard all.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) else {
             context.progress.log("\(name): shard \(options.shardIndex)/\(options.shardCount) wrote its segments; the last shard to finish joins them")
