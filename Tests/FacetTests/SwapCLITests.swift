@@ -192,6 +192,10 @@ final class SwapCLITests: XCTestCase {
         let label = try XCTUnwrap(ImageTextLabel.read(from: Data(contentsOf: written)))
         XCTAssertTrue(label.contains("SYNTHETIC MEDIA"), label)
         XCTAssertTrue(FileManager.default.fileExists(atPath: written.path + ".provenance.json"))
+        // score reads the image run (its source is an image, kind "images").
+        let scored = try runProcess(try TestPaths.executable("score"),
+                                    ["run", "--workspace", fx.workspace.path, "-q", "--json", try XCTUnwrap(entry.manifest)], timeout: 600)
+        XCTAssertEqual(scored.status, 0, scored.stderr)
     }
 
     /// The face models load only when a face has to be found: a faces manifest swaps with none installed, and a
@@ -204,7 +208,12 @@ final class SwapCLITests: XCTestCase {
         let given = try swap(["--model", fx.model.path, "--models", noModels.path, "--occlusion", "none", "--output",
                               out.appendingPathComponent("faces.mp4").path, fx.mirandaFaces.path], workspace: fx.workspace)
         XCTAssertEqual(given.status, 0, given.stderr)
-        XCTAssertGreaterThan(try XCTUnwrap(try given.requireReport().outputs.first).swapped, 0)
+        let givenEntry = try XCTUnwrap(try given.requireReport().outputs.first)
+        XCTAssertGreaterThan(givenEntry.swapped, 0)
+        // The run's source is the video the faces came from (what score reads beside the output), not the manifest.
+        let manifest = try ManifestIO.read(SwapManifest.self, from: URL(fileURLWithPath: try XCTUnwrap(givenEntry.manifest)))
+        XCTAssertEqual(manifest.outputs.first.map { URL(fileURLWithPath: $0.source.path).lastPathComponent }, "two_people_stage.mp4")
+        XCTAssertEqual(manifest.outputs.first?.source.sha256, try SHA256.hex(fileAt: fx.stage))
         let video = out.appendingPathComponent("video.mp4")
         let found = try swap(["--model", fx.model.path, "--models", noModels.path, "--occlusion", "none", "--output", video.path, fx.stage.path],
                              workspace: fx.workspace)

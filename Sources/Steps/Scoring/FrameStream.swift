@@ -15,7 +15,7 @@ final class FrameStream {
     init(url: URL, kind: String) throws {
         self.url = url
         do {
-            if kind == "image" {
+            if kind == "image" || kind == "images" {
                 image = try ImageDecoder.decode(fileAt: url)
                 duration = nil; hasAudio = false
             } else {

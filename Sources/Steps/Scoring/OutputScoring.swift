@@ -51,7 +51,7 @@ extension RunScorer {
                             options: ScoreOptions, progress: (Int) -> Void) throws -> (score: OutputScore, strips: [(WorstFace, RGBImage)]) {
         let sourceURL = ManifestIO.resolve(output.source.path, relativeToManifest: manifest)
         let outputURL = ManifestIO.resolve(output.output, relativeToManifest: manifest)
-        let kind = output.source.kind == "image" ? "image" : "video"
+        let kind = ["image", "images"].contains(output.source.kind) ? "image" : "video"
         let sourceStream = try FrameStream(url: sourceURL, kind: kind), outputStream = try FrameStream(url: outputURL, kind: kind)
         var frames: [Int: SwapFrame] = [:]
         for frame in output.frames { frames[frame.index] = frame }

@@ -247,7 +247,7 @@ final class SwapJob {
         let records = frames.indices.map { i in frameRecords[i] ?? FrameBatch.record(frames[i], alignments: smoothed[i], results: nil) }
         var result = try finish(record: record, width: info.displayWidth, height: info.displayHeight, frameRate: info.frameRate,
                                 hasAudio: info.hasAudio, audioCopied: info.hasAudio, codec: options.codec.rawValue, counts: counts,
-                                frames: records, segments: (written, reused, total), warnings: warnings + damage,
+                                frames: records, segments: (written, reused, total), warnings: warnings + damage, video: url,
                                 beforeCompleting: { try? FileManager.default.removeItem(at: self.parts) })
         result.damagedFrames = counts.damagedFrames
         return result
@@ -288,12 +288,19 @@ final class SwapJob {
     }
 
     private func finish(record: SwapRecord, width: Int, height: Int, frameRate: Double?, hasAudio: Bool, audioCopied: Bool, codec: String,
-                        counts: SwapCounts, frames: [SwapFrame], segments: (Int, Int, Int), warnings: [String],
+                        counts: SwapCounts, frames: [SwapFrame], segments: (Int, Int, Int), warnings: [String], video: URL? = nil,
                         beforeCompleting: () -> Void = {}) throws -> SwapReport.Output {
         let outputHash = try SHA256.hex(fileAt: output)
         let sidecarURL = output.deletingLastPathComponent().appendingPathComponent(output.lastPathComponent + ".provenance.json")
         let manifestURL = options.manifest ?? options.workspace.appendingPathComponent("Manifests/swap-\(output.deletingPathExtension().lastPathComponent).json")
-        let source = InputFile(path: ManifestIO.relativePath(of: unit.url, fromManifest: sidecarURL), sha256: sourceSha256, bytes: sourceBytes,
+        // The media the frames came from: for a faces manifest, the video it lists (what `score` reads beside the output).
+        let sourceURL: URL, sourceHash: String, sourceSize: Int64
+        if case .faces = unit, let video {
+            (sourceURL, sourceHash, sourceSize) = (video, try SHA256.hex(fileAt: video), (try? ContentHasher.fileFacts(video).bytes) ?? 0)
+        } else {
+            (sourceURL, sourceHash, sourceSize) = (unit.url, sourceSha256, sourceBytes)
+        }
+        let source = InputFile(path: ManifestIO.relativePath(of: sourceURL, fromManifest: sidecarURL), sha256: sourceHash, bytes: sourceSize,
                                kind: unit.kindName)
         var model = context.modelInfo
         model.manifest = ManifestIO.relativePath(of: options.model, fromManifest: sidecarURL)
@@ -306,8 +313,8 @@ final class SwapJob {
         try ManifestIO.write(sidecar, to: sidecarURL)
         var manifestModel = context.modelInfo
         manifestModel.manifest = ManifestIO.relativePath(of: options.model, fromManifest: manifestURL)
-        let entry = SwapOutput(source: InputFile(path: ManifestIO.relativePath(of: unit.url, fromManifest: manifestURL), sha256: sourceSha256,
-                                                 bytes: sourceBytes, kind: unit.kindName),
+        let entry = SwapOutput(source: InputFile(path: ManifestIO.relativePath(of: sourceURL, fromManifest: manifestURL), sha256: sourceHash,
+                                                 bytes: sourceSize, kind: unit.kindName),
                                output: ManifestIO.relativePath(of: output, fromManifest: manifestURL), outputSha256: outputHash,
                                provenance: ManifestIO.relativePath(of: sidecarURL, fromManifest: manifestURL), width: width, height: height,
                                frameRate: frameRate, hasAudio: hasAudio, audioCopied: audioCopied, codec: codec,
