@@ -196,6 +196,21 @@ final class SwapCLITests: XCTestCase {
         let scored = try runProcess(try TestPaths.executable("score"),
                                     ["run", "--workspace", fx.workspace.path, "-q", "--json", try XCTUnwrap(entry.manifest)], timeout: 600)
         XCTAssertEqual(scored.status, 0, scored.stderr)
+        // An image without the target is written unchanged but for the labels, with a warning.
+        let stranger = TestPaths.image("obama.jpg")
+        try requireSharedMedia(stranger)
+        let elsewhere = try makeTemporaryDirectory()
+        let absent = try swap(["--model", fx.model.path, "--output", elsewhere.path, stranger.path], workspace: fx.workspace)
+        XCTAssertEqual(absent.status, 0, absent.stderr)
+        let absentEntry = try XCTUnwrap(try absent.requireReport().outputs.first)
+        XCTAssertEqual(absentEntry.swapped, 0)
+        XCTAssertTrue(absentEntry.warnings.contains { $0.contains("not found") }, "\(absentEntry.warnings)")
+        // score provenance checks a whole folder: every image swap writes carries the watermark.
+        let checked = try runProcess(try TestPaths.executable("score"), ["provenance", "--json", out.path], timeout: 300)
+        XCTAssertEqual(checked.status, 0, checked.stderr)
+        let reports = try JSONDecoder().decode([ProvenanceReport].self, from: checked.stdoutData)
+        XCTAssertEqual(reports.count, 2, "the two swapped images, not their sidecars")
+        XCTAssertTrue(reports.allSatisfy(\.detected))
     }
 
     /// The face models load only when a face has to be found: a faces manifest swaps with none installed, and a

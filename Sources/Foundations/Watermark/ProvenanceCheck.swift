@@ -34,6 +34,32 @@ public struct ProvenanceReport: Codable, Sendable, Equatable {
 /// Checks a video or image for Facet's provenance: the watermark in its pixels (blind), the container's
 /// label and the sidecar file. `score provenance` is a thin call to `check(url:)`.
 public enum ProvenanceCheck {
+    /// Video file extensions a folder is searched for (besides the images `ImageFormat` reads).
+    public static let videoExtensions: Set<String> = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "m2ts", "flv",
+                                                      "3gp", "ogv", "wmv", "asf"]
+
+    /// The files to check for `paths`: a file as it is, a folder as its images and videos in name order (not its
+    /// subfolders, hidden files or sidecars). A missing path, or a folder with no media, is an error naming it.
+    public static func files(_ paths: [URL]) throws -> [URL] {
+        var out: [URL] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else { throw MediaError.missing(path: path.path) }
+            guard isDirectory.boolValue else { out.append(path); continue }
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: path.path) } catch {
+                throw FileError.unreadable(path: path.path, reason: error.localizedDescription)
+            }
+            let media = names.filter { name in
+                let ext = (name as NSString).pathExtension.lowercased()
+                return !name.hasPrefix(".") && (ImageFormat(fileExtension: ext) != nil || videoExtensions.contains(ext))
+            }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            guard !media.isEmpty else { throw FileError.unreadable(path: path.path, reason: "folder holds no images or videos") }
+            out += media.map { path.appendingPathComponent($0) }
+        }
+        return out
+    }
+
     /// Video frames taller than this are scaled down by the decoder's converter (keeping their shape) before
     /// detection; the mark scales with the picture, so this only saves time. Stills are used at their size.
     public static let workingHeight = 540

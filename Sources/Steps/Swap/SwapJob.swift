@@ -69,8 +69,16 @@ final class SwapJob {
         let counts = SwapCounts(frames: 1, faces: frame.faces.count, swapped: swapped, framesSwapped: swapped > 0 ? 1 : 0, failed: failed,
                                 damagedFrames: 0)
         let manifestFrame = SwapFrame(index: 0, pts: 0, seconds: 0, damaged: false, faces: records)
+        var warnings: [String] = []
+        if swapped == 0 {
+            let message = "\(url.lastPathComponent): " + (frame.faces.contains(where: \.swap)
+                ? "the target's face could not be swapped; the output is written unchanged (and labelled)"
+                : "the target '\(context.target.name)' was not found (\(frame.faces.count) face\(frame.faces.count == 1 ? "" : "s")); the output is written unchanged (and labelled)")
+            warnings.append(message)
+            context.progress.log("swap: warning: \(message)")
+        }
         return try finish(record: record, width: image.width, height: image.height, frameRate: nil, hasAudio: false, audioCopied: false,
-                          codec: format == .jpeg ? "jpg" : "png", counts: counts, frames: [manifestFrame], segments: (0, 0, 0), warnings: [])
+                          codec: format == .jpeg ? "jpg" : "png", counts: counts, frames: [manifestFrame], segments: (0, 0, 0), warnings: warnings)
     }
 
     // MARK: Videos

@@ -218,13 +218,13 @@ struct Provenance: ParsableCommand {
         discussion: "Exit 0 when every file carries the watermark, 3 when one does not, 65/66 for an unreadable or missing file.")
 
     @OptionGroup var common: CommonOptions
-    @Argument(help: ArgumentHelp("Videos or images to check.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Videos or images to check; a folder checks its images and videos.", valueName: "file"))
     var files: [String]
 
     func run() throws {
         try ToolRunner.run(tool: "score") {
             var reports: [ProvenanceReport] = []
-            for file in files { reports.append(try ProvenanceCheck.check(url: URL(fileURLWithPath: file))) }
+            for file in try ProvenanceCheck.files(files.map { URL(fileURLWithPath: $0) }) { reports.append(try ProvenanceCheck.check(url: file)) }
             if common.json {
                 try ToolRunner.printJSON(reports)
             } else {
