@@ -108,7 +108,7 @@ let package = Package(
         benchmarkTool("train-bench", ["NN", "Tensor", "Training", "ToolSupport", "FacetCore"]),
         benchmarkTool("dedupe-bench", ["Datasets"]),
         benchmarkTool("identify-bench", ["Faces", "Recognition", "Models", "Media", "FacetCore", "ToolSupport"]),
-        benchmarkTool("watermark-bench", ["Watermark", "Media", "FacetCore", "NN", "Tensor"]),
+        benchmarkTool("watermark-bench", ["Watermark", "Media", "Faces", "FacetCore", "NN", "Tensor"]),
 
         // MARK: Fuzzing (scripts/fuzz.sh, `make fuzz`): libFuzzer targets for every parser; a replay tool otherwise.
         .executableTarget(name: "facet-fuzz", dependencies: ["FacetCore", "Media", "Manifest", "Models", "NN", "Scoring"], path: "Sources/Fuzz/facet-fuzz"),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FacetCore
+import Faces
 import Foundation
 import Media
 import NN
@@ -13,7 +14,7 @@ import Watermark
 struct WatermarkBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watermark-bench", abstract: "Mark clips with Facet's watermark and check files for it.",
-        subcommands: [Mark.self, Detect.self, DifferenceImage.self, Diagnose.self, EmbedSpeed.self])
+        subcommands: [Mark.self, Detect.self, DifferenceImage.self, Diagnose.self, EmbedSpeed.self, Stills.self])
 }
 
 struct Mark: ParsableCommand {
@@ -237,5 +238,54 @@ struct EmbedSpeed: ParsableCommand {
                             embedMillisecondsPerFrame: f, referenceMillisecondsPerFrame: r, speedup: f > 0 ? r / f : 0,
                             identical: identical)
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+    }
+}
+
+/// Stills: each image marked the nominal way (the video embedder on one frame) and the informed way
+/// (`StillWatermark`, what `swap` writes for images), each checked as it is and after JPEG re-encodes and a
+/// half-size downscale; one JSON line per image, then a summary line.
+struct Stills: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Nominal vs informed marking of still images: detection and PSNR, as JSON lines.")
+    @Argument(help: "Images (a folder: its images).") var inputs: [String]
+    @Option(help: "The payload to mark.") var payload: String = "5eed1e55"
+    func run() throws {
+        guard let value = WatermarkPayload(hexPrefix: payload) else { throw ValidationError("--payload must be 8 hex digits") }
+        var files: [URL] = []
+        for unit in try InputUnit.expand(inputs.map { URL(fileURLWithPath: $0) }) {
+            if case .images(_, let list) = unit { files += list }
+        }
+        let q75 = try ImageEncoder(format: .jpeg, quality: 75), q90 = try ImageEncoder(format: .jpeg, quality: 90)
+        let attacks = ["none", "jpeg90", "jpeg75", "half"]
+        var totals = [String: Int]()
+        for file in files {
+            let original = try ImageDecoder.decode(fileAt: file)
+            var nominal = original, informed = original
+            WatermarkEmbedder(payload: value).embed(into: &nominal)
+            StillWatermark.embed(into: &informed, payload: value)
+            var row: [String: Any] = ["file": file.lastPathComponent, "width": original.width, "height": original.height,
+                                      "psnrNominal": psnr(original, nominal), "psnrInformed": psnr(original, informed)]
+            for (way, image) in [("nominal", nominal), ("informed", informed)] {
+                for attack in attacks {
+                    let copy: RGBImage
+                    switch attack {
+                    case "jpeg90": copy = try ImageDecoder.decode(try q90.encode(image), path: "q90.jpg")
+                    case "jpeg75": copy = try ImageDecoder.decode(try q75.encode(image), path: "q75.jpg")
+                    case "half": copy = try ImageDecoder.decode(try q90.encode(FaceWarp.resized(image, width: max(16, image.width / 2), height: max(16, image.height / 2))), path: "half.jpg")
+                    default: copy = image
+                    }
+                    let detector = WatermarkDetector()
+                    detector.add(copy)
+                    let result = detector.result()
+                    let right = result.detected && result.payload == value
+                    row["\(way)-\(attack)"] = right
+                    totals["\(way)-\(attack)", default: 0] += right ? 1 : 0
+                }
+            }
+            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+        var summary: [String: Any] = ["images": files.count]
+        for (k, v) in totals { summary[k] = v }
+        print(String(decoding: try JSONSerialization.data(withJSONObject: ["summary": summary], options: [.sortedKeys]), as: UTF8.self))
     }
 }

@@ -280,6 +280,13 @@ public final class WatermarkDetector {
         return (Self.zScore(re, side: m, x: 0, y: 0, exclusion: 2 * WatermarkLayout.binsPerCell), sd > 0 ? mean / sd : 0)
     }
 
+    /// Per tile cell (`cellsPerTile`² values), the evidence at the known geometry (unscaled cell size, no shift,
+    /// not mirrored) of the frames added: what the payload is read from for any re-encode or uniform rescale.
+    func cellEvidenceAtTruth() -> [Double] {
+        guard framesUsed > 0 else { return [Double](repeating: 0, count: WatermarkLayout.cellsPerTile * WatermarkLayout.cellsPerTile) }
+        return Self.cellEvidence(fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false), dx: 0, dy: 0)
+    }
+
     static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
 
     /// The accumulator folded onto the tile at `cellSize` pixels per cell: mean per bin, minus the overall mean.

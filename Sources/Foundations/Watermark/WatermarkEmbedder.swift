@@ -54,6 +54,9 @@ public final class WatermarkEmbedder {
     public let mask: Mask
 
     private let cellValues: [Float]
+    /// When set, the pattern is divided by this instead of its own RMS (`StillWatermark` scales cells against
+    /// the nominal mark's RMS).
+    private let fixedRMS: Float?
     private var patternWidth = 0
     private var patternHeight = 0
     /// Unit-RMS pattern for the cached frame size, `patternWidth * patternHeight` values, row-major.
@@ -74,6 +77,23 @@ public final class WatermarkEmbedder {
         self.strength = strength
         let cells = WatermarkLayout.cells(key, scheme: scheme)
         cellValues = WatermarkLayout.cellValues(cells, code: WatermarkLayout.codeSigns(payload), onlyBit: nil)
+        fixedRMS = nil
+    }
+
+    /// An embedder of the given tile cell values (`cellsPerTile`² values, row-major), its pattern divided by
+    /// `rms` (the nominal mark's, `patternRMS`), so values scaled per cell scale the mark there.
+    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float, mask: Mask, cellValues: [Float], rms: Float) {
+        self.payload = payload; self.key = key; self.scheme = scheme; self.strength = strength; self.mask = mask
+        self.cellValues = cellValues
+        fixedRMS = rms
+    }
+
+    /// The nominal tile cell values (±1 per cell: sync sign, or sign × coded bit).
+    var tileCellValues: [Float] { cellValues }
+
+    /// The RMS the pattern for a `width` × `height` frame is divided by.
+    func patternRMS(width: Int, height: Int) -> Float {
+        renderedPattern(width: width, height: height).rms
     }
 
     /// The unit-RMS pattern for a `width` × `height` frame (row-major), before masking.
@@ -219,6 +239,16 @@ public final class WatermarkEmbedder {
 
     private func preparePattern(width w: Int, height h: Int) {
         if w == patternWidth && h == patternHeight && !pattern.isEmpty { return }
+        var (out, rms) = renderedPattern(width: w, height: h)
+        if let fixedRMS { rms = fixedRMS }
+        if rms > 0 { for i in 0..<out.count { out[i] /= rms } }
+        pattern = out
+        patternWidth = w
+        patternHeight = h
+    }
+
+    /// The cells rendered over a `w` × `h` frame (bilinear, band-passed), and their RMS.
+    private func renderedPattern(width w: Int, height h: Int) -> (pattern: [Float], rms: Float) {
         let c = WatermarkLayout.cellSize(width: w, height: h)
         var out = [Float](repeating: 0, count: w * h)
         var energy: Double = 0
@@ -237,10 +267,6 @@ public final class WatermarkEmbedder {
             energy = 0
             for i in 0..<out.count { out[i] -= mean[i]; energy += Double(out[i] * out[i]) }
         }
-        let rms = Float((energy / Double(max(1, w * h))).squareRoot())
-        if rms > 0 { for i in 0..<out.count { out[i] /= rms } }
-        pattern = out
-        patternWidth = w
-        patternHeight = h
+        return (out, Float((energy / Double(max(1, w * h))).squareRoot()))
     }
 }

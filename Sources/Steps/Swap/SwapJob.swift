@@ -58,7 +58,7 @@ final class SwapJob {
         frame = frames[0]
         var image = original
         let (records, failed) = try render(frame: &frame, image: &image, smoothed: nil)
-        labeller.finish(&image)
+        labeller.finishStill(&image)
         if collectPreview > previews.count, frame.faces.contains(where: \.swap) { previews.append((original, image)) }
         let format: ImageFormat = ImageFormat(fileExtension: output.pathExtension) == .jpeg ? .jpeg : .png
         let encoded = try ImageEncoder(format: format, quality: 95).encode(image)

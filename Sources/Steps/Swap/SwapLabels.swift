@@ -49,13 +49,24 @@ final class FrameLabeller {
 
     /// Draws the badge (when asked), then the watermark over the whole frame.
     func finish(_ image: inout RGBImage) {
+        drawBadge(&image)
+        embedder.embed(into: &image)
+    }
+
+    /// The same for a picture on its own (an image output): the watermark answers the picture's own
+    /// interference with each bit (`StillWatermark`), since one frame cannot gather evidence over time.
+    func finishStill(_ image: inout RGBImage) {
+        drawBadge(&image)
+        StillWatermark.embed(into: &image, payload: embedder.payload, key: embedder.key, scheme: embedder.scheme)
+    }
+
+    private func drawBadge(_ image: inout RGBImage) {
         if let badgeCorner, let box = Self.badgeBox(width: image.width, height: image.height, corner: badgeCorner) {
             var canvas = Canvas(width: 1, height: 1)
             swap(&canvas.image, &image)
             canvas.label(Self.badgeText, x: box.x + box.scale, y: box.y + box.scale, scale: box.scale, Canvas.white, background: (20, 20, 20))
             swap(&canvas.image, &image)
         }
-        embedder.embed(into: &image)
     }
 
     /// Where the badge goes in a `width × height` frame: white text on a dark box, font pixels of

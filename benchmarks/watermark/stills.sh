@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Stills: the watermark on single images, nominal (the video embedder on one frame) against informed
+# (`StillWatermark`, what `swap` writes for an image output). Every photo of ../shared/faces/identities and
+# ../shared/faces/images, each marked both ways, checked as it is, after JPEG q90 and q75 re-encodes and after a
+# half-size downscale (saved at q90), with the same detector settings as `score provenance`.
+# Writes $WORK/stills.jsonl (one line per image, then a summary line) and prints the tables of STILLS.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SHARED=${SHARED:-$PWD/../shared/faces}
+WORK=${WORK:-/tmp/facet-watermark-stills}
+swift build -c release --product watermark-bench >&2
+rm -rf "$WORK"; mkdir -p "$WORK/images"
+for d in "$SHARED"/identities/*/; do cp "$d"*.jpg "$WORK/images/"; done
+cp "$SHARED"/images/* "$WORK/images/"
+.build/release/watermark-bench stills "$WORK/images" > "$WORK/stills.jsonl"
+python3 - "$WORK/stills.jsonl" <<'PY'
+import json, statistics as s, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"file"' in l]
+attacks = ("none", "jpeg90", "jpeg75", "half")
+print("| images | marking | " + " | ".join({"none": "as written", "jpeg90": "JPEG q90", "jpeg75": "JPEG q75", "half": "50% + q90"}[a] for a in attacks) + " | PSNR mean / lowest (dB) |")
+print("|---|---|" + "---:|" * (len(attacks) + 1))
+for name, keep in (("LFW photos, 250x250", lambda r: r["width"] == 250 and r["height"] == 250), ("larger photos (320-1920 px)", lambda r: not (r["width"] == 250 and r["height"] == 250))):
+    g = [r for r in rows if keep(r)]
+    for way in ("nominal", "informed"):
+        cells = " | ".join("%d of %d (%.0f%%)" % (sum(r[f"{way}-{a}"] for r in g), len(g), 100 * sum(r[f"{way}-{a}"] for r in g) / len(g)) for a in attacks)
+        p = [r["psnr" + way.capitalize()] for r in g]
+        print(f"| {name} | {way} | {cells} | {s.mean(p):.1f} / {min(p):.1f} |")
+PY
