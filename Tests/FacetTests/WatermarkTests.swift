@@ -1,4 +1,5 @@
 import FacetCore
+import Faces
 import Foundation
 import Media
 import NN
@@ -277,6 +278,34 @@ final class WatermarkTests: XCTestCase {
         print("coded bits read wrong over 5 stills (nominal, informed): lossless \(wrong[0][0]), \(wrong[1][0]); JPEG q75 \(wrong[0][1]), \(wrong[1][1])")
         XCTAssertLessThan(Double(wrong[1][0]), 0.75 * Double(wrong[0][0]))
         XCTAssertLessThan(wrong[1][1], wrong[0][1])
+    }
+
+    /// A picture of 320 px or more gets the tiled still layout (8-px cells, the tile repeated): a 640x360 frame is
+    /// read with the right payload as written, after JPEG q75 and at half size, at the tiled cell size; the
+    /// unmarked frame is not flagged.
+    func testTiledStillIsReadAfterJPEGAndHalfSize() throws {
+        let stage = TestPaths.video("two_people_stage.mp4")
+        try requireSharedMedia(stage)
+        let original = try XCTUnwrap(try frames(stage, count: 1).first)
+        XCTAssertTrue(WatermarkLayout.tilesStill(width: original.width, height: original.height))
+        var informed = original
+        StillWatermark.embed(into: &informed, payload: payload)
+        XCTAssertGreaterThanOrEqual(psnr(original, informed), 42)
+        let q75 = try ImageEncoder(format: .jpeg, quality: 75)
+        func detect(_ image: RGBImage) -> WatermarkDetection {
+            let detector = WatermarkDetector()
+            detector.add(image)
+            return detector.result()
+        }
+        let half = FaceWarp.resized(informed, width: informed.width / 2, height: informed.height / 2)
+        for (name, copy) in [("as written", informed), ("JPEG q75", try ImageDecoder.decode(try q75.encode(informed), path: "q75.jpg")),
+                             ("half size", half)] {
+            let found = detect(copy)
+            XCTAssertTrue(found.detected, name)
+            XCTAssertEqual(found.payload, payload, name)
+            XCTAssertEqual(found.cellSize, WatermarkLayout.stillCellSize * (name == "half size" ? 0.5 : 1), accuracy: 0.3, name)
+        }
+        XCTAssertFalse(detect(original).detected, "unmarked")
     }
 
     /// The detector finds the mark in a few marked real frames, at the right scale, and in their mirror image,

@@ -1,7 +1,8 @@
 import FacetCore
 import Media
 
-/// Informed embedding for a picture on its own (the images `swap` writes).
+/// Informed embedding for a picture on its own (the images `swap` writes). A picture whose shorter side is 320 px
+/// or more is marked with the tiled layout (cells of `WatermarkLayout.stillCellSize` pixels, the tile repeated).
 ///
 /// A video's mark gathers evidence over many frames, while the picture content changes; a still has one frame,
 /// and its own content correlates with each coded bit's cells, for or against the bit, as strongly as the mark
@@ -34,8 +35,14 @@ public enum StillWatermark {
     @discardableResult
     public static func embed(into image: inout RGBImage, payload: WatermarkPayload, key: WatermarkKey = .facet,
                              scheme: WatermarkScheme = .current, settings: Settings = Settings()) -> (before: Double, after: Double) {
-        let nominal = WatermarkEmbedder(payload: payload, key: key, scheme: scheme)
         guard image.width >= 16, image.height >= 16 else { return (0, 0) }
+        // Large pictures get the tiled layout (see `WatermarkLayout.stillCellSize`).
+        let cellSize: Double? = WatermarkLayout.tilesStill(width: image.width, height: image.height) ? WatermarkLayout.stillCellSize : nil
+        let nominal = cellSize.map { WatermarkEmbedder(payload: payload, key: key, scheme: scheme, cellSize: $0) }
+            ?? WatermarkEmbedder(payload: payload, key: key, scheme: scheme)
+        func reading(_ image: RGBImage, key: WatermarkKey, cells: WatermarkLayout.Cells, code: [Float]) -> [Double] {
+            Self.reading(image, key: key, cells: cells, code: code, cellSize: cellSize)
+        }
         let cells = WatermarkLayout.cells(key, scheme: scheme)
         let code = WatermarkLayout.codeSigns(payload)
         let host = reading(image, key: key, cells: cells, code: code)
@@ -56,7 +63,7 @@ public enum StillWatermark {
             var values = base
             for c in values.indices where cells.bit[c] >= 0 { values[c] *= scales[cells.bit[c]] }
             let embedder = WatermarkEmbedder(payload: payload, key: key, scheme: scheme, strength: nominal.strength, mask: nominal.mask,
-                                             cellValues: values, rms: rms)
+                                             cellValues: values, rms: rms, cellSize: cellSize)
             var candidate = image
             embedder.embed(into: &candidate)
             let read = reading(candidate, key: key, cells: cells, code: code)
@@ -78,9 +85,13 @@ public enum StillWatermark {
         return (median(host.map { $0 / unit }), achieved)
     }
 
-    /// The detector's reading of every coded bit at the true geometry, times the bit's sign (positive: read right).
-    static func reading(_ image: RGBImage, key: WatermarkKey, cells: WatermarkLayout.Cells, code: [Float]) -> [Double] {
-        let detector = WatermarkDetector(key: key)
+    /// The detector's reading of every coded bit at the true geometry (cells of `cellSize` pixels, else a 32nd of
+    /// the shorter side), times the bit's sign (positive: read right).
+    static func reading(_ image: RGBImage, key: WatermarkKey, cells: WatermarkLayout.Cells, code: [Float], cellSize: Double? = nil) -> [Double] {
+        var settings = WatermarkDetector.Settings()
+        settings.fixedCellSize = cellSize
+        settings.tiledStillMinimumSide = .max
+        let detector = WatermarkDetector(key: key, settings: settings)
         detector.add(image)
         let soft = WatermarkDetector.softBits(evidence: detector.cellEvidenceAtTruth(), cells: cells)
         return zip(soft, code).map { $0 * Double($1) }

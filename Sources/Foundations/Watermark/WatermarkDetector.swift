@@ -61,6 +61,21 @@ public final class WatermarkDetector {
         /// weighs each region by how clean it is.
         public var evidenceWeightRadiusCells: Double
         public var evidenceWeightPower: Double
+        /// When set, the unscaled cell size in pixels (the tiled still layout) instead of a 32nd of the shorter
+        /// side; `relativeCellSizes` are relative to it.
+        public var fixedCellSize: Double?
+        /// A single picture of at least this shorter side is also searched for the tiled still layout (a tiled
+        /// still of 320 px downscaled to 47%).
+        public var tiledStillMinimumSide = 150
+
+        /// The search for the tiled still layout (`WatermarkLayout.stillCellSize`) on a picture: cells from 45% of
+        /// that size (a downscale to 45%) to 105%, otherwise these settings.
+        var tiledStill: Settings {
+            var t = self
+            t.fixedCellSize = WatermarkLayout.stillCellSize
+            t.relativeCellSizes = 0.45...1.05
+            return t
+        }
 
         public init(maxFalsePositiveProbability: Double = 1e-6, relativeCellSizes: ClosedRange<Double> = 0.95...1.35,
                     cellSizeStep: Double = 0.006, searchMirrored: Bool = true, payloadCandidates: Int = 8,
@@ -83,6 +98,8 @@ public final class WatermarkDetector {
     public let key: WatermarkKey
     public let settings: Settings
     public private(set) var framesUsed = 0
+    /// The first frame searched for the tiled still layout (kept while it is the only frame).
+    private var tiled: WatermarkDetector?
     public private(set) var framesSkipped = 0
     private var width = 0
     private var height = 0
@@ -94,6 +111,9 @@ public final class WatermarkDetector {
         self.key = key
         self.settings = settings
     }
+
+    /// The unscaled cell size in pixels: `settings.fixedCellSize`, else a 32nd of the frames' shorter side.
+    var baseCellSize: Double { settings.fixedCellSize ?? WatermarkLayout.cellSize(width: width, height: height) }
 
     /// True once `maxFrames` frames are in.
     public var isFull: Bool { framesUsed >= settings.maxFrames }
@@ -108,7 +128,13 @@ public final class WatermarkDetector {
             framesSkipped += 1
             return
         }
-        let cell = WatermarkLayout.cellSize(width: image.width, height: image.height)
+        if framesUsed == 0, settings.fixedCellSize == nil, min(image.width, image.height) >= settings.tiledStillMinimumSide {
+            tiled = WatermarkDetector(key: key, settings: settings.tiledStill)
+            tiled?.add(image)
+        } else if framesUsed > 0 {
+            tiled = nil
+        }
+        let cell = baseCellSize
         let residual = Self.whitened(image, radius: max(1, Int((settings.whiteningRadiusCells * cell).rounded())),
                                      normalizationRadius: Int((settings.normalizationRadiusCells * cell).rounded()))
         for i in 0..<residual.count { accumulator[i] += residual[i] }
@@ -181,6 +207,20 @@ public final class WatermarkDetector {
     /// probability is twice the smaller of the two (a union bound over both tests), so it stays an upper bound
     /// on the chance that an unmarked file is flagged.
     public func result() -> WatermarkDetection {
+        let own = search()
+        // A single picture is also searched for the tiled still layout; either search may find the mark, so the
+        // probability is a union bound over both (twice the smaller).
+        guard framesUsed == 1, let tiled else { return own }
+        let still = tiled.search()
+        var chosen = still.falsePositiveProbability < own.falsePositiveProbability ? still : own
+        chosen.falsePositiveProbability = min(1, 2 * min(own.falsePositiveProbability, still.falsePositiveProbability))
+        chosen.detected = chosen.falsePositiveProbability <= settings.maxFalsePositiveProbability
+        if !chosen.detected { chosen.payload = nil; chosen.scheme = nil }
+        return chosen
+    }
+
+    /// One search (see `result`) at this detector's cell sizes.
+    func search() -> WatermarkDetection {
         let m = WatermarkLayout.binsPerTile
         let none = WatermarkDetection(detected: false, payload: nil, falsePositiveProbability: 1, zScore: 0,
                                       framesUsed: framesUsed, cellSize: 0, flipped: false, scheme: nil)
@@ -190,7 +230,7 @@ public final class WatermarkDetector {
         let syncSpectrum = fft.spectrum(of: syncPattern)
         let exclusion = 2 * WatermarkLayout.binsPerCell
 
-        let base = WatermarkLayout.cellSize(width: width, height: height)
+        let base = baseCellSize
         let lower = Int((log(settings.relativeCellSizes.lowerBound) / settings.cellSizeStep).rounded(.down))
         let upper = Int((log(settings.relativeCellSizes.upperBound) / settings.cellSizeStep).rounded(.up))
         let steps = Array(lower...upper)
@@ -269,7 +309,7 @@ public final class WatermarkDetector {
         let m = WatermarkLayout.binsPerTile
         guard framesUsed > 0 else { return (0, 0) }
         let cells = WatermarkLayout.cells(key, scheme: scheme)
-        let folded = fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false)
+        let folded = fold(cellSize: baseCellSize, flipped: false)
         let fft = FFT2D(n: m)
         let re = fft.crossCorrelation(folded, with: fft.spectrum(of: Self.syncPattern(key)))
         let soft = Self.softBits(evidence: Self.cellEvidence(folded, dx: 0, dy: 0), cells: cells)
@@ -284,7 +324,7 @@ public final class WatermarkDetector {
     /// not mirrored) of the frames added: what the payload is read from for any re-encode or uniform rescale.
     func cellEvidenceAtTruth() -> [Double] {
         guard framesUsed > 0 else { return [Double](repeating: 0, count: WatermarkLayout.cellsPerTile * WatermarkLayout.cellsPerTile) }
-        return Self.cellEvidence(fold(cellSize: WatermarkLayout.cellSize(width: width, height: height), flipped: false), dx: 0, dy: 0)
+        return Self.cellEvidence(fold(cellSize: baseCellSize, flipped: false), dx: 0, dy: 0)
     }
 
     static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
@@ -320,7 +360,7 @@ public final class WatermarkDetector {
     func weightedAccumulator() -> [Float] {
         if let weightedCache { return weightedCache }
         var out = accumulator
-        let cell = WatermarkLayout.cellSize(width: width, height: height)
+        let cell = baseCellSize
         let radius = Int((settings.evidenceWeightRadiusCells * cell).rounded())
         if radius > 0 && !accumulator.isEmpty {
             let energy = Self.boxMean(accumulator.map { $0 * $0 }, width: width, height: height, radius: radius)

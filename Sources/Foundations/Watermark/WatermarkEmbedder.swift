@@ -57,6 +57,9 @@ public final class WatermarkEmbedder {
     /// When set, the pattern is divided by this instead of its own RMS (`StillWatermark` scales cells against
     /// the nominal mark's RMS).
     private let fixedRMS: Float?
+    /// When set, the cell size in pixels for every frame size (the tiled still layout), instead of a 32nd of the
+    /// shorter side.
+    let cellSizeOverride: Double?
     private var patternWidth = 0
     private var patternHeight = 0
     /// Unit-RMS pattern for the cached frame size, `patternWidth * patternHeight` values, row-major.
@@ -78,14 +81,25 @@ public final class WatermarkEmbedder {
         let cells = WatermarkLayout.cells(key, scheme: scheme)
         cellValues = WatermarkLayout.cellValues(cells, code: WatermarkLayout.codeSigns(payload), onlyBit: nil)
         fixedRMS = nil
+        cellSizeOverride = nil
+    }
+
+    /// The nominal mark at a fixed cell size (`WatermarkLayout.stillCellSize` for the tiled still layout).
+    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, cellSize: Double) {
+        self.payload = payload; self.key = key; self.scheme = scheme; strength = 1; mask = Mask()
+        cellValues = WatermarkLayout.cellValues(WatermarkLayout.cells(key, scheme: scheme), code: WatermarkLayout.codeSigns(payload), onlyBit: nil)
+        fixedRMS = nil
+        cellSizeOverride = cellSize
     }
 
     /// An embedder of the given tile cell values (`cellsPerTile`² values, row-major), its pattern divided by
     /// `rms` (the nominal mark's, `patternRMS`), so values scaled per cell scale the mark there.
-    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float, mask: Mask, cellValues: [Float], rms: Float) {
+    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float, mask: Mask, cellValues: [Float], rms: Float,
+         cellSize: Double?) {
         self.payload = payload; self.key = key; self.scheme = scheme; self.strength = strength; self.mask = mask
         self.cellValues = cellValues
         fixedRMS = rms
+        cellSizeOverride = cellSize
     }
 
     /// The nominal tile cell values (±1 per cell: sync sign, or sign × coded bit).
@@ -249,7 +263,7 @@ public final class WatermarkEmbedder {
 
     /// The cells rendered over a `w` × `h` frame (bilinear, band-passed), and their RMS.
     private func renderedPattern(width w: Int, height h: Int) -> (pattern: [Float], rms: Float) {
-        let c = WatermarkLayout.cellSize(width: w, height: h)
+        let c = cellSizeOverride ?? WatermarkLayout.cellSize(width: w, height: h)
         var out = [Float](repeating: 0, count: w * h)
         var energy: Double = 0
         cellValues.withUnsafeBufferPointer { v in

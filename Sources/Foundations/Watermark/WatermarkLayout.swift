@@ -109,6 +109,15 @@ public enum WatermarkLayout {
     /// Cell size in pixels for a `width` × `height` frame: its shorter side over `cellsPerSide`.
     public static func cellSize(width: Int, height: Int) -> Double { Double(min(width, height)) / cellsPerSide }
 
+    /// Cell size, in pixels, of the tiled mark on large stills: the tile (256 px) repeats over the picture, so the
+    /// detector's folding averages the picture's own interference over the repeats, and the cells sit at spatial
+    /// frequencies where photos carry less energy than at a 32nd of their side (`StillWatermark`).
+    public static let stillCellSize = 8.0
+
+    /// Whether a still of this size is marked with the tiled layout: its shorter side at least 320 px (a 32nd of
+    /// it, the video layout's cell, would be 10 px or more: lower frequencies, where pictures interfere more).
+    public static func tilesStill(width: Int, height: Int) -> Bool { min(width, height) >= 320 }
+
     /// The keyed cell roles: `sign[cell]` ±1, and `bit[cell]` the coded bit index or -1 for sync cells
     /// (cells numbered row-major, `row * cellsPerTile + column`).
     struct Cells {
