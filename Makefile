@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_WORKSPACE ?= demo-workspace
 BIN := .build/release
 
-.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark bench-score bench-swap clean
+.PHONY: setup apt pydeps models openblas build check-imports test fuzz demo bench-fetch-frames bench-models bench-detect bench-identify bench-dedupe bench-train bench-watermark bench-stills bench-score bench-swap clean
 
 setup: apt pydeps models openblas build
 
@@ -120,6 +120,9 @@ bench-train: setup
 
 bench-watermark: setup
 	benchmarks/watermark/run.sh
+
+bench-stills: setup
+	benchmarks/watermark/stills.sh
 
 bench-score: setup
 	benchmarks/score/run.sh
