@@ -26,6 +26,17 @@ public enum InputUnit {
         return cleaned.isEmpty ? "input" : cleaned
     }
 
+    /// The files of `folder` (not its subfolders' or hidden ones) whose extension `keeps`, in byte order of their names.
+    public static func folderEntries(_ folder: URL, keeping keeps: (String) -> Bool) throws -> [URL] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder.path) } catch {
+            throw FileError.unreadable(path: folder.path, reason: error.localizedDescription)
+        }
+        return names.filter { !$0.hasPrefix(".") && keeps(($0 as NSString).pathExtension.lowercased()) }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .map { folder.appendingPathComponent($0) }
+    }
+
     /// Classifies each path: folders become image sets, image files one-image sets, anything else video.
     public static func expand(_ inputs: [URL]) throws -> [InputUnit] {
         var units: [InputUnit] = []
@@ -35,14 +46,7 @@ public enum InputUnit {
                 throw MediaError.missing(path: input.path)
             }
             if isDirectory.boolValue {
-                let names: [String]
-                do { names = try FileManager.default.contentsOfDirectory(atPath: input.path) } catch {
-                    throw FileError.unreadable(path: input.path, reason: error.localizedDescription)
-                }
-                let files = names.filter { !$0.hasPrefix(".") && ImageFormat(fileExtension: ($0 as NSString).pathExtension) != nil }
-                    .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                    .map { input.appendingPathComponent($0) }
-                units.append(.images(root: input, files: files))
+                units.append(.images(root: input, files: try folderEntries(input) { ImageFormat(fileExtension: $0) != nil }))
             } else if ImageFormat(fileExtension: input.pathExtension) != nil {
                 units.append(.images(root: input, files: [input]))
             } else {

@@ -67,6 +67,12 @@ public final class VideoWriter {
     /// Whether frames are padded to an even size (see `encodedWidth`).
     public var isPadded: Bool { encodedWidth != options.width || encodedHeight != options.height }
 
+    /// The encoded size of `width` × `height` frames in `codec`: each odd side one pixel longer for H.264's yuv420p
+    /// (its last column or row repeated), as it is for FFV1.
+    public static func encodedSize(width: Int, height: Int, codec: VideoCodecChoice) -> (width: Int, height: Int) {
+        codec == .ffv1 ? (width, height) : (width + width % 2, height + height % 2)
+    }
+
     private let tempPath: String
     /// The locked temporary file FFmpeg writes through `tempPath` (see `TemporaryFile`).
     private let temporary: OwnedTemporaryFile
@@ -94,9 +100,7 @@ public final class VideoWriter {
             throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22,
                                     message: "frame size \(options.width)x\(options.height) must be positive")
         }
-        let subsampled = options.codec != .ffv1
-        encodedWidth = subsampled ? options.width + options.width % 2 : options.width
-        encodedHeight = subsampled ? options.height + options.height % 2 : options.height
+        (encodedWidth, encodedHeight) = Self.encodedSize(width: options.width, height: options.height, codec: options.codec)
         guard options.frameRateNumerator > 0, options.frameRateDenominator > 0 else {
             throw MediaError.ffmpeg(path: path, operation: "creating the video", code: -22, message: "frame rate must be positive")
         }

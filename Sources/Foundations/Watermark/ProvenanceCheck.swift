@@ -46,16 +46,9 @@ public enum ProvenanceCheck {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else { throw MediaError.missing(path: path.path) }
             guard isDirectory.boolValue else { out.append(path); continue }
-            let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: path.path) } catch {
-                throw FileError.unreadable(path: path.path, reason: error.localizedDescription)
-            }
-            let media = names.filter { name in
-                let ext = (name as NSString).pathExtension.lowercased()
-                return !name.hasPrefix(".") && (ImageFormat(fileExtension: ext) != nil || videoExtensions.contains(ext))
-            }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let media = try InputUnit.folderEntries(path) { ImageFormat(fileExtension: $0) != nil || videoExtensions.contains($0) }
             guard !media.isEmpty else { throw FileError.unreadable(path: path.path, reason: "folder holds no images or videos") }
-            out += media.map { path.appendingPathComponent($0) }
+            out += media
         }
         return out
     }

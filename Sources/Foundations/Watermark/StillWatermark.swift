@@ -38,51 +38,40 @@ public enum StillWatermark {
         guard image.width >= 16, image.height >= 16 else { return (0, 0) }
         // Large pictures get the tiled layout (see `WatermarkLayout.stillCellSize`).
         let cellSize: Double? = WatermarkLayout.tilesStill(width: image.width, height: image.height) ? WatermarkLayout.stillCellSize : nil
-        let nominal = cellSize.map { WatermarkEmbedder(payload: payload, key: key, scheme: scheme, cellSize: $0) }
-            ?? WatermarkEmbedder(payload: payload, key: key, scheme: scheme)
-        func reading(_ image: RGBImage, key: WatermarkKey, cells: WatermarkLayout.Cells, code: [Float]) -> [Double] {
-            Self.reading(image, key: key, cells: cells, code: code, cellSize: cellSize)
-        }
         let cells = WatermarkLayout.cells(key, scheme: scheme)
         let code = WatermarkLayout.codeSigns(payload)
-        let host = reading(image, key: key, cells: cells, code: code)
+        let base = WatermarkLayout.cellValues(cells, code: code, onlyBit: nil)
+        let read = { (picture: RGBImage) in reading(picture, key: key, cells: cells, code: code, cellSize: cellSize) }
+        let nominal = WatermarkEmbedder(payload: payload, key: key, scheme: scheme, cellValues: base, rms: nil, cellSize: cellSize)
+        let host = read(image)
         var marked = image
         nominal.embed(into: &marked)
-        let response = zip(reading(marked, key: key, cells: cells, code: code), host).map { $0 - $1 }
+        let nominalRead = read(marked)
+        let response = zip(nominalRead, host).map { $0 - $1 }
         let unit = median(response)
         guard unit > 0, unit.isFinite else { image = marked; return (0, 0) }
         let rms = nominal.patternRMS(width: image.width, height: image.height)
-        let base = nominal.tileCellValues
         // Per coded bit, the mark's own response (floored: a bit whose cells sit in unmarked dark blocks
         // cannot be rescued by scaling) and the picture's reading.
-        let gains = response.map { max($0, 0.3 * unit) }
-        var scales = choose(host: host, gains: gains, settings: settings, cells: cells)
-        var best = marked
-        var achieved = median(zip(reading(marked, key: key, cells: cells, code: code), gains).map { $0.0 / unit })
+        var scales = choose(host: host, gains: response.map { max($0, 0.3 * unit) }, settings: settings, cells: cells)
+        var best = marked, bestRead = nominalRead
         for round in 0...settings.correctionRounds {
             var values = base
             for c in values.indices where cells.bit[c] >= 0 { values[c] *= scales[cells.bit[c]] }
-            let embedder = WatermarkEmbedder(payload: payload, key: key, scheme: scheme, strength: nominal.strength, mask: nominal.mask,
-                                             cellValues: values, rms: rms, cellSize: cellSize)
-            var candidate = image
-            embedder.embed(into: &candidate)
-            let read = reading(candidate, key: key, cells: cells, code: code)
-            best = candidate
-            achieved = median(read.map { $0 / unit })
+            let embedder = WatermarkEmbedder(payload: payload, key: key, scheme: scheme, cellValues: values, rms: rms, cellSize: cellSize)
+            best = image
+            embedder.embed(into: &best)
+            bestRead = read(best)
             guard round < settings.correctionRounds else { break }
             // What each bit actually gained per unit of scale, against what was planned.
-            let measured = zip(zip(read, host), scales).map { pair, scale in max((pair.0 - pair.1) / Double(max(scale, 1e-3)), 0.3 * unit) }
+            let measured = zip(zip(bestRead, host), scales).map { pair, scale in max((pair.0 - pair.1) / Double(max(scale, 1e-3)), 0.3 * unit) }
             scales = choose(host: host, gains: measured, settings: settings, cells: cells)
         }
         // Where the picture drowns the mark (its reading of the bits far above the mark's own), the scales cannot
         // win and may lose: keep whichever of the two marks reads fewer bits wrong.
-        let nominalRead = zip(response, host).map { $0 + $1 }
-        if reading(best, key: key, cells: cells, code: code).filter({ $0 <= 0 }).count > nominalRead.filter({ $0 <= 0 }).count {
-            image = marked
-            return (median(host.map { $0 / unit }), median(nominalRead.map { $0 / unit }))
-        }
+        if bestRead.filter({ $0 <= 0 }).count > nominalRead.filter({ $0 <= 0 }).count { (best, bestRead) = (marked, nominalRead) }
         image = best
-        return (median(host.map { $0 / unit }), achieved)
+        return (median(host.map { $0 / unit }), median(bestRead.map { $0 / unit }))
     }
 
     /// The detector's reading of every coded bit at the true geometry (cells of `cellSize` pixels, else a 32nd of

@@ -84,26 +84,16 @@ public final class WatermarkEmbedder {
         cellSizeOverride = nil
     }
 
-    /// The nominal mark at a fixed cell size (`WatermarkLayout.stillCellSize` for the tiled still layout).
-    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, cellSize: Double) {
-        self.payload = payload; self.key = key; self.scheme = scheme; strength = 1; mask = Mask()
-        cellValues = WatermarkLayout.cellValues(WatermarkLayout.cells(key, scheme: scheme), code: WatermarkLayout.codeSigns(payload), onlyBit: nil)
-        fixedRMS = nil
-        cellSizeOverride = cellSize
-    }
-
-    /// An embedder of the given tile cell values (`cellsPerTile`² values, row-major), its pattern divided by
-    /// `rms` (the nominal mark's, `patternRMS`), so values scaled per cell scale the mark there.
-    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float, mask: Mask, cellValues: [Float], rms: Float,
-         cellSize: Double?) {
+    /// An embedder of the given tile cell values (`cellsPerTile`² values, row-major) at `cellSize` pixels per cell
+    /// (nil: a 32nd of the shorter side), its pattern divided by `rms` (nil: its own RMS; the nominal mark's,
+    /// `patternRMS`, so that values scaled per cell scale the mark there).
+    init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float = 1, mask: Mask = Mask(), cellValues: [Float],
+         rms: Float?, cellSize: Double?) {
         self.payload = payload; self.key = key; self.scheme = scheme; self.strength = strength; self.mask = mask
         self.cellValues = cellValues
         fixedRMS = rms
         cellSizeOverride = cellSize
     }
-
-    /// The nominal tile cell values (±1 per cell: sync sign, or sign × coded bit).
-    var tileCellValues: [Float] { cellValues }
 
     /// The RMS the pattern for a `width` × `height` frame is divided by.
     func patternRMS(width: Int, height: Int) -> Float {

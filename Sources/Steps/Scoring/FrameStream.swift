@@ -15,7 +15,7 @@ final class FrameStream {
     init(url: URL, kind: String) throws {
         self.url = url
         do {
-            if kind == "image" || kind == "images" {
+            if kind == "image" {
                 image = try ImageDecoder.decode(fileAt: url)
                 duration = nil; hasAudio = false
             } else {

@@ -35,11 +35,11 @@ extension RunScorer {
     static let stripSide = 112
 
     /// Whether a track of an output belongs to this process's shard.
-    /// Whether `output` is `source`'s size with each odd side one pixel longer (swap's H.264 output of an
-    /// odd-sized video: yuv420p needs even sides).
+    /// Whether `output` is `source` as H.264 encodes an odd-sized frame (`VideoWriter.encodedSize`: each odd side one
+    /// pixel longer), not `source`'s own size.
     static func isEvenPadding(of source: RGBImage, _ output: RGBImage) -> Bool {
-        (source.width % 2 == 1 || source.height % 2 == 1)
-            && output.width == source.width + source.width % 2 && output.height == source.height + source.height % 2
+        let encoded = VideoWriter.encodedSize(width: source.width, height: source.height, codec: .h264)
+        return encoded != (source.width, source.height) && encoded == (output.width, output.height)
     }
 
     static func inShard(output: Int, track: Int, options: ScoreOptions) -> Bool {

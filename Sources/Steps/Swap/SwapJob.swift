@@ -234,8 +234,9 @@ final class SwapJob {
         if counts.damagedFrames > 0 {
             warnings.append("\(name): \(counts.damagedFrames) damaged frame\(counts.damagedFrames == 1 ? "" : "s") copied through as decoded (not swapped)")
         }
-        if options.codec != .ffv1, info.displayWidth % 2 == 1 || info.displayHeight % 2 == 1 {
-            let w = info.displayWidth + info.displayWidth % 2, h = info.displayHeight + info.displayHeight % 2
+        let encoded = VideoWriter.encodedSize(width: info.displayWidth, height: info.displayHeight, codec: options.codec == .ffv1 ? .ffv1 : .h264)
+        if encoded != (info.displayWidth, info.displayHeight) {
+            let (w, h) = encoded
             let message = "\(name): \(info.displayWidth)x\(info.displayHeight) is odd-sized; H.264 (yuv420p) needs even sides, so the " +
                 "output is \(w)x\(h), its last column or row repeated (--codec ffv1 keeps the size)"
             warnings.append(message)
