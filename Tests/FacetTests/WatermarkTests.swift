@@ -380,6 +380,20 @@ final class WatermarkTests: XCTestCase {
                 XCTAssertTrue(facet.description.contains(url.lastPathComponent), facet.description)
             }
         }
+        // A folder is checked as its media files; a folder with none (only notes, hidden files, subfolders) is an
+        // error naming it (66), as is a missing path.
+        let bare = dir.appendingPathComponent("no-media")
+        try FileManager.default.createDirectory(at: bare.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try Data("notes\n".utf8).write(to: bare.appendingPathComponent("readme.txt"))
+        try Data().write(to: bare.appendingPathComponent(".hidden.jpg"))
+        for url in [bare, dir.appendingPathComponent("gone")] {
+            XCTAssertThrowsError(try ProvenanceCheck.files([url])) { error in
+                guard let facet = error as? FacetError else { return XCTFail("untyped error \(error)") }
+                XCTAssertEqual(facet.exitStatus, .noInput, "\(facet)")
+                XCTAssertTrue(facet.description.contains(url.lastPathComponent), facet.description)
+            }
+        }
+        XCTAssertEqual(try ProvenanceCheck.files([dir]).map(\.lastPathComponent), ["cut.mp4", "empty.jpg", "notes.mp4"])
     }
 
     /// Marks 2 s of a real clip as swap will (H.264 via VideoWriter, with the synthetic label), checks the label
