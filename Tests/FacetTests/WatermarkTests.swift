@@ -409,21 +409,7 @@ final class WatermarkTests: XCTestCase {
         }
         let dir = try makeTemporaryDirectory()
         let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
-        let reader = try VideoReader(url: clip)
-        let writer = try VideoWriter(url: marked, options: VideoWriterOptions(
-            width: reader.info.displayWidth, height: reader.info.displayHeight, frameRateNumerator: 30, crf: 18,
-            metadata: ["comment": "synthetic (test)", "facet_synthetic": "true"]))
-        let embedder = WatermarkEmbedder(payload: payload)
-        let converter = FrameConverter()
-        var written = 0
-        while written < 60, let frame = try reader.nextFrame() {
-            var image = try converter.rgb(frame)
-            embedder.embed(into: &image)
-            try writer.write(image, seconds: frame.seconds)
-            written += 1
-        }
-        try writer.finish()
-        XCTAssertEqual(written, 60)
+        XCTAssertEqual(try mark(clip, frames: 60, into: marked), 60)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: marked.path + ".provenance.json"))
         var settings = WatermarkDetector.Settings()
         settings.maxFrames = 90
@@ -447,5 +433,71 @@ final class WatermarkTests: XCTestCase {
         XCTAssertEqual(second.payload, payload)
         XCTAssertEqual(second.scheme, "facet-ss-luma-3")
         XCTAssertEqual(second.framesUsed, 60)
+    }
+
+    /// Marks `frames` frames of `clip` from the `skip`-th on and writes them as H.264 CRF 18 at 30 frames/s
+    /// (labelled synthetic); returns the frames written.
+    @discardableResult
+    func mark(_ clip: URL, skip: Int = 0, frames count: Int, into output: URL) throws -> Int {
+        let reader = try VideoReader(url: clip)
+        let writer = try VideoWriter(url: output, options: VideoWriterOptions(
+            width: reader.info.displayWidth / 2 * 2, height: reader.info.displayHeight / 2 * 2, frameRateNumerator: 30, crf: 18,
+            metadata: ["comment": "synthetic (test)", "facet_synthetic": "true"]))
+        let embedder = WatermarkEmbedder(payload: payload)
+        let converter = FrameConverter()
+        var seen = 0, written = 0
+        while written < count, let frame = try reader.nextFrame() {
+            seen += 1
+            guard seen > skip else { continue }
+            var image = try converter.rgb(frame, width: reader.info.displayWidth / 2 * 2, height: reader.info.displayHeight / 2 * 2)
+            embedder.embed(into: &image)
+            try writer.write(image, seconds: Double(written) / 30)
+            written += 1
+        }
+        try writer.finish()
+        return written
+    }
+
+    /// A mostly static clip (d14: a face before a still room, black side bars) keeps its own content at the
+    /// mark's frequencies in every frame, so that interference adds up over frames like the mark. After a
+    /// half-size CRF-28 re-encode of 2 s, the payload is read only with the folded tile's spectral whitening
+    /// (`Settings.spectralWhitening`), which flattens that content's spectrum before the mark is read.
+    func testSpectralWhiteningReadsAStaticClipAfterHalfSizeCRF28() throws {
+        let clip = TestPaths.video("d14.mp4")
+        try requireSharedMedia(clip)
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        guard (try? runProcess(env, ["ffmpeg", "-version"]))?.status == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("ffmpeg missing (make setup installs it)") }
+            throw XCTSkip("ffmpeg is not installed")
+        }
+        let dir = try makeTemporaryDirectory()
+        let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
+        XCTAssertEqual(try mark(clip, skip: 30, frames: 60, into: marked), 60)
+        let ffmpeg = try runProcess(env, ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", marked.path, "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2",
+                                          "-c:v", "libx264", "-crf", "28", "-an", attacked.path], timeout: 300)
+        XCTAssertEqual(ffmpeg.status, 0, ffmpeg.stderr)
+        let found = try ProvenanceCheck.check(url: attacked)
+        XCTAssertTrue(found.detected, "\(found)")
+        XCTAssertEqual(found.payload, payload)
+        var plain = WatermarkDetector.Settings()
+        plain.spectralWhitening = 0
+        let without = try ProvenanceCheck.check(url: attacked, settings: plain)
+        XCTAssertNil(without.payload, "read without whitening too: the clip no longer shows the difference")
+    }
+
+    /// The whitening's pieces: a flat filter leaves the equaliser's kernel as it is, and the gains of a tile of
+    /// white noise are nearly flat (no frequency singled out).
+    func testSpectralWhiteningPieces() {
+        let m = WatermarkLayout.binsPerTile
+        let ones = [Double](repeating: 1, count: m * m)
+        let flat = WatermarkLayout.interCellSpectrum(binFilter: ones)
+        for (a, b) in zip(flat, WatermarkLayout.interCellSpectrum) { XCTAssertEqual(a, b, accuracy: 1e-9 * max(1, abs(b))) }
+        var rng = SeededRandom(seed: 7)
+        let noise = (0..<(m * m)).map { _ in Double(rng.next() % 2001) / 1000 - 1 }
+        let gains = WatermarkDetector.whiteningGains(noise, exponent: 2, smoothing: 4).sorted()
+        let median = gains[gains.count / 2]
+        // Power smoothed over 81 bins of white noise: within a factor of about 1.6 of the median almost everywhere.
+        XCTAssertLessThan(gains[gains.count * 99 / 100] / median, 1.8)
+        XCTAssertGreaterThan(gains[gains.count / 100] / median, 0.55)
     }
 }

@@ -77,6 +77,29 @@ struct Mark: ParsableCommand {
     }
 }
 
+/// Detector settings a benchmark run may override (each defaults to `WatermarkDetector.Settings()`'s).
+struct DetectorTuning: ParsableArguments {
+    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double?
+    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double?
+    @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
+    @Option(help: "Evidence weighting power.") var weightPower: Double?
+    @Option(help: "List Viterbi size.") var listSize: Int?
+    @Option(help: "Spectral whitening exponent of the folded tile (0: off).") var spectral: Double?
+    @Option(help: "Spectral smoothing half-width in frequency bins.") var spectralSmoothing: Int?
+    @Option(help: "Equaliser regularisation.") var equalizerEpsilon: Double?
+
+    func apply(to settings: inout WatermarkDetector.Settings) {
+        if let whiteningRadius { settings.whiteningRadiusCells = whiteningRadius }
+        if let normalizationRadius { settings.normalizationRadiusCells = normalizationRadius }
+        if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
+        if let weightPower { settings.evidenceWeightPower = weightPower }
+        if let listSize { settings.listSize = listSize }
+        if let spectral { settings.spectralWhitening = spectral }
+        if let spectralSmoothing { settings.spectralSmoothing = spectralSmoothing }
+        if let equalizerEpsilon { settings.equalizerEpsilon = equalizerEpsilon }
+    }
+}
+
 /// Standard SSIM (11-tap Gaussian window, σ 1.5, RGB averaged) from NN's DSSIM loss: SSIM = 1 − 2·DSSIM.
 func ssim(_ a: RGBImage, _ b: RGBImage) throws -> Double {
     let shape = [1, a.height, a.width, 3]
@@ -89,22 +112,14 @@ struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check files for the watermark; one JSON line per file (errors too).")
     @Argument(help: "Videos or images.") var files: [String]
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 450
-    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
-    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
-    @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
-    @Option(help: "Evidence weighting power.") var weightPower: Double?
-    @Option(help: "List Viterbi size.") var listSize: Int?
+    @OptionGroup var tuning: DetectorTuning
 
     struct Line: Codable { var report: ProvenanceReport?; var error: String?; var exitStatus: Int32; var seconds: Double }
 
     func run() throws {
         var settings = WatermarkDetector.Settings()
         settings.maxFrames = maxFrames
-        settings.whiteningRadiusCells = whiteningRadius
-        settings.normalizationRadiusCells = normalizationRadius
-        if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
-        if let weightPower { settings.evidenceWeightPower = weightPower }
-        if let listSize { settings.listSize = listSize }
+        tuning.apply(to: &settings)
         for file in files {
             let t0 = Date()
             var line: Line
@@ -167,18 +182,13 @@ struct Diagnose: ParsableCommand {
     @Option(help: "The payload they were marked with.") var payload: String = "5eed1e55"
     @Option(help: "Their bit layout (default: the current one).") var scheme: String = WatermarkScheme.current.rawValue
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 60
-    @Option(help: "Whitening radius in cells.") var whiteningRadius: Double = 0.5
-    @Option(help: "Normalisation radius in cells (0: global clip).") var normalizationRadius: Double = 0.5
-    @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
-    @Option(help: "Evidence weighting power.") var weightPower: Double?
+    @OptionGroup var tuning: DetectorTuning
+    @Option(help: "The unmarked original of the (single) file: split the soft bits into picture and mark.") var reference: String?
     func run() throws {
         for file in files {
             var settings = WatermarkDetector.Settings(relativeCellSizes: 1...1, searchMirrored: false)
             settings.maxFrames = maxFrames
-            settings.whiteningRadiusCells = whiteningRadius
-            settings.normalizationRadiusCells = normalizationRadius
-            if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
-            if let weightPower { settings.evidenceWeightPower = weightPower }
+            tuning.apply(to: &settings)
             let detector = WatermarkDetector(settings: settings)
             let reader = try VideoReader(url: URL(fileURLWithPath: file))
             let converter = FrameConverter()
@@ -187,6 +197,28 @@ struct Diagnose: ParsableCommand {
             guard let layout = WatermarkScheme(rawValue: scheme) else { throw ValidationError("unknown --scheme \(scheme)") }
             let d = detector.diagnose(payload: value, scheme: layout)
             print(URL(fileURLWithPath: file).lastPathComponent, String(format: "syncZ %.2f bitSNR %.2f", d.syncZ, d.codedBitSNR))
+            if let reference {
+                let host = WatermarkDetector(settings: settings)
+                let hostReader = try VideoReader(url: URL(fileURLWithPath: reference))
+                while !host.isFull, let frame = try hostReader.nextFrame() { host.add(try converter.rgb(frame)) }
+                let marked = detector.signedSoftBits(payload: value, scheme: layout), picture = host.signedSoftBits(payload: value, scheme: layout)
+                let response = zip(marked, picture).map { $0 - $1 }
+                func stats(_ v: [Double]) -> String {
+                    let m = v.reduce(0, +) / Double(v.count)
+                    let sd = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
+                    return String(format: "mean %.3f sd %.3f wrong %d", m, sd, v.filter { $0 <= 0 }.count)
+                }
+                print("  marked:", stats(marked)); print("  picture:", stats(picture)); print("  mark alone:", stats(response))
+                var one = settings; one.maxFrames = 1
+                let first = WatermarkDetector(settings: one)
+                let firstReader = try VideoReader(url: URL(fileURLWithPath: reference))
+                if let frame = try firstReader.nextFrame() { first.add(try converter.rgb(frame)) }
+                let f = first.signedSoftBits(payload: value, scheme: layout)
+                let mf = f.reduce(0, +) / Double(f.count), mp = picture.reduce(0, +) / Double(picture.count)
+                var sab = 0.0, saa = 0.0, sbb = 0.0
+                for (a, b) in zip(f, picture) { sab += (a - mf) * (b - mp); saa += (a - mf) * (a - mf); sbb += (b - mp) * (b - mp) }
+                print("  picture, first frame:", stats(f), String(format: "correlation with the clip's %.3f", sab / (saa * sbb).squareRoot()))
+            }
         }
     }
 }

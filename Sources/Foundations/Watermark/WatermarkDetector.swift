@@ -67,6 +67,17 @@ public final class WatermarkDetector {
         /// A single picture of at least this shorter side is also searched for the tiled still layout (a tiled
         /// still of 320 px downscaled to 47%).
         public var tiledStillMinimumSide = 150
+        /// Spectral whitening of each folded tile before it is read: every spatial frequency divided by the tile's
+        /// own power there (smoothed over ±`spectralSmoothing` frequency bins) to the power `spectralWhitening / 2`
+        /// (0: off; 2 would be the matched filter in Gaussian noise of that spectrum). What is left of the picture
+        /// after the local whitening is far from white (edges and textures keep strong bands), and it is the noise
+        /// the mark is read against: flattening it reads the payload in 58 of 62 attacked 2-s excerpts (50 without),
+        /// best at 1.5 (1: 55-57, 2: 55).
+        public var spectralWhitening: Double = 1.5
+        public var spectralSmoothing: Int = 2
+        /// Regularisation of the inter-cell equaliser (relative to its kernel's largest squared value; the kernel
+        /// includes the spectral whitening).
+        public var equalizerEpsilon: Double = 0.3
 
         /// The search for the tiled still layout (`WatermarkLayout.stillCellSize`) on a picture: cells from 45% of
         /// that size (a downscale to 45%) to 105%, otherwise these settings.
@@ -79,7 +90,7 @@ public final class WatermarkDetector {
 
         public init(maxFalsePositiveProbability: Double = 1e-6, relativeCellSizes: ClosedRange<Double> = 0.95...1.35,
                     cellSizeStep: Double = 0.006, searchMirrored: Bool = true, payloadCandidates: Int = 8,
-                    maxFrames: Int = 450, whiteningRadiusCells: Double = 0.5, normalizationRadiusCells: Double = 0.5,
+                    maxFrames: Int = 450, whiteningRadiusCells: Double = 0.35, normalizationRadiusCells: Double = 0.5,
                     evidenceWeightRadiusCells: Double = 1, evidenceWeightPower: Double = 1, listSize: Int = 64) {
             self.listSize = listSize
             self.evidenceWeightRadiusCells = evidenceWeightRadiusCells
@@ -239,13 +250,13 @@ public final class WatermarkDetector {
         func tail(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }
         func bonferroni(_ z: Double) -> Double { min(1, tail(z) * hypotheses) }
 
-        typealias Peak = (z: Double, p: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: [Double])
+        typealias Peak = (z: Double, p: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: Tile)
         var peaks: [Peak] = []
         var fixed: Peak?
         for flip in flips {
             for step in steps {
-                let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
-                let re = fft.crossCorrelation(folded, with: syncSpectrum)
+                let folded = tile(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
+                let re = fft.crossCorrelation(folded.bins, with: syncSpectrum)
                 let (z, dx, dy) = Self.peak(re, side: m, exclusion: exclusion)
                 peaks.append((z, bonferroni(z), step, flip, dx, dy, folded))
                 if step == 0 && !flip {
@@ -274,7 +285,7 @@ public final class WatermarkDetector {
         var scheme: WatermarkScheme?
         var checked = 0  // words checked before the current decoding, `list` per decoding
         search: for c in candidates {
-            let evidence = Self.cellEvidence(c.folded, dx: c.dx, dy: c.dy)
+            let evidence = cellEvidence(c.folded, dx: c.dx, dy: c.dy)
             for (_, cells) in schemes {
                 if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
                     let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
@@ -309,10 +320,10 @@ public final class WatermarkDetector {
         let m = WatermarkLayout.binsPerTile
         guard framesUsed > 0 else { return (0, 0) }
         let cells = WatermarkLayout.cells(key, scheme: scheme)
-        let folded = fold(cellSize: baseCellSize, flipped: false)
+        let folded = tile(cellSize: baseCellSize, flipped: false)
         let fft = FFT2D(n: m)
-        let re = fft.crossCorrelation(folded, with: fft.spectrum(of: Self.syncPattern(key)))
-        let soft = Self.softBits(evidence: Self.cellEvidence(folded, dx: 0, dy: 0), cells: cells)
+        let re = fft.crossCorrelation(folded.bins, with: fft.spectrum(of: Self.syncPattern(key)))
+        let soft = Self.softBits(evidence: cellEvidence(folded, dx: 0, dy: 0), cells: cells)
         let truth = WatermarkLayout.codeSigns(payload)
         let products = zip(soft, truth).map { $0 * Double($1) }
         let mean = products.reduce(0, +) / Double(products.count)
@@ -320,11 +331,19 @@ public final class WatermarkDetector {
         return (Self.zScore(re, side: m, x: 0, y: 0, exclusion: 2 * WatermarkLayout.binsPerCell), sd > 0 ? mean / sd : 0)
     }
 
+    /// The coded bits' soft values at the known geometry (see `diagnose`), each times its sign in `payload`'s code
+    /// (positive: read right); `codedBits` values.
+    public func signedSoftBits(payload: WatermarkPayload, scheme: WatermarkScheme = .current) -> [Double] {
+        let cells = WatermarkLayout.cells(key, scheme: scheme)
+        let soft = Self.softBits(evidence: cellEvidenceAtTruth(), cells: cells)
+        return zip(soft, WatermarkLayout.codeSigns(payload)).map { $0 * Double($1) }
+    }
+
     /// Per tile cell (`cellsPerTile`² values), the evidence at the known geometry (unscaled cell size, no shift,
     /// not mirrored) of the frames added: what the payload is read from for any re-encode or uniform rescale.
     func cellEvidenceAtTruth() -> [Double] {
         guard framesUsed > 0 else { return [Double](repeating: 0, count: WatermarkLayout.cellsPerTile * WatermarkLayout.cellsPerTile) }
-        return Self.cellEvidence(fold(cellSize: baseCellSize, flipped: false), dx: 0, dy: 0)
+        return cellEvidence(tile(cellSize: baseCellSize, flipped: false), dx: 0, dy: 0)
     }
 
     static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
@@ -354,6 +373,41 @@ public final class WatermarkDetector {
         let mean = filled > 0 ? total / Double(filled) : 0
         for i in 0..<(m * m) where count[i] > 0 { sum[i] -= mean }
         return sum
+    }
+
+    /// A folded tile ready to be read: its bins after spectral whitening, and the whitening's gains per
+    /// frequency (nil: none), which the equaliser's kernel includes.
+    struct Tile {
+        var bins: [Double]
+        var filter: [Double]?
+    }
+
+    /// The tile folded at `cellSize`, spectrally whitened (see `Settings.spectralWhitening`).
+    func tile(cellSize: Double, flipped: Bool) -> Tile {
+        let folded = fold(cellSize: cellSize, flipped: flipped)
+        guard settings.spectralWhitening > 0 else { return Tile(bins: folded, filter: nil) }
+        let gains = Self.whiteningGains(folded, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
+        return Tile(bins: WatermarkLayout.filtered(folded, gains: gains), filter: gains)
+    }
+
+    /// Per frequency of the `binsPerTile`² grid, the tile's power smoothed over a box of ±`smoothing` bins
+    /// (cyclically), to the power `-exponent / 2`.
+    static func whiteningGains(_ tile: [Double], exponent: Double, smoothing: Int) -> [Double] {
+        let m = WatermarkLayout.binsPerTile
+        let fft = FFT2D(n: m)
+        var re = tile, im = [Double](repeating: 0, count: m * m)
+        fft.transform(&re, &im, inverse: false)
+        var power = [Double](repeating: 0, count: m * m)
+        for i in 0..<(m * m) { power[i] = re[i] * re[i] + im[i] * im[i] }
+        var smooth = [Double](repeating: 0, count: m * m)
+        let r = max(0, smoothing)
+        for y in 0..<m { for x in 0..<m {
+            var sum = 0.0
+            for dy in -r...r { for dx in -r...r { sum += power[((y + dy + m) % m) * m + (x + dx + m) % m] } }
+            smooth[y * m + x] = sum / Double((2 * r + 1) * (2 * r + 1))
+        } }
+        let floor = max(1e-12, smooth.reduce(0, +) / Double(m * m) * 1e-6)
+        return smooth.map { pow($0 + floor, -exponent / 2) }
     }
 
     /// The accumulator divided by its local RMS to `evidenceWeightPower` (see `Settings.evidenceWeightRadiusCells`).
@@ -398,11 +452,12 @@ public final class WatermarkDetector {
 
     /// Per-cell evidence of the folded tile shifted by (`dx`, `dy`) bins: its correlation with each cell's
     /// rendering (`WatermarkLayout.cellEvidence`), inter-cell leakage equalised; `cellsPerTile`² values.
-    static func cellEvidence(_ folded: [Double], dx: Int, dy: Int) -> [Double] {
+    func cellEvidence(_ folded: Tile, dx: Int, dy: Int) -> [Double] {
         let m = WatermarkLayout.binsPerTile
         var shifted = [Double](repeating: 0, count: m * m)
-        for y in 0..<m { for x in 0..<m { shifted[y * m + x] = folded[((y + dy) % m) * m + (x + dx) % m] } }
-        return WatermarkLayout.equalized(WatermarkLayout.cellEvidence(shifted))
+        for y in 0..<m { for x in 0..<m { shifted[y * m + x] = folded.bins[((y + dy) % m) * m + (x + dx) % m] } }
+        let spectrum = folded.filter.map { WatermarkLayout.interCellSpectrum(binFilter: $0) } ?? WatermarkLayout.interCellSpectrum
+        return WatermarkLayout.equalized(WatermarkLayout.cellEvidence(shifted), spectrum: spectrum, epsilon: settings.equalizerEpsilon)
     }
 
     /// Soft coded bits: per coded bit, the sum of its cells' evidence times their signs.

@@ -285,26 +285,44 @@ extension WatermarkLayout {
 
     /// The spectrum (real: the kernel is symmetric) of the tile's inter-cell kernel `cellEvidence ∘ renderBins`
     /// on the `cellsPerTile`² torus: how much a unit cell leaks into the evidence of each neighbour.
-    static let interCellSpectrum: [Double] = {
+    static let interCellSpectrum: [Double] = interCellSpectrum(binFilter: nil)
+
+    /// The same kernel when the bins pass through a filter first (`binFilter`: real, even gains on the
+    /// `binsPerTile`² frequency grid, as `WatermarkDetector`'s spectral whitening applies), nil: none.
+    static func interCellSpectrum(binFilter: [Double]?) -> [Double] {
         let n = cellsPerTile
         var impulse = [Float](repeating: 0, count: n * n)
         impulse[0] = 1
-        var re = cellEvidence(renderBins(impulse).map(Double.init)), im = [Double](repeating: 0, count: n * n)
+        var bins = renderBins(impulse).map(Double.init)
+        if let binFilter { bins = filtered(bins, gains: binFilter) }
+        var re = cellEvidence(bins), im = [Double](repeating: 0, count: n * n)
         FFT2D(n: n).transform(&re, &im, inverse: false)
         return re
-    }()
+    }
 
-    /// Cell evidence with the inter-cell leakage undone (a regularised inverse of the kernel, Wiener-style):
-    /// neighbouring cells' values no longer add self-noise to each cell's soft value.
-    static func equalized(_ evidence: [Double]) -> [Double] {
-        guard equalizerEpsilon > 0 else { return evidence }
-        let n = cellsPerTile, spectrum = interCellSpectrum
+    /// `bins` (`binsPerTile`²) through a filter of real gains per frequency (cyclic convolution).
+    static func filtered(_ bins: [Double], gains: [Double]) -> [Double] {
+        let m = binsPerTile
+        let fft = FFT2D(n: m)
+        var re = bins, im = [Double](repeating: 0, count: m * m)
+        fft.transform(&re, &im, inverse: false)
+        for i in 0..<(m * m) { re[i] *= gains[i]; im[i] *= gains[i] }
+        fft.transform(&re, &im, inverse: true)
+        return re.map { $0 / Double(m * m) }
+    }
+
+    /// Cell evidence with the inter-cell leakage undone (a regularised inverse of the kernel whose spectrum is
+    /// `spectrum`, Wiener-style, `epsilon` relative to its largest squared value): neighbouring cells' values no
+    /// longer add self-noise to each cell's soft value.
+    static func equalized(_ evidence: [Double], spectrum: [Double] = interCellSpectrum, epsilon: Double = equalizerEpsilon) -> [Double] {
+        guard epsilon > 0 else { return evidence }
+        let n = cellsPerTile
         let fft = FFT2D(n: n)
         var re = evidence, im = [Double](repeating: 0, count: n * n)
         fft.transform(&re, &im, inverse: false)
         let peak = spectrum.reduce(0) { max($0, $1 * $1) }
         for i in 0..<(n * n) {
-            let g = spectrum[i] / (spectrum[i] * spectrum[i] + equalizerEpsilon * peak)
+            let g = spectrum[i] / (spectrum[i] * spectrum[i] + epsilon * peak)
             re[i] *= g; im[i] *= g
         }
         fft.transform(&re, &im, inverse: true)
