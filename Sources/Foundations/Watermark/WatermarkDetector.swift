@@ -250,13 +250,13 @@ public final class WatermarkDetector {
         func tail(_ z: Double) -> Double { 0.5 * erfc(z / 2.0.squareRoot()) }
         func bonferroni(_ z: Double) -> Double { min(1, tail(z) * hypotheses) }
 
-        typealias Peak = (z: Double, p: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: Tile)
+        typealias Peak = (z: Double, p: Double, step: Int, flip: Bool, dx: Int, dy: Int, folded: [Double])
         var peaks: [Peak] = []
         var fixed: Peak?
         for flip in flips {
             for step in steps {
-                let folded = tile(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
-                let re = fft.crossCorrelation(folded.bins, with: syncSpectrum)
+                let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
+                let re = syncCorrelation(folded, syncSpectrum: syncSpectrum, fft: fft)
                 let (z, dx, dy) = Self.peak(re, side: m, exclusion: exclusion)
                 peaks.append((z, bonferroni(z), step, flip, dx, dy, folded))
                 if step == 0 && !flip {
@@ -285,7 +285,7 @@ public final class WatermarkDetector {
         var scheme: WatermarkScheme?
         var checked = 0  // words checked before the current decoding, `list` per decoding
         search: for c in candidates {
-            let evidence = cellEvidence(c.folded, dx: c.dx, dy: c.dy)
+            let evidence = cellEvidence(whitened(c.folded), dx: c.dx, dy: c.dy)
             for (_, cells) in schemes {
                 if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
                     let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
@@ -384,29 +384,69 @@ public final class WatermarkDetector {
 
     /// The tile folded at `cellSize`, spectrally whitened (see `Settings.spectralWhitening`).
     func tile(cellSize: Double, flipped: Bool) -> Tile {
-        let folded = fold(cellSize: cellSize, flipped: flipped)
+        whitened(fold(cellSize: cellSize, flipped: flipped))
+    }
+
+    /// A folded tile spectrally whitened (see `Settings.spectralWhitening`); as it is when the whitening is off.
+    func whitened(_ folded: [Double]) -> Tile {
         guard settings.spectralWhitening > 0 else { return Tile(bins: folded, filter: nil) }
         let gains = Self.whiteningGains(folded, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
         return Tile(bins: WatermarkLayout.filtered(folded, gains: gains), filter: gains)
     }
 
+    /// The cyclic cross-correlation of a folded tile, spectrally whitened, with the sync pattern (spectrum
+    /// `syncSpectrum`): the tile's spectrum is computed once, and the whitening's gains come from its own power.
+    func syncCorrelation(_ folded: [Double], syncSpectrum: (re: [Double], im: [Double]), fft: FFT2D) -> [Double] {
+        var (re, im) = fft.spectrum(of: folded)
+        let n = re.count
+        if settings.spectralWhitening > 0 {
+            var power = [Double](repeating: 0, count: n)
+            for i in 0..<n { power[i] = re[i] * re[i] + im[i] * im[i] }
+            let gains = Self.whiteningGains(power: power, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
+            for i in 0..<n { re[i] *= gains[i]; im[i] *= gains[i] }
+        }
+        for i in 0..<n {
+            let r = re[i] * syncSpectrum.re[i] + im[i] * syncSpectrum.im[i]
+            let j = im[i] * syncSpectrum.re[i] - re[i] * syncSpectrum.im[i]
+            re[i] = r; im[i] = j
+        }
+        fft.transform(&re, &im, inverse: true)
+        return re
+    }
+
     /// Per frequency of the `binsPerTile`² grid, the tile's power smoothed over a box of ±`smoothing` bins
     /// (cyclically), to the power `-exponent / 2`.
     static func whiteningGains(_ tile: [Double], exponent: Double, smoothing: Int) -> [Double] {
-        let m = WatermarkLayout.binsPerTile
-        let fft = FFT2D(n: m)
-        var re = tile, im = [Double](repeating: 0, count: m * m)
-        fft.transform(&re, &im, inverse: false)
-        var power = [Double](repeating: 0, count: m * m)
-        for i in 0..<(m * m) { power[i] = re[i] * re[i] + im[i] * im[i] }
-        var smooth = [Double](repeating: 0, count: m * m)
-        let r = max(0, smoothing)
-        for y in 0..<m { for x in 0..<m {
+        let (re, im) = FFT2D(n: WatermarkLayout.binsPerTile).spectrum(of: tile)
+        return whiteningGains(power: zip(re, im).map { $0 * $0 + $1 * $1 }, exponent: exponent, smoothing: smoothing)
+    }
+
+    /// The gains from the tile's power spectrum (`binsPerTile`² values): smoothed by a cyclic box of
+    /// ±`smoothing` bins (separable running sums), plus a floor of 10⁻⁶ of the mean, to the power `-exponent / 2`.
+    static func whiteningGains(power: [Double], exponent: Double, smoothing: Int) -> [Double] {
+        let m = WatermarkLayout.binsPerTile, r = min(max(0, smoothing), m / 2 - 1)
+        let width = Double(2 * r + 1)
+        var rows = [Double](repeating: 0, count: m * m), smooth = rows
+        for y in 0..<m {
+            let row = y * m
             var sum = 0.0
-            for dy in -r...r { for dx in -r...r { sum += power[((y + dy + m) % m) * m + (x + dx + m) % m] } }
-            smooth[y * m + x] = sum / Double((2 * r + 1) * (2 * r + 1))
-        } }
+            for dx in -r...r { sum += power[row + (dx + m) % m] }
+            for x in 0..<m {
+                rows[row + x] = sum
+                sum += power[row + (x + r + 1) % m] - power[row + (x - r + m) % m]
+            }
+        }
+        for x in 0..<m {
+            var sum = 0.0
+            for dy in -r...r { sum += rows[((dy + m) % m) * m + x] }
+            for y in 0..<m {
+                smooth[y * m + x] = sum / (width * width)
+                sum += rows[((y + r + 1) % m) * m + x] - rows[((y - r + m) % m) * m + x]
+            }
+        }
         let floor = max(1e-12, smooth.reduce(0, +) / Double(m * m) * 1e-6)
+        // x^(-3/4), the default exponent 1.5, without `pow`.
+        if exponent == 1.5 { return smooth.map { let v = $0 + floor, q = v.squareRoot(); return 1 / (q * q.squareRoot()) } }
         return smooth.map { pow($0 + floor, -exponent / 2) }
     }
 
