@@ -402,11 +402,7 @@ final class WatermarkTests: XCTestCase {
     func testCRF28HalfSizeReencodeRoundTripThroughFFmpeg() throws {
         let clip = TestPaths.video("d6.mp4")
         try requireSharedMedia(clip)
-        let env = URL(fileURLWithPath: "/usr/bin/env")
-        guard (try? runProcess(env, ["ffmpeg", "-version"]))?.status == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("ffmpeg missing (make setup installs it)") }
-            throw XCTSkip("ffmpeg is not installed")
-        }
+        let env = try requireFFmpeg()
         let dir = try makeTemporaryDirectory()
         let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
         XCTAssertEqual(try mark(clip, frames: 60, into: marked), 60)
@@ -465,11 +461,7 @@ final class WatermarkTests: XCTestCase {
     func testSpectralWhiteningReadsAStaticClipAfterHalfSizeCRF28() throws {
         let clip = TestPaths.video("d14.mp4")
         try requireSharedMedia(clip)
-        let env = URL(fileURLWithPath: "/usr/bin/env")
-        guard (try? runProcess(env, ["ffmpeg", "-version"]))?.status == 0 else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("ffmpeg missing (make setup installs it)") }
-            throw XCTSkip("ffmpeg is not installed")
-        }
+        let env = try requireFFmpeg()
         let dir = try makeTemporaryDirectory()
         let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
         XCTAssertEqual(try mark(clip, skip: 30, frames: 60, into: marked), 60)
@@ -499,5 +491,15 @@ final class WatermarkTests: XCTestCase {
         // Power smoothed over 81 bins of white noise: within a factor of about 1.6 of the median almost everywhere.
         XCTAssertLessThan(gains[gains.count * 99 / 100] / median, 1.8)
         XCTAssertGreaterThan(gains[gains.count / 100] / median, 0.55)
+    }
+
+    /// `/usr/bin/env`, to run the ffmpeg CLI through, once ffmpeg is known to run: a failure under CI, else a skip.
+    func requireFFmpeg() throws -> URL {
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        guard (try? runProcess(env, ["ffmpeg", "-version"]))?.status == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("ffmpeg missing (make setup installs it)") }
+            throw XCTSkip("ffmpeg is not installed")
+        }
+        return env
     }
 }
