@@ -486,7 +486,8 @@ final class WatermarkTests: XCTestCase {
         for (a, b) in zip(flat, WatermarkLayout.interCellSpectrum) { XCTAssertEqual(a, b, accuracy: 1e-9 * max(1, abs(b))) }
         var rng = SeededRandom(seed: 7)
         let noise = (0..<(m * m)).map { _ in Double(rng.next() % 2001) / 1000 - 1 }
-        let gains = WatermarkDetector.whiteningGains(noise, exponent: 2, smoothing: 4).sorted()
+        let (re, im) = FFT2D(n: m).spectrum(of: noise)
+        let gains = WatermarkDetector.whiteningGains(power: zip(re, im).map { $0 * $0 + $1 * $1 }, exponent: 2, smoothing: 4).sorted()
         let median = gains[gains.count / 2]
         // Power smoothed over 81 bins of white noise: within a factor of about 1.6 of the median almost everywhere.
         XCTAssertLessThan(gains[gains.count * 99 / 100] / median, 1.8)

@@ -71,10 +71,11 @@ struct FFT2D {
         return (re, im)
     }
 
-    /// Cyclic cross-correlation of the real `n × n` `signal` with the real signal whose spectrum is `reference`:
-    /// the real part of IFFT(FFT(signal) · conj(reference)), unnormalised; index (dy · n + dx) is the shift.
-    func crossCorrelation(_ signal: [Double], with reference: (re: [Double], im: [Double])) -> [Double] {
-        var (re, im) = spectrum(of: signal)
+    /// Cyclic cross-correlation of a real `n × n` signal, given by its spectrum (`spectrum(of:)`, possibly filtered
+    /// by real, even gains), with the real signal whose spectrum is `reference`: the real part of
+    /// IFFT(signal · conj(reference)), unnormalised; index (dy · n + dx) is the shift.
+    func crossCorrelation(spectrum signal: (re: [Double], im: [Double]), with reference: (re: [Double], im: [Double])) -> [Double] {
+        var (re, im) = signal
         for i in 0..<(n * n) {
             let r = re[i] * reference.re[i] + im[i] * reference.im[i]
             let j = im[i] * reference.re[i] - re[i] * reference.im[i]

@@ -256,7 +256,7 @@ public final class WatermarkDetector {
         for flip in flips {
             for step in steps {
                 let folded = fold(cellSize: base * exp(Double(step) * settings.cellSizeStep), flipped: flip)
-                let re = syncCorrelation(folded, syncSpectrum: syncSpectrum, fft: fft)
+                let re = fft.crossCorrelation(spectrum: whitenedSpectrum(folded, fft: fft).spectrum, with: syncSpectrum)
                 let (z, dx, dy) = Self.peak(re, side: m, exclusion: exclusion)
                 peaks.append((z, bonferroni(z), step, flip, dx, dy, folded))
                 if step == 0 && !flip {
@@ -285,7 +285,7 @@ public final class WatermarkDetector {
         var scheme: WatermarkScheme?
         var checked = 0  // words checked before the current decoding, `list` per decoding
         search: for c in candidates {
-            let evidence = cellEvidence(whitened(c.folded), dx: c.dx, dy: c.dy)
+            let evidence = cellEvidence(whitened(c.folded, fft: fft), dx: c.dx, dy: c.dy)
             for (_, cells) in schemes {
                 if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
                     let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
@@ -320,9 +320,9 @@ public final class WatermarkDetector {
         let m = WatermarkLayout.binsPerTile
         guard framesUsed > 0 else { return (0, 0) }
         let cells = WatermarkLayout.cells(key, scheme: scheme)
-        let folded = tile(cellSize: baseCellSize, flipped: false)
         let fft = FFT2D(n: m)
-        let re = fft.crossCorrelation(folded.bins, with: fft.spectrum(of: Self.syncPattern(key)))
+        let folded = whitened(fold(cellSize: baseCellSize, flipped: false), fft: fft)
+        let re = fft.crossCorrelation(spectrum: fft.spectrum(of: folded.bins), with: fft.spectrum(of: Self.syncPattern(key)))
         let soft = Self.softBits(evidence: cellEvidence(folded, dx: 0, dy: 0), cells: cells)
         let truth = WatermarkLayout.codeSigns(payload)
         let products = zip(soft, truth).map { $0 * Double($1) }
@@ -343,7 +343,7 @@ public final class WatermarkDetector {
     /// not mirrored) of the frames added: what the payload is read from for any re-encode or uniform rescale.
     func cellEvidenceAtTruth() -> [Double] {
         guard framesUsed > 0 else { return [Double](repeating: 0, count: WatermarkLayout.cellsPerTile * WatermarkLayout.cellsPerTile) }
-        return cellEvidence(tile(cellSize: baseCellSize, flipped: false), dx: 0, dy: 0)
+        return cellEvidence(whitened(fold(cellSize: baseCellSize, flipped: false), fft: FFT2D(n: WatermarkLayout.binsPerTile)), dx: 0, dy: 0)
     }
 
     static func cyclicDistance(_ a: Int, _ b: Int, _ m: Int) -> Int { min((a - b + m) % m, (b - a + m) % m) }
@@ -382,43 +382,27 @@ public final class WatermarkDetector {
         var filter: [Double]?
     }
 
-    /// The tile folded at `cellSize`, spectrally whitened (see `Settings.spectralWhitening`).
-    func tile(cellSize: Double, flipped: Bool) -> Tile {
-        whitened(fold(cellSize: cellSize, flipped: flipped))
-    }
-
-    /// A folded tile spectrally whitened (see `Settings.spectralWhitening`); as it is when the whitening is off.
-    func whitened(_ folded: [Double]) -> Tile {
-        guard settings.spectralWhitening > 0 else { return Tile(bins: folded, filter: nil) }
-        let gains = Self.whiteningGains(folded, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
-        return Tile(bins: WatermarkLayout.filtered(folded, gains: gains), filter: gains)
-    }
-
-    /// The cyclic cross-correlation of a folded tile, spectrally whitened, with the sync pattern (spectrum
-    /// `syncSpectrum`): the tile's spectrum is computed once, and the whitening's gains come from its own power.
-    func syncCorrelation(_ folded: [Double], syncSpectrum: (re: [Double], im: [Double]), fft: FFT2D) -> [Double] {
+    /// A folded tile's spectrum, spectrally whitened (see `Settings.spectralWhitening`), and the whitening's gains
+    /// (nil when it is off): the gains come from the tile's own power, so the spectrum is computed once.
+    func whitenedSpectrum(_ folded: [Double], fft: FFT2D) -> (spectrum: (re: [Double], im: [Double]), gains: [Double]?) {
         var (re, im) = fft.spectrum(of: folded)
+        guard settings.spectralWhitening > 0 else { return ((re, im), nil) }
         let n = re.count
-        if settings.spectralWhitening > 0 {
-            var power = [Double](repeating: 0, count: n)
-            for i in 0..<n { power[i] = re[i] * re[i] + im[i] * im[i] }
-            let gains = Self.whiteningGains(power: power, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
-            for i in 0..<n { re[i] *= gains[i]; im[i] *= gains[i] }
-        }
-        for i in 0..<n {
-            let r = re[i] * syncSpectrum.re[i] + im[i] * syncSpectrum.im[i]
-            let j = im[i] * syncSpectrum.re[i] - re[i] * syncSpectrum.im[i]
-            re[i] = r; im[i] = j
-        }
-        fft.transform(&re, &im, inverse: true)
-        return re
+        var power = [Double](repeating: 0, count: n)
+        for i in 0..<n { power[i] = re[i] * re[i] + im[i] * im[i] }
+        let gains = Self.whiteningGains(power: power, exponent: settings.spectralWhitening, smoothing: settings.spectralSmoothing)
+        for i in 0..<n { re[i] *= gains[i]; im[i] *= gains[i] }
+        return ((re, im), gains)
     }
 
-    /// Per frequency of the `binsPerTile`² grid, the tile's power smoothed over a box of ±`smoothing` bins
-    /// (cyclically), to the power `-exponent / 2`.
-    static func whiteningGains(_ tile: [Double], exponent: Double, smoothing: Int) -> [Double] {
-        let (re, im) = FFT2D(n: WatermarkLayout.binsPerTile).spectrum(of: tile)
-        return whiteningGains(power: zip(re, im).map { $0 * $0 + $1 * $1 }, exponent: exponent, smoothing: smoothing)
+    /// A folded tile spectrally whitened, back in bins; as it is when the whitening is off.
+    func whitened(_ folded: [Double], fft: FFT2D) -> Tile {
+        let (spectrum, gains) = whitenedSpectrum(folded, fft: fft)
+        guard let gains else { return Tile(bins: folded, filter: nil) }
+        var (re, im) = spectrum
+        fft.transform(&re, &im, inverse: true)
+        let scale = 1 / Double(re.count)
+        return Tile(bins: re.map { $0 * scale }, filter: gains)
     }
 
     /// The gains from the tile's power spectrum (`binsPerTile`² values): smoothed by a cyclic box of

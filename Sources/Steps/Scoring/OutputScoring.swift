@@ -34,7 +34,6 @@ extension RunScorer {
     /// Side of each half of a worst-face strip, pixels.
     static let stripSide = 112
 
-    /// Whether a track of an output belongs to this process's shard.
     /// Whether `output` is `source` as H.264 encodes an odd-sized frame (`VideoWriter.encodedSize`: each odd side one
     /// pixel longer), not `source`'s own size.
     static func isEvenPadding(of source: RGBImage, _ output: RGBImage) -> Bool {
@@ -42,6 +41,7 @@ extension RunScorer {
         return encoded != (source.width, source.height) && encoded == (output.width, output.height)
     }
 
+    /// Whether a track of an output belongs to this process's shard.
     static func inShard(output: Int, track: Int, options: ScoreOptions) -> Bool {
         options.shardCount <= 1 || (output &* 1_000_003 &+ track).magnitude % UInt(options.shardCount) == UInt(options.shardIndex - 1)
     }
