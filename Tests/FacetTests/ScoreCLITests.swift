@@ -93,6 +93,32 @@ final class ScoreCLITests: XCTestCase {
         XCTAssertEqual(result.status, 64, result.stderr)
     }
 
+    /// A cached result whose catalog row is gone (a run killed between the catalog and `score.json` in an earlier
+    /// build, a fresh catalog, rows removed by hand) is stored again by the cache hit, with its faces, once.
+    func testCachedResultRestoresItsCatalogRow() throws {
+        let dir = try makeTemporaryDirectory()
+        let manifest = try imageRun(dir, name: "run", paste: true)
+        let catalogURL = dir.appendingPathComponent("catalog.sqlite")
+        func counts() throws -> [Int] {
+            try Catalog(url: catalogURL).read { db in
+                try ["score_runs", "face_scores"].map { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \($0)") ?? -1 }
+            }
+        }
+        var result = try score(["run", "--workspace", dir.path, manifest.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let stored = try counts()
+        XCTAssertEqual(stored, [1, 1])
+        try Catalog(url: catalogURL).write { db in try db.execute(sql: "DELETE FROM score_runs") }
+        XCTAssertEqual(try counts(), [0, 0])
+        result = try score(["run", "--workspace", dir.path, manifest.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("(cached)"), result.stderr)
+        XCTAssertEqual(try counts(), stored)
+        result = try score(["run", "--workspace", dir.path, manifest.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(try counts(), stored, "a cache hit with its row present adds nothing")
+    }
+
     /// Two runs compared: text, CSV and JSON tables with the best run marked; both HTML reports render in
     /// headless Chromium (a screenshot that is neither blank nor one colour).
     func testCompareAndReportsRenderInChromium() throws {

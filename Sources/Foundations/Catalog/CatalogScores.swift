@@ -188,6 +188,11 @@ extension Catalog {
         }
     }
 
+    /// Whether a scored run with this cache key is stored.
+    public func hasScoreRun(cacheKey: String) throws -> Bool {
+        try read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS(SELECT 1 FROM score_runs WHERE cache_key = ?)", arguments: [cacheKey]) ?? false }
+    }
+
     /// Every scored run, newest first.
     public func scoreRuns() throws -> [ScoreRunRecord] {
         try read { db in try ScoreRunRecord.order(Column("id").desc).fetchAll(db) }

@@ -93,6 +93,7 @@ public enum RunScorer {
         let resultURL = folder.appendingPathComponent("score.json")
         if options.useCache, let cached = try? ManifestIO.read(ScoreDocument.self, from: resultURL), cached.cacheKey == key {
             progress.log("score: \(url.lastPathComponent): unchanged, cached result \(resultURL.path)")
+            try storeIfMissing(cached, folder: folder, in: catalog)
             var outcome = Outcome(document: cached, folder: folder, cached: true)
             if options.shardCount > 1 { outcome.whole = try mergeShards(manifest: url, swap: swap, gallery: gallery, keys: keys, options: options, catalog: catalog, progress: progress) }
             return outcome
@@ -183,8 +184,17 @@ public enum RunScorer {
         document.worst = rows
         for warning in document.warnings { progress.log("score: warning: \(warning)") }
         try ScoreReport.writeRun(document, to: folder)
-        try ManifestIO.write(document, to: folder.appendingPathComponent("score.json"))
+        // The catalog before `score.json`: the document is what marks the run done (a later run with its key is a
+        // cache hit), so a run killed between the two redoes the work and replaces its catalog row.
         if let catalog { try store(document, folder: folder, in: catalog, replacing: replacing) }
+        try ManifestIO.write(document, to: folder.appendingPathComponent("score.json"))
+    }
+
+    /// A cached result's catalog row, stored again when the catalog lacks it (a catalog other than the one the run
+    /// was first stored in, or its rows removed); nothing when it is there.
+    static func storeIfMissing(_ document: ScoreDocument, folder: URL, in catalog: Catalog?, replacing: [String] = []) throws {
+        guard let catalog, try !catalog.hasScoreRun(cacheKey: document.cacheKey) else { return }
+        try store(document, folder: folder, in: catalog, replacing: replacing)
     }
 
     /// One measurer per thread, their networks loaded in parallel.

@@ -39,6 +39,7 @@ extension RunScorer {
         let resultURL = whole.appendingPathComponent("score.json")
         if options.useCache, let cached = try? ManifestIO.read(ScoreDocument.self, from: resultURL), cached.cacheKey == key {
             try catalog?.removeScoreRuns(cacheKeys: shardKeys)
+            try storeIfMissing(cached, folder: whole, in: catalog)
             progress.log("score: \(url.lastPathComponent): every shard done; the whole run is cached in \(resultURL.path)")
             return MergedRun(document: cached, folder: whole, cached: true)
         }
