@@ -26,6 +26,8 @@ struct Mark: ParsableCommand {
     @Option(help: "Measure SSIM on every Nth frame (PSNR on all).") var ssimEvery: Int = 10
     @Option(help: "Embedding strength (1: the default).") var strength: Float = 1
     @Option(help: "Bit layout (default: the current one).") var scheme: String = WatermarkScheme.current.rawValue
+    @Option(help: "Experiment: per frame, the largest strength from --strength up to --max-strength (steps of 0.05) whose SSIM against the unmarked frame is at least this (true SSIM per candidate: slow).") var ssimTarget: Double?
+    @Option(help: "Experiment: the largest strength --ssim-target may pick.") var maxStrength: Float = 1.6
     @Option(help: "Mask: blocks darker than this mean luma stay unmarked.") var darkLuma: Float?
     @Option(help: "Mask: floor in luma levels.") var floor: Float?
     @Option(help: "Mask: cap in luma levels.") var cap: Float?
@@ -36,6 +38,7 @@ struct Mark: ParsableCommand {
         var input: String, output: String, payload: String, frames: Int, width: Int, height: Int
         var embedMillisecondsPerFrame: Double
         var psnrMean: Double, psnrMin: Double, ssimMean: Double, ssimMin: Double
+        var strengthMean: Double?
     }
 
     func run() throws {
@@ -56,12 +59,29 @@ struct Mark: ParsableCommand {
         let embedder = WatermarkEmbedder(payload: value, scheme: layout, strength: strength, mask: mask)
         let converter = FrameConverter()
         var frames = 0, embedSeconds = 0.0, psnrs: [Double] = [], ssims: [Double] = []
+        // --ssim-target: embedders at strength, strength + 0.05, ... up to --max-strength.
+        let ladder = ssimTarget == nil ? [] : stride(from: strength, through: maxStrength + 1e-4, by: 0.05).map {
+            WatermarkEmbedder(payload: value, scheme: layout, strength: $0, mask: mask)
+        }
+        var chosenStrengths: [Double] = []
         while let frame = try reader.nextFrame() {
             let original = try converter.rgb(frame, width: w, height: h)
             var marked = original
             let t0 = Date()
             embedder.embed(into: &marked)
             if frames > 0 { embedSeconds += Date().timeIntervalSince(t0) }  // the first frame builds the pattern
+            if let ssimTarget, ladder.count > 1 {
+                // Binary search for the strongest rung whose SSIM still meets the target (rung 0 always allowed).
+                var low = 0, high = ladder.count - 1, best = marked
+                while low < high {
+                    let mid = (low + high + 1) / 2
+                    var candidate = original
+                    ladder[mid].embed(into: &candidate)
+                    if try ssim(original, candidate) >= ssimTarget { low = mid; best = candidate } else { high = mid - 1 }
+                }
+                marked = best
+                chosenStrengths.append(Double(ladder[low].strength))
+            }
             psnrs.append(psnr(original, marked))
             if frames % max(1, ssimEvery) == 0 { ssims.append(try ssim(original, marked)) }
             try writer.write(marked, seconds: frame.seconds)
@@ -72,7 +92,8 @@ struct Mark: ParsableCommand {
         let report = Report(input: input, output: output, payload: value.description, frames: frames, width: w, height: h,
                             embedMillisecondsPerFrame: 1000 * embedSeconds / Double(max(1, frames - 1)),
                             psnrMean: finite.reduce(0, +) / Double(max(1, finite.count)), psnrMin: finite.min() ?? 0,
-                            ssimMean: ssims.reduce(0, +) / Double(max(1, ssims.count)), ssimMin: ssims.min() ?? 0)
+                            ssimMean: ssims.reduce(0, +) / Double(max(1, ssims.count)), ssimMin: ssims.min() ?? 0,
+                            strengthMean: chosenStrengths.isEmpty ? nil : chosenStrengths.reduce(0, +) / Double(chosenStrengths.count))
         print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
     }
 }
@@ -184,6 +205,7 @@ struct Diagnose: ParsableCommand {
     @Option(help: "Stop after this many frames per file.") var maxFrames: Int = 60
     @OptionGroup var tuning: DetectorTuning
     @Option(help: "The unmarked original of the (single) file: split the soft bits into picture and mark.") var reference: String?
+    @Flag(help: "Also print the coded bits' soft values times their signs (positive: read right), comma-separated.") var printSoft = false
     func run() throws {
         for file in files {
             var settings = WatermarkDetector.Settings(relativeCellSizes: 1...1, searchMirrored: false)
@@ -197,6 +219,7 @@ struct Diagnose: ParsableCommand {
             guard let layout = WatermarkScheme(rawValue: scheme) else { throw ValidationError("unknown --scheme \(scheme)") }
             let d = detector.diagnose(payload: value, scheme: layout)
             print(URL(fileURLWithPath: file).lastPathComponent, String(format: "syncZ %.2f bitSNR %.2f", d.syncZ, d.codedBitSNR))
+            if printSoft { print("  soft:", detector.signedSoftBits(payload: value, scheme: layout).map { String(format: "%.4f", $0) }.joined(separator: ",")) }
             if let reference {
                 let host = WatermarkDetector(settings: settings)
                 let hostReader = try VideoReader(url: URL(fileURLWithPath: reference))
