@@ -236,6 +236,37 @@ final class WatermarkTests: XCTestCase {
         }
     }
 
+    /// The SSIM budget: on a textured, static clip with room (d14) every frame is boosted and its true SSIM lands
+    /// at the budget's target (not under it by more than 0.0005) with PSNR ≥ 42 dB, below the fixed-strength
+    /// mark's SSIM; a frame left at boost 1 is byte for byte the fixed-strength mark; no boost is below 1 or above
+    /// the maximum.
+    func testSSIMBudgetBoostsFramesWithRoomToTheTarget() throws {
+        let d14 = TestPaths.video("d14.mp4"), stage = TestPaths.video("two_people_stage.mp4")
+        try requireSharedMedia(d14, stage)
+        let budget = SSIMBudget()
+        let budgeted = WatermarkEmbedder(payload: payload), fixed = WatermarkEmbedder(payload: payload, budget: nil)
+        XCTAssertEqual(budgeted.budget, budget)
+        for clip in [d14, stage] {
+            for (index, original) in try frames(clip, count: 16).enumerated() where index % 5 == 0 {
+                var withBudget = original, withoutBudget = original
+                budgeted.embed(into: &withBudget)
+                fixed.embed(into: &withoutBudget)
+                let name = "\(clip.lastPathComponent) frame \(index)"
+                XCTAssertGreaterThanOrEqual(budgeted.lastBoost, 1, name)
+                XCTAssertLessThanOrEqual(budgeted.lastBoost, budget.maximumBoost, name)
+                XCTAssertGreaterThanOrEqual(psnr(original, withBudget), 42, name)
+                if budgeted.lastBoost > 1 {
+                    let boosted = try ssim(original, withBudget)
+                    XCTAssertGreaterThanOrEqual(boosted, budget.target - 0.0005, name)
+                    XCTAssertLessThan(boosted, try ssim(original, withoutBudget), name)
+                } else {
+                    XCTAssertEqual(withBudget, withoutBudget, name)
+                }
+                if clip == d14 { XCTAssertGreaterThan(budgeted.lastBoost, 1.05, "\(name): d14 has room (SSIM 0.9966 at boost 1)") }
+            }
+        }
+    }
+
     /// A still carries one frame of evidence and its own picture interferes with the mark as strongly as the mark
     /// itself; the informed embedding for stills (`StillWatermark`) answers that interference per coded bit. On
     /// real photos (LFW, 250 px) far fewer coded bits are read wrong than with the nominal mark, as a lossless

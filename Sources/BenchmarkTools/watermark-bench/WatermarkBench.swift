@@ -28,6 +28,9 @@ struct Mark: ParsableCommand {
     @Option(help: "Bit layout (default: the current one).") var scheme: String = WatermarkScheme.current.rawValue
     @Option(help: "Experiment: per frame, the largest strength from --strength up to --max-strength (steps of 0.05) whose SSIM against the unmarked frame is at least this (true SSIM per candidate: slow).") var ssimTarget: Double?
     @Option(help: "Experiment: the largest strength --ssim-target may pick.") var maxStrength: Float = 1.6
+    @Option(help: "The SSIM budget's target (default: the embedder's).") var budgetTarget: Double?
+    @Option(help: "The SSIM budget's window stride in pixels (default: the embedder's).") var budgetStride: Int?
+    @Flag(help: "Mark at a fixed strength, without the SSIM budget.") var noBudget = false
     @Option(help: "Mask: blocks darker than this mean luma stay unmarked.") var darkLuma: Float?
     @Option(help: "Mask: floor in luma levels.") var floor: Float?
     @Option(help: "Mask: cap in luma levels.") var cap: Float?
@@ -56,12 +59,15 @@ struct Mark: ParsableCommand {
         if let cap { mask.maximumAmplitude = cap }
         if let luminanceFactor { mask.luminanceFactor = luminanceFactor }
         if let textureFactor { mask.textureFactor = textureFactor }
-        let embedder = WatermarkEmbedder(payload: value, scheme: layout, strength: strength, mask: mask)
+        var budget: SSIMBudget? = noBudget || ssimTarget != nil ? nil : SSIMBudget()
+        if let budgetTarget { budget?.target = budgetTarget }
+        if let budgetStride { budget?.windowStride = budgetStride }
+        let embedder = WatermarkEmbedder(payload: value, scheme: layout, strength: strength, mask: mask, budget: budget)
         let converter = FrameConverter()
         var frames = 0, embedSeconds = 0.0, psnrs: [Double] = [], ssims: [Double] = []
         // --ssim-target: embedders at strength, strength + 0.05, ... up to --max-strength.
         let ladder = ssimTarget == nil ? [] : stride(from: strength, through: maxStrength + 1e-4, by: 0.05).map {
-            WatermarkEmbedder(payload: value, scheme: layout, strength: $0, mask: mask)
+            WatermarkEmbedder(payload: value, scheme: layout, strength: $0, mask: mask, budget: nil)
         }
         var chosenStrengths: [Double] = []
         while let frame = try reader.nextFrame() {
@@ -81,6 +87,8 @@ struct Mark: ParsableCommand {
                 }
                 marked = best
                 chosenStrengths.append(Double(ladder[low].strength))
+            } else {
+                chosenStrengths.append(Double(embedder.strength * embedder.lastBoost))
             }
             psnrs.append(psnr(original, marked))
             if frames % max(1, ssimEvery) == 0 { ssims.append(try ssim(original, marked)) }

@@ -53,6 +53,11 @@ public final class WatermarkEmbedder {
     }
     public let mask: Mask
 
+    /// Per-frame strength above `strength` where SSIM leaves room (see `SSIMBudget`); nil: a fixed strength.
+    public let budget: SSIMBudget?
+    /// The factor the last frame's amplitude was multiplied by (1 without a budget or without room).
+    public private(set) var lastBoost: Float = 1
+
     private let cellValues: [Float]
     /// When set, the pattern is divided by this instead of its own RMS (`StillWatermark` scales cells against
     /// the nominal mark's RMS).
@@ -70,11 +75,14 @@ public final class WatermarkEmbedder {
     private var deltaRow: [Int16] = []
     /// The 4×4-block gain repeated for each pixel of a band's row (width rounded up to whole blocks).
     private var gainRow: [Float] = []
+    /// Every 4×4 block's gain, row-major (`blocksDown × blocksAcross`).
+    private var blockGains: [Float] = []
 
     public init(payload: WatermarkPayload, key: WatermarkKey = .facet, scheme: WatermarkScheme = .current, strength: Float = 1,
-                mask: Mask = Mask()) {
+                mask: Mask = Mask(), budget: SSIMBudget? = SSIMBudget()) {
         self.payload = payload
         self.mask = mask
+        self.budget = budget
         self.key = key
         self.scheme = scheme
         self.strength = strength
@@ -90,6 +98,7 @@ public final class WatermarkEmbedder {
     init(payload: WatermarkPayload, key: WatermarkKey, scheme: WatermarkScheme, strength: Float = 1, mask: Mask = Mask(), cellValues: [Float],
          rms: Float?, cellSize: Double?) {
         self.payload = payload; self.key = key; self.scheme = scheme; self.strength = strength; self.mask = mask
+        self.budget = nil
         self.cellValues = cellValues
         fixedRMS = rms
         cellSizeOverride = cellSize
@@ -109,32 +118,31 @@ public final class WatermarkEmbedder {
     /// Adds the watermark to `image` in place (any size of at least 16 × 16; smaller images are left as
     /// they are, having too few cells to carry the mark).
     ///
-    /// Per band of 4 rows: luma (BT.601 integer weights) summed per column over the band, then per 4×4 block
-    /// into the gain; then per row the rounded deltas `gain × pattern`, written three times (R, G, B) into a
-    /// row of 16-bit deltas, added to the row's bytes with clamping. Every loop runs over contiguous rows without branches, so the compiler vectorises them
-    /// (AVX2); the output equals `embedReference(into:)` byte for byte.
+    /// First the gain of every 4×4 block: per band of 4 rows, luma (BT.601 integer weights) summed per column
+    /// over the band, then per block into the mask's gain. Then, with a `budget`, the frame's boost (one factor
+    /// for all gains). Then per row the rounded deltas `gain × pattern`, written three times (R, G, B) into a
+    /// row of 16-bit deltas, added to the row's bytes with clamping. Every loop runs over contiguous rows
+    /// without branches, so the compiler vectorises them (AVX2); the output equals `embedReference(into:)` byte
+    /// for byte.
     public func embed(into image: inout RGBImage) {
         let w = image.width, h = image.height
         guard w >= 16, h >= 16 else { return }
         preparePattern(width: w, height: h)
         let bs = Self.blockSize
-        let blocksAcross = (w + bs - 1) / bs
+        let blocksAcross = (w + bs - 1) / bs, blocksDown = (h + bs - 1) / bs
         if scratch.count != 2 * w { scratch = [Int32](repeating: 0, count: 2 * w) }
         if deltaRow.count != 3 * w { deltaRow = [Int16](repeating: 0, count: 3 * w) }
         if gainRow.count != blocksAcross * bs { gainRow = [Float](repeating: 0, count: blocksAcross * bs) }
+        if blockGains.count != blocksAcross * blocksDown { blockGains = [Float](repeating: 0, count: blocksAcross * blocksDown) }
         let mask = self.mask, strength = self.strength
-        pattern.withUnsafeBufferPointer { pat in
+        // The gains.
         scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-        deltaRow.withUnsafeMutableBufferPointer { deltaBuffer in
-        gainRow.withUnsafeMutableBufferPointer { gainBuffer in
-        image.pixels.withUnsafeMutableBufferPointer { pixelBuffer in
-            guard let patBase = pat.baseAddress, let sBase = scratchBuffer.baseAddress,
-                  let gains = gainBuffer.baseAddress, let px = pixelBuffer.baseAddress,
-                  let delta = deltaBuffer.baseAddress else { return }
+        blockGains.withUnsafeMutableBufferPointer { gainBuffer in
+        image.pixels.withUnsafeBufferPointer { pixelBuffer in
+            guard let sBase = scratchBuffer.baseAddress, let gains = gainBuffer.baseAddress, let px = pixelBuffer.baseAddress else { return }
             let sums = sBase, squares = sBase + w
-            var y0 = 0
-            while y0 < h {
-                let y1 = min(h, y0 + bs)
+            for by in 0..<blocksDown {
+                let y0 = by * bs, y1 = min(h, y0 + bs)
                 sums.update(repeating: 0, count: w)
                 squares.update(repeating: 0, count: w)
                 for y in y0..<y1 {
@@ -154,23 +162,37 @@ public final class WatermarkEmbedder {
                     let n = Float((x1 - x0) * rows)
                     let mean = Float(sum) / n
                     let variance = max(0, Float(square) / n - mean * mean)
-                    let gain = mask.gain(mean: mean, variance: variance, strength: strength)
-                    for x in x0..<(x0 + bs) { gains[x] = gain }
+                    gains[by * blocksAcross + i] = mask.gain(mean: mean, variance: variance, strength: strength)
                 }
-                for y in y0..<y1 {
-                    let p = patBase + y * w
-                    for x in 0..<w {
-                        let d = Int16(truncatingIfNeeded: Self.roundedToInt32(gains[x] * p[x]))
-                        delta[3 &* x] = d
-                        delta[3 &* x &+ 1] = d
-                        delta[3 &* x &+ 2] = d
-                    }
-                    let row = px + y * w * 3
-                    for i in 0..<(3 * w) {
-                        row[i] = UInt8(truncatingIfNeeded: min(max(Int16(row[i]) &+ delta[i], 0), 255))
-                    }
+            }
+        }
+        }
+        }
+        applyBudget(image)
+        // The deltas.
+        pattern.withUnsafeBufferPointer { pat in
+        deltaRow.withUnsafeMutableBufferPointer { deltaBuffer in
+        gainRow.withUnsafeMutableBufferPointer { gainRowBuffer in
+        blockGains.withUnsafeBufferPointer { blockBuffer in
+        image.pixels.withUnsafeMutableBufferPointer { pixelBuffer in
+            guard let patBase = pat.baseAddress, let gains = gainRowBuffer.baseAddress, let blocks = blockBuffer.baseAddress,
+                  let px = pixelBuffer.baseAddress, let delta = deltaBuffer.baseAddress else { return }
+            for y in 0..<h {
+                if y % bs == 0 {
+                    let band = blocks + (y / bs) * blocksAcross
+                    for i in 0..<blocksAcross { for x in (i * bs)..<(i * bs + bs) { gains[x] = band[i] } }
                 }
-                y0 = y1
+                let p = patBase + y * w
+                for x in 0..<w {
+                    let d = Int16(truncatingIfNeeded: Self.roundedToInt32(gains[x] * p[x]))
+                    delta[3 &* x] = d
+                    delta[3 &* x &+ 1] = d
+                    delta[3 &* x &+ 2] = d
+                }
+                let row = px + y * w * 3
+                for i in 0..<(3 * w) {
+                    row[i] = UInt8(truncatingIfNeeded: min(max(Int16(row[i]) &+ delta[i], 0), 255))
+                }
             }
         }
         }
@@ -186,48 +208,51 @@ public final class WatermarkEmbedder {
         guard w >= 16, h >= 16 else { return }
         preparePattern(width: w, height: h)
         let bs = Self.blockSize
-        let blocksAcross = (w + bs - 1) / bs
-        var gains = [Float](repeating: 0, count: blocksAcross)
-        var sums = [Int](repeating: 0, count: blocksAcross)
-        var squares = [Int](repeating: 0, count: blocksAcross)
-        pattern.withUnsafeBufferPointer { pat in
-            image.pixels.withUnsafeMutableBufferPointer { px in
-                var y0 = 0
-                while y0 < h {
-                    let y1 = min(h, y0 + bs)
-                    for i in 0..<blocksAcross { sums[i] = 0; squares[i] = 0 }
-                    for y in y0..<y1 {
-                        var p = y * w * 3
-                        for x in 0..<w {
-                            let l = (77 &* Int(px[p]) &+ 150 &* Int(px[p + 1]) &+ 29 &* Int(px[p + 2]) &+ 128) >> 8
-                            sums[x >> 2] &+= l
-                            squares[x >> 2] &+= l &* l
-                            p += 3
-                        }
-                    }
-                    for i in 0..<blocksAcross {
-                        let n = Float((min(w, (i + 1) * bs) - i * bs) * (y1 - y0))
-                        let mean = Float(sums[i]) / n
-                        let variance = max(0, Float(squares[i]) / n - mean * mean)
-                        gains[i] = mask.gain(mean: mean, variance: variance, strength: strength)
-                    }
-                    for y in y0..<y1 {
-                        var p = y * w * 3
-                        let row = y * w
-                        for x in 0..<w {
-                            let d = Int((gains[x >> 2] * pat[row + x]).rounded())
-                            if d != 0 {
-                                px[p] = UInt8(clamping: Int(px[p]) + d)
-                                px[p + 1] = UInt8(clamping: Int(px[p + 1]) + d)
-                                px[p + 2] = UInt8(clamping: Int(px[p + 2]) + d)
-                            }
-                            p += 3
-                        }
-                    }
-                    y0 = y1
+        let blocksAcross = (w + bs - 1) / bs, blocksDown = (h + bs - 1) / bs
+        var sums = [Int](repeating: 0, count: blocksAcross * blocksDown)
+        var squares = [Int](repeating: 0, count: blocksAcross * blocksDown)
+        image.pixels.withUnsafeBufferPointer { px in
+            for y in 0..<h {
+                for x in 0..<w {
+                    let p = (y * w + x) * 3
+                    let l = (77 &* Int(px[p]) &+ 150 &* Int(px[p + 1]) &+ 29 &* Int(px[p + 2]) &+ 128) >> 8
+                    sums[(y >> 2) * blocksAcross + (x >> 2)] &+= l
+                    squares[(y >> 2) * blocksAcross + (x >> 2)] &+= l &* l
                 }
             }
         }
+        blockGains = [Float](repeating: 0, count: blocksAcross * blocksDown)
+        for by in 0..<blocksDown {
+            for i in 0..<blocksAcross {
+                let n = Float((min(w, (i + 1) * bs) - i * bs) * (min(h, (by + 1) * bs) - by * bs))
+                let mean = Float(sums[by * blocksAcross + i]) / n
+                let variance = max(0, Float(squares[by * blocksAcross + i]) / n - mean * mean)
+                blockGains[by * blocksAcross + i] = mask.gain(mean: mean, variance: variance, strength: strength)
+            }
+        }
+        applyBudget(image)
+        pattern.withUnsafeBufferPointer { pat in
+            image.pixels.withUnsafeMutableBufferPointer { px in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let d = Int((blockGains[(y >> 2) * blocksAcross + (x >> 2)] * pat[y * w + x]).rounded())
+                        let p = (y * w + x) * 3
+                        if d != 0 {
+                            px[p] = UInt8(clamping: Int(px[p]) + d)
+                            px[p + 1] = UInt8(clamping: Int(px[p + 1]) + d)
+                            px[p + 2] = UInt8(clamping: Int(px[p + 2]) + d)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// With a budget: every block gain times the frame's boost (`SSIMBudget.boost`), recorded in `lastBoost`.
+    private func applyBudget(_ image: RGBImage) {
+        guard let budget else { lastBoost = 1; return }
+        lastBoost = budget.boost(image: image, pattern: pattern, blockGains: blockGains, blockSize: Self.blockSize)
+        if lastBoost != 1 { for i in blockGains.indices { blockGains[i] *= lastBoost } }
     }
 
     /// `Int32(v.rounded())` (half away from zero) for |v| < 2²²: truncation, a step by one where the
