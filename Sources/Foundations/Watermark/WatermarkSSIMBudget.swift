@@ -14,7 +14,7 @@ import Media
 /// s, μ_y = μ_x + s·μ_d, σ_y² = σ_x² + 2s·σ_xd + s²·σ_d² + r and σ_xy = σ_x² + s·σ_xd, where r is the rounding's
 /// variance (per pixel min(d², 1/12): a delta under half a level rounds away). The largest s meeting the target
 /// is found by bisection on the windows' moments (the pixels are read once), and capped so that the frame's
-/// estimated PSNR stays at least `minimumPSNR`. On the sample clips the estimate lands within 0.0002 of the true
+/// estimated PSNR stays at least `minimumPSNR`. On the sample clips the estimate lands within about 0.0003 of the true
 /// SSIM (`benchmarks/watermark/RESULTS.md`); the frame's pixels are read once more than without a budget.
 public struct SSIMBudget: Sendable, Equatable {
     /// The frame's estimated SSIM the boost may go down to.
