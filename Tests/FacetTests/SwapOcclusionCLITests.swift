@@ -146,7 +146,7 @@ final class SwapOcclusionCLITests: XCTestCase {
                         let changed = marked.pixels[o] != written[i].image.pixels[o] || marked.pixels[o + 1] != written[i].image.pixels[o + 1]
                             || marked.pixels[o + 2] != written[i].image.pixels[o + 2]
                         guard changed else { continue }
-                        // The watermark's gain is set per 4×4 block: blocks the badge touches may differ by its mark.
+                        // The badge is drawn over the marked frame; its box is rounded out by 4 pixels.
                         let inBox = Double(x) >= box.x - 4 && Double(x) < box.x + box.width + 4 && Double(y) >= box.y - 4 && Double(y) < box.y + box.height + 4
                         if inBox { insideChanged += 1 } else { outsideChanged += 1 }
                     }

@@ -47,10 +47,12 @@ final class FrameLabeller {
         badgeCorner = badge
     }
 
-    /// Draws the badge (when asked), then the watermark over the whole frame.
+    /// The watermark over the whole frame, then the badge (when asked) over it: the watermark's per-frame
+    /// strength depends on the whole picture (`SSIMBudget`), so drawing the badge last keeps every pixel outside
+    /// the badge's box exactly as without the badge.
     func finish(_ image: inout RGBImage) {
-        drawBadge(&image)
         embedder.embed(into: &image)
+        drawBadge(&image)
     }
 
     /// The same for a picture on its own (an image output): the watermark answers the picture's own
