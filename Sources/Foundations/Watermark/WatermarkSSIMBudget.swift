@@ -15,7 +15,7 @@ import Media
 /// variance (per pixel min(d², 1/12): a delta under half a level rounds away). The largest s meeting the target
 /// is found by bisection on the windows' moments (the pixels are read once), and capped so that the frame's
 /// estimated PSNR stays at least `minimumPSNR`. On the sample clips the estimate lands within about 0.0003 of the true
-/// SSIM (`benchmarks/watermark/RESULTS.md`); the frame's pixels are read once more than without a budget.
+/// SSIM (`benchmarks/watermark/RESULTS.md`); it reads about `windowsPerFrame` sampled windows per frame.
 public struct SSIMBudget: Sendable, Equatable {
     /// The frame's estimated SSIM the boost may go down to.
     public var target: Double = 0.9957
@@ -30,7 +30,8 @@ public struct SSIMBudget: Sendable, Equatable {
 
     public init() {}
 
-    static let c1 = 6.5025, c2 = 58.5225
+    /// SSIM's stabilising constants, the mask's own (`WatermarkEmbedder.Mask`).
+    static let c1 = Double(WatermarkEmbedder.Mask.ssimC1), c2 = Double(WatermarkEmbedder.Mask.ssimC2)
     /// The window's half-width, and its weights (7×7, row-major): SSIM's Gaussian (σ 1.5) over ±3 pixels, normalised to sum 1.
     static let radius = 3
     static let windowWeights: [Float] = {
