@@ -189,6 +189,9 @@ final class ScoreCLITests: XCTestCase {
         let reports = try JSONDecoder().decode([ProvenanceReport].self, from: result.stdoutData)
         XCTAssertEqual(reports.map(\.detected), [true, false])
         XCTAssertEqual(reports.first?.payload?.description, "5eed1e55")
+        // Read among the first words: a wrong payload would need a 2⁻²⁴ CRC coincidence among a few checked.
+        XCTAssertLessThan(reports.first?.payloadErrorBound ?? 1, 1e-4)
+        XCTAssertNil(reports.last?.payloadErrorBound)
         result = try score(["provenance", dir.appendingPathComponent("none.png").path])
         XCTAssertEqual(result.status, 66, result.stderr)
     }

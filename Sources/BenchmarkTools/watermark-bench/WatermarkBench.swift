@@ -113,6 +113,7 @@ struct DetectorTuning: ParsableArguments {
     @Option(help: "Evidence weighting radius in cells (0: off).") var weightRadius: Double?
     @Option(help: "Evidence weighting power.") var weightPower: Double?
     @Option(help: "List Viterbi size.") var listSize: Int?
+    @Option(help: "Deep search's list size (1: no deep search).") var deepListSize: Int?
     @Option(help: "Spectral whitening exponent of the folded tile (0: off).") var spectral: Double?
     @Option(help: "Spectral smoothing half-width in frequency bins.") var spectralSmoothing: Int?
     @Option(help: "Equaliser regularisation.") var equalizerEpsilon: Double?
@@ -123,6 +124,7 @@ struct DetectorTuning: ParsableArguments {
         if let weightRadius { settings.evidenceWeightRadiusCells = weightRadius }
         if let weightPower { settings.evidenceWeightPower = weightPower }
         if let listSize { settings.listSize = listSize }
+        if let deepListSize { settings.deepListSize = deepListSize }
         if let spectral { settings.spectralWhitening = spectral }
         if let spectralSmoothing { settings.spectralSmoothing = spectralSmoothing }
         if let equalizerEpsilon { settings.equalizerEpsilon = equalizerEpsilon }

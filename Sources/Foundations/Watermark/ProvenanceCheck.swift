@@ -20,6 +20,9 @@ public struct ProvenanceReport: Codable, Sendable, Equatable {
     public var flipped: Bool
     /// The bit layout the payload was read with (e.g. `facet-ss-luma-3`), when a payload was read.
     public var scheme: String?
+    /// When a payload was read, the chance that it is a wrong message whose CRC happened to check
+    /// (`WatermarkDetection.payloadErrorBound`).
+    public var payloadErrorBound: Double?
     /// The container's synthetic-media label: its `facet_synthetic` tag, else its `comment` tag; nil if neither.
     public var containerLabel: String?
     /// All container metadata tags (videos only; nil when there are none).
@@ -88,6 +91,7 @@ public enum ProvenanceCheck {
             file: path, kind: kind, detected: found.detected, payload: found.payload,
             falsePositiveProbability: found.falsePositiveProbability, zScore: found.zScore,
             framesUsed: found.framesUsed, flipped: found.flipped, scheme: found.scheme,
+            payloadErrorBound: found.payloadErrorBound,
             containerLabel: metadata?["facet_synthetic"] ?? metadata?["comment"],
             containerMetadata: metadata,
             sidecar: FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil)

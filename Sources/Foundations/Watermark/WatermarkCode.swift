@@ -1,8 +1,9 @@
 /// The watermark's error-correcting code: the 56-bit message (32 payload bits, then their CRC-24) through the
 /// standard rate-1/2, constraint-length-7 convolutional code (generators 171 and 133 octal, the NASA/Voyager
-/// code, free distance 10; tap bit 0 is the newest input), terminated with 6 zero tail bits: 124 coded bits. The detector decodes soft
-/// correlations with the Viterbi algorithm (maximum-likelihood over all 2⁴⁸ messages for Gaussian noise), then
-/// checks the CRC, so a wrong payload is reported with probability about 2⁻²⁴ per decoded candidate.
+/// code, free distance 10; tap bit 0 is the newest input), terminated with 6 zero tail bits: 124 coded bits. The detector lists
+/// the soft correlations' most likely messages best first (`ListDecoder`; the first is the Viterbi path,
+/// maximum-likelihood over all 2⁵⁶ messages for Gaussian noise) and takes the first whose CRC checks, so each
+/// message checked can be a wrong payload with probability about 2⁻²⁴.
 enum WatermarkCode {
     static let constraintLength = 7
     static let generators: [UInt32] = [0o171, 0o133]
@@ -26,7 +27,7 @@ enum WatermarkCode {
 
     /// The coded bits (0/1, one per generator) of the branch from `state` with input bit b, at index
     /// `state * 2 + b`: a step's branch correlation is the sum of ±soft over them.
-    private static func branchOutputs(states: Int) -> [[Int]] {
+    static func branchOutputs(states: Int) -> [[Int]] {
         var outputs = [[Int]](repeating: [], count: states * 2)
         for s in 0..<states {
             for b in 0..<2 {
@@ -37,104 +38,133 @@ enum WatermarkCode {
         return outputs
     }
 
-    /// Soft-decision Viterbi decoding: `soft[i] > 0` favours coded bit i = 1, with magnitude its reliability
-    /// (for Gaussian noise of equal variance, correlations are proportional to log-likelihood ratios).
-    /// Returns the `messageBits` message bits (0/1) of the terminated path with the largest correlation.
-    static func decode(_ soft: [Double], messageBits: Int) -> [Int] {
-        let n = generators.count
-        let steps = messageBits + tailBits
-        guard soft.count == steps * n else { return [Int](repeating: 0, count: messageBits) }
-        let states = 1 << (constraintLength - 1)  // the last 6 input bits
-        let outputs = branchOutputs(states: states)
-        let unreachable = -Double.infinity
-        var metric = [Double](repeating: unreachable, count: states)
-        metric[0] = 0
-        var history = [[Int32]]()  // per step: for each new state, the previous state
-        history.reserveCapacity(steps)
-        for t in 0..<steps {
-            var next = [Double](repeating: unreachable, count: states)
-            var from = [Int32](repeating: -1, count: states)
-            let inputs = t < messageBits ? 0...1 : 0...0
-            for s in 0..<states where metric[s] > unreachable {
-                for b in inputs {
-                    var m = metric[s]
-                    let o = outputs[s * 2 + b]
-                    for k in 0..<n { m += o[k] == 1 ? soft[t * n + k] : -soft[t * n + k] }
-                    let ns = ((s << 1) | b) & (states - 1)
-                    if m > next[ns] { next[ns] = m; from[ns] = Int32(s) }
-                }
-            }
-            metric = next
-            history.append(from)
-        }
-        // Terminated: the path ends in state 0. Trace back.
-        var bits = [Int](repeating: 0, count: steps)
-        var s = 0
-        for t in stride(from: steps - 1, through: 0, by: -1) {
-            bits[t] = s & 1
-            s = Int(max(0, history[t][s]))
-        }
-        return Array(bits.prefix(messageBits))
-    }
+    /// Lists the terminated paths of soft-decision Viterbi decoding best first, lazily: the serial list Viterbi
+    /// algorithm (a forward Viterbi pass keeps every state's best prefix metric, then a best-first search over
+    /// path suffixes from the terminal state backwards, whose bound, suffix plus best prefix, is exact). The
+    /// first word is the Viterbi path (maximum likelihood over all messages for Gaussian noise); the k-th costs
+    /// about one trellis length of work and memory, so a caller can stop at the first word whose CRC checks.
+    /// `soft[i] > 0` favours coded bit i = 1, with magnitude its reliability (for Gaussian noise of equal
+    /// variance, correlations are proportional to log-likelihood ratios).
+    struct ListDecoder {
+        let messageBits: Int
+        private let soft: [Double]
+        private let steps: Int
+        private let outputs: [[Int]]
+        /// prefix[t * states + s]: the best metric of a path from the start to state s after t steps.
+        private var prefix: [Double]
+        /// Suffix nodes: the state after `step[i]` steps, the metric of the path's remainder from there, and the
+        /// node one step later on the same path (-1 for the terminal node).
+        private var nodeState: [UInt8] = [], nodeStep: [UInt8] = [], nodeSuffix: [Double] = [], nodeNext: [Int32] = []
+        /// A binary max-heap of (bound, node) for suffixes not yet followed.
+        private var heap: [(bound: Double, node: Int32)] = []
+        /// Words listed so far.
+        private(set) var produced = 0
 
-    /// List Viterbi decoding (the parallel list Viterbi algorithm): the `listSize` terminated paths with the
-    /// largest correlation, best first, each as its `messageBits` message bits. Every state keeps its
-    /// `listSize` best partial paths; the first entry is the path `decode` returns. With a CRC, the decoder
-    /// takes the first listed message that checks, which recovers words whose best path is wrong in a few bits.
-    static func decodeList(_ soft: [Double], messageBits: Int, listSize: Int) -> [[Int]] {
-        let n = generators.count
-        let steps = messageBits + tailBits
-        let list = max(1, listSize)
-        guard soft.count == steps * n else { return [[Int](repeating: 0, count: messageBits)] }
-        let states = 1 << (constraintLength - 1)
-        let outputs = branchOutputs(states: states)
-        let unreachable = -Double.infinity
-        // metric[state * list + rank], sorted best first per state; back[t][(state * list + rank)] = predecessor
-        // (state * list + rank) at step t - 1.
-        var metric = [Double](repeating: unreachable, count: states * list)
-        metric[0] = 0
-        var back = [[Int32]]()
-        back.reserveCapacity(steps)
-        for t in 0..<steps {
-            var next = [Double](repeating: unreachable, count: states * list)
-            var from = [Int32](repeating: -1, count: states * list)
-            for ns in 0..<states {
-                let b = ns & 1
-                if b == 1 && t >= messageBits { continue }  // the tail feeds zeros
-                // The two predecessors' lists are sorted and each gets one branch value: merge their best `list`.
-                var base = [0, 0], branch = [0.0, 0.0]
-                for high in 0..<2 {
-                    let s = (ns >> 1) | (high << (constraintLength - 2))
-                    base[high] = s * list
-                    let o = outputs[s * 2 + b]
-                    for k in 0..<n { branch[high] += o[k] == 1 ? soft[t * n + k] : -soft[t * n + k] }
-                }
-                var i0 = 0, i1 = 0
-                for r in 0..<list {
-                    let m0 = i0 < list ? metric[base[0] + i0] + branch[0] : unreachable
-                    let m1 = i1 < list ? metric[base[1] + i1] + branch[1] : unreachable
-                    if m0 == unreachable && m1 == unreachable { break }
-                    if m0 >= m1 {
-                        next[ns * list + r] = m0; from[ns * list + r] = Int32(base[0] + i0); i0 += 1
-                    } else {
-                        next[ns * list + r] = m1; from[ns * list + r] = Int32(base[1] + i1); i1 += 1
+        private static var states: Int { 1 << (WatermarkCode.constraintLength - 1) }  // the last 6 input bits
+
+        /// Decoder for `soft` (`codedBits(messageBits:)` values; any other count lists nothing).
+        init(_ soft: [Double], messageBits: Int) {
+            self.messageBits = messageBits
+            self.soft = soft
+            steps = messageBits + WatermarkCode.tailBits
+            let states = Self.states
+            outputs = WatermarkCode.branchOutputs(states: states)
+            prefix = [Double](repeating: -.infinity, count: (steps + 1) * states)
+            guard soft.count == steps * WatermarkCode.generators.count, steps < Int(UInt8.max) else { return }
+            prefix[0] = 0
+            for t in 0..<steps {
+                for s in 0..<states where prefix[t * states + s] > -.infinity {
+                    for b in 0...(t < messageBits ? 1 : 0) {
+                        let ns = ((s << 1) | b) & (states - 1)
+                        let m = prefix[t * states + s] + branch(step: t, from: s, input: b)
+                        if m > prefix[(t + 1) * states + ns] { prefix[(t + 1) * states + ns] = m }
                     }
                 }
             }
-            metric = next
-            back.append(from)
-        }
-        // Terminated: paths end in state 0. Trace each listed path back.
-        var words: [[Int]] = []
-        for r in 0..<list where metric[r] > unreachable {
-            var bits = [Int](repeating: 0, count: steps)
-            var entry = r  // state * list + rank after step t
-            for t in stride(from: steps - 1, through: 0, by: -1) {
-                bits[t] = (entry / list) & 1
-                entry = Int(max(0, back[t][entry]))
+            if prefix[steps * states] > -.infinity {
+                addNode(state: 0, step: steps, suffix: 0, next: -1)
+                push(bound: prefix[steps * states], node: 0)
             }
-            words.append(Array(bits.prefix(messageBits)))
         }
-        return words
+
+        /// The correlation of the branch from `state` with input bit `b` at step `t`.
+        private func branch(step t: Int, from state: Int, input b: Int) -> Double {
+            let o = outputs[state * 2 + b]
+            var m = 0.0
+            for k in 0..<o.count { m += o[k] == 1 ? soft[t * o.count + k] : -soft[t * o.count + k] }
+            return m
+        }
+
+        private mutating func addNode(state: Int, step: Int, suffix: Double, next: Int) {
+            nodeState.append(UInt8(truncatingIfNeeded: state)); nodeStep.append(UInt8(truncatingIfNeeded: step))
+            nodeSuffix.append(suffix); nodeNext.append(Int32(truncatingIfNeeded: next))
+        }
+
+        /// The next best word's `messageBits` message bits (0/1), or nil when every path has been listed.
+        mutating func next() -> [Int]? {
+            guard let top = pop() else { return nil }
+            // Follow the best completion down to the start, leaving each step's other predecessor on the heap.
+            let states = Self.states
+            var node = Int(top)
+            while nodeStep[node] > 0 {
+                let t = Int(nodeStep[node]), s = Int(nodeState[node]), b = s & 1
+                var best: (bound: Double, node: Int)?
+                for high in 0..<2 {
+                    let p = (s >> 1) | (high << (WatermarkCode.constraintLength - 2))
+                    guard prefix[(t - 1) * states + p] > -.infinity else { continue }
+                    let suffix = nodeSuffix[node] + branch(step: t - 1, from: p, input: b)
+                    addNode(state: p, step: t - 1, suffix: suffix, next: node)
+                    let candidate = (bound: prefix[(t - 1) * states + p] + suffix, node: nodeState.count - 1)
+                    if let kept = best {
+                        if candidate.bound > kept.bound { push(bound: kept.bound, node: kept.node); best = candidate }
+                        else { push(bound: candidate.bound, node: candidate.node) }
+                    } else {
+                        best = candidate
+                    }
+                }
+                guard let chosen = best else { return next() }  // unreachable for a node the heap held
+                node = chosen.node
+            }
+            // Node at step 0: read the message bits along the chain (the bit entering each step's state).
+            var bits = [Int](repeating: 0, count: messageBits)
+            var n = Int(nodeNext[node])
+            while n >= 0 {
+                let t = Int(nodeStep[n])
+                if t - 1 < messageBits { bits[t - 1] = Int(nodeState[n]) & 1 }
+                n = Int(nodeNext[n])
+            }
+            produced += 1
+            return bits
+        }
+
+        private mutating func push(bound: Double, node: Int) {
+            heap.append((bound, Int32(truncatingIfNeeded: node)))
+            var i = heap.count - 1
+            while i > 0 {
+                let parent = (i - 1) / 2
+                guard heap[parent].bound < heap[i].bound else { break }
+                heap.swapAt(parent, i)
+                i = parent
+            }
+        }
+
+        private mutating func pop() -> Int32? {
+            guard let top = heap.first else { return nil }
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var i = 0
+                while true {
+                    let l = 2 * i + 1, r = l + 1
+                    var largest = i
+                    if l < heap.count && heap[l].bound > heap[largest].bound { largest = l }
+                    if r < heap.count && heap[r].bound > heap[largest].bound { largest = r }
+                    if largest == i { break }
+                    heap.swapAt(i, largest)
+                    i = largest
+                }
+            }
+            return top.node
+        }
     }
 }

@@ -6,7 +6,7 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
     /// True when the sync pattern's correlation is significant: `falsePositiveProbability` at most the
     /// detector's threshold.
     public var detected: Bool
-    /// The 32-bit payload, when detected and the Viterbi-decoded message's CRC-24 checks.
+    /// The 32-bit payload, when detected and a list-decoded message's CRC-24 checks.
     public var payload: WatermarkPayload?
     /// Probability that a file without the mark scores at least this high: the one-sided Gaussian tail of
     /// the best correlation z-score, times the number of (scale, shift, flip) hypotheses tried (Bonferroni).
@@ -21,6 +21,10 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
     public var flipped: Bool
     /// The bit layout the payload was read with (`WatermarkScheme` raw value), when a payload was read.
     public var scheme: String?
+    /// When a payload was read: the chance that it is a wrong message whose CRC-24 happened to check, at most
+    /// the passing word's position in the checking order times 2⁻²⁴ (about 6·10⁻⁸ for the first word; up to
+    /// 0.8% for a payload the deep search found late, see `Settings.deepListSize`).
+    public var payloadErrorBound: Double?
 }
 
 /// Blind detector: accumulates whitened luma over frames, then searches scale, cyclic offset (crops) and
@@ -32,7 +36,9 @@ public struct WatermarkDetection: Codable, Sendable, Equatable {
 /// At the end (`result`): for each candidate cell size the accumulator is folded onto the tile
 /// (`binsPerTile`² bins) and cross-correlated with the sync cells' pattern by FFT; every cyclic shift is a
 /// crop offset. The payload is read at the best few peaks: per coded bit, the correlation with its cells
-/// (inter-cell leakage equalised), soft-decision Viterbi decoding, CRC-24. Not thread-safe.
+/// (inter-cell leakage equalised), soft-decision list decoding (most likely messages first), CRC-24; when
+/// the sync is strong and none of the first messages checks, a deep search lists further (`deepListSize`).
+/// Not thread-safe.
 public final class WatermarkDetector {
     public struct Settings: Sendable {
         /// Largest false-positive probability still reported as detected.
@@ -49,6 +55,14 @@ public final class WatermarkDetector {
         public var payloadCandidates: Int
         /// Messages per decoding checked against the CRC: the list Viterbi decoder's best `listSize` paths.
         public var listSize: Int
+        /// How far the deep search lists the current layout's messages at the fixed geometry and at the best
+        /// peak when no payload was read among the first `listSize`: a word at position k of the checking order
+        /// is only checked while `2·k·H·p_c·2⁻²⁴` can still reach `maxFalsePositiveProbability`, so the depth
+        /// used grows with the sync evidence (an unmarked file checks none). A marked file whose payload is only
+        /// found deep is read right in most cases; a wrong word passing the CRC first has probability about
+        /// (words checked)·2⁻²⁴, at most 0.8% at the default (far less for most: the right word usually comes
+        /// within the first few thousand).
+        public var deepListSize: Int = 65536
         /// Stop accumulating after this many frames.
         public var maxFrames: Int
         /// Radius of the local mean subtracted from luma, in cells (of the unscaled cell size).
@@ -205,11 +219,13 @@ public final class WatermarkDetector {
     ///
     /// Two tests, either of which detects: (a) the best sync correlation alone, with probability
     /// `p = min(1, H·Q(z))` (Q the standard normal tail, H the number of scale × shift × flip hypotheses,
-    /// Bonferroni); (b) a payload whose CRC-24 checks, Viterbi-decoded with one of the readable schemes'
+    /// Bonferroni); (b) a payload whose CRC-24 checks, list-decoded with one of the readable schemes'
     /// layouts at one of the candidate geometries (the unscaled, unshifted one, then the `payloadCandidates`
     /// best sync peaks), with probability `k·H_W·2⁻²⁴·p_c`: k the position of the passing word in the checking
-    /// order (geometries, then layouts, then the list decoder's paths, `listSize` per decoding), W the most
-    /// words that can be checked ((payloadCandidates + 1) × schemes × listSize), H_W = 1 + 1/2 + … + 1/W, p_c
+    /// order (geometries, then layouts, then the list decoder's paths, `listSize` per decoding; then the deep
+    /// search's words, alternating between its two decodings, see `Settings.deepListSize`), W the most words
+    /// that can be checked ((payloadCandidates + 1) × schemes × listSize + 2 × (deepListSize − listSize)),
+    /// H_W = 1 + 1/2 + … + 1/W, p_c
     /// the geometry's own sync probability (`Q(z)` for the fixed geometry, the Bonferroni `p` for a searched
     /// peak, which is at least the best peak's; at most 1). Under the null a checked word passes the CRC with
     /// probability 2⁻²⁴, independently of the sync cells the search looks at, so the chance that some word k
@@ -226,7 +242,7 @@ public final class WatermarkDetector {
         var chosen = still.falsePositiveProbability < own.falsePositiveProbability ? still : own
         chosen.falsePositiveProbability = min(1, 2 * min(own.falsePositiveProbability, still.falsePositiveProbability))
         chosen.detected = chosen.falsePositiveProbability <= settings.maxFalsePositiveProbability
-        if !chosen.detected { chosen.payload = nil; chosen.scheme = nil }
+        if !chosen.detected { chosen.payload = nil; chosen.scheme = nil; chosen.payloadErrorBound = nil }
         return chosen
     }
 
@@ -278,23 +294,58 @@ public final class WatermarkDetector {
         }
         let schemes = WatermarkScheme.readable.map { ($0, WatermarkLayout.cells(key, scheme: $0)) }
         let list = max(1, settings.listSize)
-        let harmonic = Self.harmonic((settings.payloadCandidates + 1) * schemes.count * list)
+        let deepList = max(list, settings.deepListSize)
+        // Words in checking order: first `list` per decoding (candidates, then layouts), then the deep search's,
+        // interleaved over its `deepSlots` decodings. The numbering is fixed in advance, whatever is checked.
+        let firstStageWords = (settings.payloadCandidates + 1) * schemes.count * list
+        let deepSlots = 2
+        let harmonic = Self.harmonic(firstStageWords + deepSlots * (deepList - list))
+        let crcSpace = Double(1 << WatermarkLayout.crcBits)
         var probability = best.p
         var chosen = best
         var payload: WatermarkPayload?
         var scheme: WatermarkScheme?
+        var position = 0.0  // the passing word's position k in the checking order
+        var deep: [(decoder: WatermarkCode.ListDecoder, candidate: Peak, evidence: [Double])] = []
         var checked = 0  // words checked before the current decoding, `list` per decoding
-        search: for c in candidates {
+        search: for (index, c) in candidates.enumerated() {
             let evidence = cellEvidence(whitened(c.folded, fft: fft), dx: c.dx, dy: c.dy)
-            for (_, cells) in schemes {
-                if let (read, rank) = Self.readPayload(evidence: evidence, cells: cells, listSize: list) {
-                    let q = Double(checked + rank + 1) * harmonic * c.p / Double(1 << WatermarkLayout.crcBits)
+            for (layout, cells) in schemes {
+                var decoder = WatermarkCode.ListDecoder(Self.softBits(evidence: evidence, cells: cells),
+                                                        messageBits: WatermarkLayout.messageBits)
+                for rank in 0..<list {
+                    guard let bits = decoder.next() else { break }
+                    guard let read = WatermarkLayout.payload(messageBits: bits) else { continue }
+                    position = Double(checked + rank + 1)
+                    let q = position * harmonic * c.p / crcSpace
                     if q < probability { probability = q }
                     payload = read; chosen = c
                     scheme = Self.bestFitting(schemes, payload: read, evidence: evidence)
                     break search
                 }
+                if layout == .current && index < deepSlots { deep.append((decoder, c, evidence)) }
                 checked += list
+            }
+        }
+        // The deep search: the current layout at the fixed geometry and the best peak, listed further, word k kept
+        // only while it could still be detected (2·k·H·p_c·2⁻²⁴ within the threshold), so an unmarked file's
+        // weak sync stops it at once.
+        if payload == nil && !deep.isEmpty {
+            let reach = settings.maxFalsePositiveProbability * crcSpace / (2 * harmonic)
+            deepSearch: for j in 0..<(deepList - list) {
+                var open = false
+                for d in deep.indices {
+                    let k = Double(firstStageWords + j * deepSlots + d + 1)
+                    guard k * deep[d].candidate.p <= reach, let bits = deep[d].decoder.next() else { continue }
+                    open = true
+                    guard let read = WatermarkLayout.payload(messageBits: bits) else { continue }
+                    probability = min(probability, k * harmonic * deep[d].candidate.p / crcSpace)
+                    position = k
+                    payload = read; chosen = deep[d].candidate
+                    scheme = Self.bestFitting(schemes, payload: read, evidence: deep[d].evidence)
+                    break deepSearch
+                }
+                if !open { break }
             }
         }
         probability = min(1, 2 * probability)
@@ -302,7 +353,8 @@ public final class WatermarkDetector {
         return WatermarkDetection(detected: detected, payload: detected ? payload : nil,
                                   falsePositiveProbability: probability, zScore: chosen.z, framesUsed: framesUsed,
                                   cellSize: base * exp(Double(chosen.step) * settings.cellSizeStep),
-                                  flipped: chosen.flip, scheme: detected ? scheme?.rawValue : nil)
+                                  flipped: chosen.flip, scheme: detected ? scheme?.rawValue : nil,
+                                  payloadErrorBound: detected && payload != nil ? min(1, position / crcSpace) : nil)
     }
 
     /// The sync cells' pattern at detector resolution (`binsPerTile`² values): the sync cells of
@@ -506,17 +558,6 @@ public final class WatermarkDetector {
             if score > best?.score ?? -Double.infinity { best = (scheme, score) }
         }
         return best?.scheme
-    }
-
-    /// The soft coded bits of one layout, list-Viterbi-decoded; the payload of the best listed message whose
-    /// CRC-24 checks, and its rank in the list (0 for the Viterbi path).
-    static func readPayload(evidence: [Double], cells: WatermarkLayout.Cells, listSize: Int) -> (WatermarkPayload, Int)? {
-        let soft = softBits(evidence: evidence, cells: cells)
-        let words = WatermarkCode.decodeList(soft, messageBits: WatermarkLayout.messageBits, listSize: listSize)
-        for (rank, bits) in words.enumerated() {
-            if let payload = WatermarkLayout.payload(messageBits: bits) { return (payload, rank) }
-        }
-        return nil
     }
 
     /// 1 + 1/2 + … + 1/n.

@@ -231,7 +231,9 @@ struct Provenance: ParsableCommand {
                 for r in reports {
                     let found = r.detected
                         ? "watermark found (payload \(r.payload.map { "\($0)" } ?? "unreadable"), false-positive probability "
-                            + String(format: "%.1e", r.falsePositiveProbability) + (r.flipped ? ", mirrored" : "") + ")"
+                            + String(format: "%.1e", r.falsePositiveProbability) + (r.flipped ? ", mirrored" : "")
+                            + ((r.payloadErrorBound ?? 0) > 1e-4 ? ", payload wrong with probability ≤ "
+                                + String(format: "%.1e", r.payloadErrorBound ?? 0) + " (read by the deep search)" : "") + ")"
                         : "no Facet watermark found (z \(String(format: "%.2f", r.zScore)) over \(r.framesUsed) frames)"
                     let label = r.containerLabel.map { "; container label: \($0)" } ?? ""
                     let sidecar = r.sidecar.map { "; sidecar \($0)" } ?? ""
