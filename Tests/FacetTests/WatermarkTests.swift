@@ -430,21 +430,28 @@ final class WatermarkTests: XCTestCase {
         return written
     }
 
+    /// 60 frames of d14 (a mostly static clip) from the `skip`-th on, marked with `payload` as `mark` does, then
+    /// halved and re-encoded at CRF 28 with the ffmpeg CLI (the goal row's attack); the attacked file.
+    func d14MarkedThenHalvedAtCRF28(skip: Int, payload: WatermarkPayload) throws -> URL {
+        let clip = TestPaths.video("d14.mp4")
+        try requireSharedMedia(clip)
+        let env = try requireFFmpeg()
+        let dir = try makeTemporaryDirectory()
+        let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
+        XCTAssertEqual(try mark(clip, skip: skip, frames: 60, into: marked, payload: payload), 60)
+        let ffmpeg = try runProcess(env, ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", marked.path, "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2",
+                                          "-c:v", "libx264", "-crf", "28", "-an", attacked.path], timeout: 300)
+        XCTAssertEqual(ffmpeg.status, 0, ffmpeg.stderr)
+        return attacked
+    }
+
     /// A mostly static clip (d14: a face before a still room, black side bars) keeps its own content at the
     /// mark's frequencies in every frame, so that interference adds up over frames like the mark. After a
     /// half-size CRF-28 re-encode of 2 s, the payload is read among the list decoder's first words only with the
     /// folded tile's spectral whitening (`Settings.spectralWhitening`), which flattens that content's spectrum
     /// before the mark is read.
     func testSpectralWhiteningReadsAStaticClipAfterHalfSizeCRF28() throws {
-        let clip = TestPaths.video("d14.mp4")
-        try requireSharedMedia(clip)
-        let env = try requireFFmpeg()
-        let dir = try makeTemporaryDirectory()
-        let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
-        XCTAssertEqual(try mark(clip, skip: 30, frames: 60, into: marked), 60)
-        let ffmpeg = try runProcess(env, ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", marked.path, "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2",
-                                          "-c:v", "libx264", "-crf", "28", "-an", attacked.path], timeout: 300)
-        XCTAssertEqual(ffmpeg.status, 0, ffmpeg.stderr)
+        let attacked = try d14MarkedThenHalvedAtCRF28(skip: 30, payload: payload)
         // The first words only (no deep search, which reads this file either way): the whitening's own gain.
         var whitened = WatermarkDetector.Settings()
         whitened.deepListSize = 1
@@ -463,16 +470,8 @@ final class WatermarkTests: XCTestCase {
     /// (`Settings.deepListSize`) lists on and reads the exact payload, detected with a false-positive bound under
     /// the threshold; with the deep search off the same file gives no payload.
     func testDeepListSearchReadsAPayloadTheFirstWordsMiss() throws {
-        let clip = TestPaths.video("d14.mp4")
-        try requireSharedMedia(clip)
-        let env = try requireFFmpeg()
-        let dir = try makeTemporaryDirectory()
-        let marked = dir.appendingPathComponent("marked.mp4"), attacked = dir.appendingPathComponent("attacked.mp4")
         let hard = WatermarkPayload(0x0badf00d)
-        XCTAssertEqual(try mark(clip, frames: 60, into: marked, payload: hard), 60)
-        let ffmpeg = try runProcess(env, ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", marked.path, "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2",
-                                          "-c:v", "libx264", "-crf", "28", "-an", attacked.path], timeout: 300)
-        XCTAssertEqual(ffmpeg.status, 0, ffmpeg.stderr)
+        let attacked = try d14MarkedThenHalvedAtCRF28(skip: 0, payload: hard)
         var shallow = WatermarkDetector.Settings()
         shallow.deepListSize = 1
         let without = try ProvenanceCheck.check(url: attacked, settings: shallow)

@@ -32,4 +32,6 @@ for name, keep in groups:
         cells = " | ".join("%d of %d (%.0f%%)" % (sum(r[f"{way}-{a}"] for r in g), len(g), 100 * sum(r[f"{way}-{a}"] for r in g) / len(g)) for a in attacks)
         p = [r["psnr" + way.capitalize()] for r in g]
         print(f"| {name} | {way} | {cells} | {s.mean(p):.1f} / {min(p):.1f} |")
+summary = [json.loads(l)["summary"] for l in open(sys.argv[1]) if '"summary"' in l]
+print("\nWrong payloads read (all cells): %d" % (summary[0].get("wrong payload", 0) if summary else -1))
 PY

@@ -344,6 +344,7 @@ struct Stills: ParsableCommand {
                     let right = result.detected && result.payload == value
                     row["\(way)-\(attack)"] = right
                     totals["\(way)-\(attack)", default: 0] += right ? 1 : 0
+                    if let read = result.payload, read != value { totals["wrong payload", default: 0] += 1 }
                 }
             }
             let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
