@@ -307,6 +307,13 @@ public final class WatermarkDetector {
         var scheme: WatermarkScheme?
         var position = 0.0  // the passing word's position k in the checking order
         var deep: [(decoder: WatermarkCode.ListDecoder, candidate: Peak, evidence: [Double])] = []
+        /// A word that checks, at place `k` of the checking order, read at candidate `c`.
+        func accept(_ read: WatermarkPayload, at k: Double, _ c: Peak, evidence: [Double]) {
+            position = k
+            probability = min(probability, k * harmonic * c.p / crcSpace)
+            payload = read; chosen = c
+            scheme = Self.bestFitting(schemes, payload: read, evidence: evidence)
+        }
         var checked = 0  // words checked before the current decoding, `list` per decoding
         search: for (index, c) in candidates.enumerated() {
             let evidence = cellEvidence(whitened(c.folded, fft: fft), dx: c.dx, dy: c.dy)
@@ -316,11 +323,7 @@ public final class WatermarkDetector {
                 for rank in 0..<list {
                     guard let bits = decoder.next() else { break }
                     guard let read = WatermarkLayout.payload(messageBits: bits) else { continue }
-                    position = Double(checked + rank + 1)
-                    let q = position * harmonic * c.p / crcSpace
-                    if q < probability { probability = q }
-                    payload = read; chosen = c
-                    scheme = Self.bestFitting(schemes, payload: read, evidence: evidence)
+                    accept(read, at: Double(checked + rank + 1), c, evidence: evidence)
                     break search
                 }
                 if layout == .current && index < deepSlots { deep.append((decoder, c, evidence)) }
@@ -339,10 +342,7 @@ public final class WatermarkDetector {
                     guard k * deep[d].candidate.p <= reach, let bits = deep[d].decoder.next() else { continue }
                     open = true
                     guard let read = WatermarkLayout.payload(messageBits: bits) else { continue }
-                    probability = min(probability, k * harmonic * deep[d].candidate.p / crcSpace)
-                    position = k
-                    payload = read; chosen = deep[d].candidate
-                    scheme = Self.bestFitting(schemes, payload: read, evidence: deep[d].evidence)
+                    accept(read, at: k, deep[d].candidate, evidence: deep[d].evidence)
                     break deepSearch
                 }
                 if !open { break }
