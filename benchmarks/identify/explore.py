@@ -16,11 +16,18 @@ wrong person on the development part with every probe source it is measured with
   whitening within-class whitening (WCCN) of the descriptors, learned outside lfw-open from `../shared/faces/
             identities` (10 people x 10 photos; `identify-bench` -> identities.jsonl), shrunk by λ × the mean
             eigenvalue and rescaled to dlib's median true-match distance on the development part.
+  transductive  the probe photos as evidence about each other (labelled in one call, as a track's frames are):
+            expansion (each identity's centroid re-estimated from its references and the probes the calibrated rule
+            accepted, then every probe decided again against the new centroids with a second threshold), the
+            same with a neighbour check (a newly named probe needs f of its k nearest faces, references and
+            probes, already named that identity) and probe clustering (average-linkage clusters of the probes
+            at τ whose mean lies within t_c of an identity's centroid take that identity for members within
+            0.55; the rest as the calibrated rule decides).
   oracle    the ceiling: per-identity thresholds set with hindsight just below the nearest impostor each would
             take (strangers and other people's photos), no margin.
 
 Usage (after `open_set.py prepare`, which also writes the jittered descriptors):
-  python3 benchmarks/identify/explore.py --work /tmp/facet-open-set [jitter quality blend crowding whitening oracle]
+  python3 benchmarks/identify/explore.py --work /tmp/facet-open-set [jitter quality blend crowding whitening transductive oracle]
 """
 import argparse, json, os, sys
 from collections import defaultdict
@@ -242,6 +249,111 @@ def whitening(args, cache):
         print(f"  lambda {lam}: dev best " + (f"{best[0]:.3f} at ratio/floor/cap {best[1]}" if best else "none") + f", oracle ceiling {ceiling:.3f}")
 
 
+def probe_arrays(source, enrol, part, seeds, k):
+    """Per split: (identity names, their kept references, probe descriptors [n, 128], probe truths)."""
+    people, strangers = o.dataset()
+    names, strs = o.parts(people, strangers)[part]
+    out = []
+    for seed in seeds:
+        refs, probes = o.split(people, names, strs, seed, k)
+        gallery = {p: o.replay_references(ph, enrol) for p, ph in refs.items()}
+        xs, truths = [], []
+        for photo, truth in probes:
+            faces = source.get(os.path.realpath(photo), [])
+            i = o.central(faces)
+            if i is not None:
+                xs.append(np.asarray(faces[i]["descriptor"])); truths.append(truth)
+        out.append((sorted(gallery), [gallery[n] for n in sorted(gallery)], np.array(xs), truths))
+    return out
+
+
+def calibrated_labels(cents, limits, x, margin=0.05):
+    """The calibrated rule over probe descriptors: identity index per probe (-1 unknown) and all distances."""
+    d = np.linalg.norm(x[:, None, :] - cents[None], axis=2)
+    order = np.argsort(d, axis=1)
+    rows = np.arange(len(x))
+    best, d1, d2 = order[:, 0], d[rows, order[:, 0]], d[rows, order[:, 1]]
+    return np.where((d1 <= limits[best]) & (d2 - d1 >= margin), best, -1), d
+
+
+def identity_limits(refsets, ratio, floor, cap, single=0.48):
+    return np.array([single if len(r) < 2 else min(cap, max(floor, ratio * o.loo_spread(r))) for r in refsets])
+
+
+def transductive_rule(kind, cap2=0.46, ratio2=1.5, k=5, f=5, tau=0.5, tc=0.3):
+    """A rule over one split's probes at once (`kind`: calibrated, the first pass alone; expansion, neighbours,
+    clusters: see the docstring)."""
+    def decide(refsets, x):
+        cents = np.array([r.mean(0) for r in refsets])
+        first, d = calibrated_labels(cents, identity_limits(refsets, 1.5, 0.40, 0.46), x)
+        if kind == "calibrated":
+            return first
+        if kind == "clusters":
+            from scipy.cluster.hierarchy import fcluster, linkage
+            out = first.copy()
+            groups = fcluster(linkage(x, method="average"), tau, criterion="distance")
+            for g in np.unique(groups):
+                members = np.where(groups == g)[0]
+                if len(members) < 2:
+                    continue
+                c = np.linalg.norm(cents - x[members].mean(0), axis=1)
+                j, j2 = np.argsort(c)[:2]
+                if c[j] <= tc and c[j2] - c[j] >= 0.05:
+                    out[members[(out[members] < 0) & (d[members, j] <= 0.55)]] = j
+            return out
+        grown = np.array([(r.sum(0) + x[first == j].sum(0)) / (len(r) + (first == j).sum()) for j, r in enumerate(refsets)])
+        second, _ = calibrated_labels(grown, identity_limits(refsets, ratio2, 0.40, cap2), x)
+        if kind == "expansion":
+            return second
+        faces = np.concatenate(refsets + [x])
+        owner = np.concatenate([np.full(len(r), j) for j, r in enumerate(refsets)] + [first])
+        near = np.linalg.norm(x[:, None, :] - faces[None], axis=2)
+        near[np.arange(len(x)), len(faces) - len(x) + np.arange(len(x))] = np.inf
+        nn = np.argsort(near, axis=1)[:, :k]
+        out = first.copy()
+        for i in np.where((first < 0) & (second >= 0))[0]:
+            if (owner[nn[i]] == second[i]).sum() >= f:
+                out[i] = second[i]
+        return out
+    return decide
+
+
+def tally_arrays(splits, decide):
+    ok = known = wrong = strangers = 0
+    for names, refsets, x, truths in splits:
+        for t, l in zip(truths, decide(refsets, x)):
+            known += t is not None
+            if l >= 0:
+                ok += t is not None and names[l] == t
+                wrong += t is not None and names[l] != t
+                strangers += t is None
+    return ok / known, wrong, strangers
+
+
+def transductive(args, cache):
+    enrol, probe = cache
+    dev = [probe_arrays(s, enrol, "dev", range(1, args.dev_seeds + 1), args.k) for s in (probe, enrol)]
+    test = [probe_arrays(s, enrol, "test", range(1, args.test_seeds + 1), args.k) for s in (probe, enrol)]
+    print(f"transductive: crops and whole-photo chips, dev {args.dev_seeds} splits -> test {args.test_seeds} splits; "
+          f"first pass the calibrated rule: dev " + " | ".join(fmt(tally_arrays(s, transductive_rule("calibrated"))) for s in dev))
+    grids = {"expansion": [dict(cap2=c, ratio2=r) for c in (0.44, 0.46, 0.48, 0.50) for r in (1.4, 1.5, 1.6, 1.7)],
+             "neighbours": [dict(cap2=c, ratio2=r, k=k, f=f) for c in (0.48, 0.50, 0.52, 0.55) for r in (1.6, 1.8, 2.0)
+                            for k, f in ((3, 3), (5, 4), (5, 5), (7, 6))],
+             "clusters": [dict(tau=t, tc=c) for t in (0.40, 0.45, 0.50) for c in (0.26, 0.30, 0.34)]}
+    for kind, grid in grids.items():
+        best = None
+        for setting in grid:
+            cols = [tally_arrays(s, transductive_rule(kind, **setting)) for s in dev]
+            if all(w == 0 and st == 0 for _, w, st in cols):
+                key = (min(c[0] for c in cols), sorted(setting.items()))
+                best = max(best or key, key)
+        if best is None:
+            print(f"  {kind}: no admissible setting on the development part")
+            continue
+        t = [tally_arrays(s, transductive_rule(kind, **dict(best[1]))) for s in test]
+        print(f"  {kind}: dev best {best[0]:.3f} at {dict(best[1])} -> test " + " | ".join(fmt(x) for x in t))
+
+
 def oracle_recall(splits):
     """Recall with per-identity thresholds set with hindsight, split by split (`splits`: one record list per
     split), each just below the nearest impostor (stranger or other person's photo) the identity would take."""
@@ -270,7 +382,7 @@ def oracle(args, cache):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("ideas", nargs="*", default=["jitter", "quality", "blend", "crowding", "whitening", "oracle"])
+    ap.add_argument("ideas", nargs="*", default=["jitter", "quality", "blend", "crowding", "whitening", "transductive", "oracle"])
     ap.add_argument("--work", default="/tmp/facet-open-set")
     ap.add_argument("--dev-seeds", type=int, default=20)
     ap.add_argument("--test-seeds", type=int, default=3)
@@ -278,7 +390,8 @@ def main():
     args = ap.parse_args()
     enrol, probe, _ = o.load_cache(args.work)
     for idea in args.ideas:
-        {"jitter": jitter, "quality": quality, "blend": blend, "crowding": crowding, "whitening": whitening, "oracle": oracle}[idea](args, (enrol, probe))
+        {"jitter": jitter, "quality": quality, "blend": blend, "crowding": crowding, "whitening": whitening, "transductive": transductive,
+         "oracle": oracle}[idea](args, (enrol, probe))
 
 
 if __name__ == "__main__":
