@@ -105,6 +105,55 @@ final class DetectCLITests: XCTestCase {
         XCTAssertTrue(Set(withBystanders).isSubset(of: known), "unexpected extra faces in \(Set(withBystanders).subtracting(known).sorted())")
     }
 
+    /// Phone photos stored on their side with an EXIF Orientation (6: shown turned a quarter clockwise; 8:
+    /// anticlockwise): every face is found exactly where it is in the same picture stored upright (a PNG of
+    /// the same decoded pixels, turned by the test). Read as stored, the faces would lie on their side and
+    /// most would go unseen (8 of 21 on 20 LFW photos before the orientation was applied).
+    func testPhotosStoredOnTheirSideAreReadAsShown() throws {
+        let root = TestPaths.faces.appendingPathComponent("identities")
+        try requireSharedMedia(root)
+        let upright = try makeTemporaryDirectory(), sideways = try makeTemporaryDirectory()
+        var count = 0
+        for person in try FileManager.default.contentsOfDirectory(atPath: root.path).filter({ !$0.hasPrefix(".") }).sorted() {
+            let folder = root.appendingPathComponent(person)
+            for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).filter({ $0.hasSuffix(".jpg") }).sorted().prefix(2) {
+                let picture = try ImageDecoder.decode(fileAt: folder.appendingPathComponent(file))
+                // Stored turned the other way, so that the tag's turn shows it upright.
+                let orientation: UInt16 = count % 2 == 0 ? 6 : 8
+                let stored = try ImageEncoder(format: .jpeg, quality: 95).encode(picture.rotated(clockwise: orientation == 6 ? 270 : 90))
+                let shown = try ImageDecoder.decode(stored, path: file).rotated(clockwise: orientation == 6 ? 90 : 270)
+                let name = (file as NSString).deletingPathExtension
+                try ImageEncoder(format: .png).encode(shown).write(to: upright.appendingPathComponent(name + ".png"))
+                try ImageOrientationTests.withOrientation(stored, orientation).write(to: sideways.appendingPathComponent(name + ".jpg"))
+                count += 1
+            }
+        }
+        XCTAssertEqual(count, 20)
+        let workspace = try makeTemporaryDirectory()
+        let run = try detect([upright.path, sideways.path], workspace: workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let (_, manifest) = try run.manifest()
+        func faces(_ input: Int) -> [String: [FaceItem]] {
+            Dictionary(grouping: manifest.items.filter { $0.input == input }) { item in
+                ((item.frame ?? "") as NSString).lastPathComponent.components(separatedBy: ".")[0]
+            }
+        }
+        let plain = faces(0), turned = faces(1)
+        XCTAssertGreaterThanOrEqual(plain.values.map(\.count).reduce(0, +), 20)
+        XCTAssertEqual(Set(plain.keys), Set(turned.keys), "photos with faces")
+        for (name, expected) in plain {
+            let found = turned[name] ?? []
+            XCTAssertEqual(found.count, expected.count, name)
+            for (a, b) in zip(expected.sorted { $0.box.x < $1.box.x }, found.sorted { $0.box.x < $1.box.x }) {
+                XCTAssertEqual(b.frameWidth, a.frameWidth, name)
+                XCTAssertEqual(b.frameHeight, a.frameHeight, name)
+                for (u, v) in [(a.box.x, b.box.x), (a.box.y, b.box.y), (a.box.width, b.box.width), (a.pose.roll, b.pose.roll)] {
+                    XCTAssertEqual(u, v, accuracy: 0.01, name)
+                }
+            }
+        }
+    }
+
     /// d3.mp4: one track for its one person; yaw changes sign where she turns (frame 216 to her right,
     /// 264 to her left); crops warp back onto the frame.
     func testWholeClipOneTrackAndPose() throws {

@@ -43,8 +43,9 @@ public enum ImageFormat: String, Codable, Sendable, CaseIterable {
 /// Decodes still images with libavcodec's image decoders: no demuxer, so file names are never taken as
 /// patterns and nothing but the named file is read.
 public enum ImageDecoder {
-    /// Decodes the image file at `url` to RGB. Throws `MediaError` naming the file when it is missing,
-    /// empty, not an image, damaged, or larger than `maxPixels`.
+    /// Decodes the image file at `url` to RGB, as shown: turned (and mirrored) by its EXIF Orientation.
+    /// Throws `MediaError` naming the file when it is missing, empty, not an image, damaged, or larger
+    /// than `maxPixels`.
     public static func decode(fileAt url: URL, maxPixels: Int? = nil) throws -> RGBImage {
         configureFFmpegLogging()
         try VideoReader.checkFile(url.path)
@@ -96,7 +97,9 @@ public enum ImageDecoder {
         if w * h > maxPixels {
             throw MediaError.frameTooLarge(path: path, width: w, height: h, maxPixels: maxPixels)
         }
-        return try FrameConverter().rgb(avFrame: frame.pointer, width: w, height: h, path: path)
+        // A photo's EXIF Orientation (a phone's portrait shot is stored on its side): the image as shown.
+        let image = try FrameConverter().rgb(avFrame: frame.pointer, width: w, height: h, path: path)
+        return DisplayOrientation.of(frame: frame.pointer).apply(to: image)
     }
 
     /// The size of an image file in pixels, decoding it fully (which also proves it is readable).

@@ -24,29 +24,7 @@ public struct RGBImage: Equatable, Sendable {
     /// The image turned clockwise by `degrees` (0, 90, 180 or 270; other values are taken modulo 360 and
     /// rounded to the nearest quarter turn).
     public func rotated(clockwise degrees: Int) -> RGBImage {
-        let quarter = ((Int((Double(degrees) / 90).rounded()) % 4) + 4) % 4
-        if quarter == 0 { return self }
-        let w = width, h = height
-        let outW = quarter == 2 ? w : h
-        let outH = quarter == 2 ? h : w
-        var out = [UInt8](repeating: 0, count: pixels.count)
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let (nx, ny): (Int, Int)
-                        switch quarter {
-                        case 1: (nx, ny) = (h - 1 - y, x)
-                        case 2: (nx, ny) = (w - 1 - x, h - 1 - y)
-                        default: (nx, ny) = (y, w - 1 - x)
-                        }
-                        let s = (y * w + x) * 3, d = (ny * outW + nx) * 3
-                        dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]
-                    }
-                }
-            }
-        }
-        return RGBImage(width: outW, height: outH, pixels: out)
+        DisplayOrientation.turn(clockwise: degrees).apply(to: self)
     }
 
     /// The rectangle at (`x`, `y`) of `width` × `height` pixels, which must lie inside the image.
@@ -62,14 +40,7 @@ public struct RGBImage: Equatable, Sendable {
 
     /// The image mirrored left to right.
     public func mirrored() -> RGBImage {
-        var out = pixels
-        for y in 0..<height {
-            for x in 0..<width {
-                let s = (y * width + x) * 3, d = (y * width + (width - 1 - x)) * 3
-                out[d] = pixels[s]; out[d + 1] = pixels[s + 1]; out[d + 2] = pixels[s + 2]
-            }
-        }
-        return RGBImage(width: width, height: height, pixels: out)
+        DisplayOrientation.mirror.apply(to: self)
     }
 
     /// Luma (BT.601 weights) of each pixel, 0...255, `width * height` values.

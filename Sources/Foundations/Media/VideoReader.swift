@@ -264,14 +264,10 @@ public final class VideoReader {
         return tags.isEmpty ? nil : tags
     }
 
-    /// Clockwise rotation in degrees that the stream's display matrix asks for, as ffmpeg's autorotate does.
+    /// Clockwise rotation in degrees that the stream's display matrix asks for, as ffmpeg's autorotate does
+    /// (a mirror in the matrix is not applied to video).
     private static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
-        var size: Int = 0
-        guard let data = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 else { return 0 }
-        let counterClockwise = data.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
-        guard counterClockwise.isFinite else { return 0 }
-        let quarter = Int((-counterClockwise / 90).rounded())
-        return ((quarter % 4) + 4) % 4 * 90
+        DisplayOrientation.of(stream: stream).clockwiseDegrees
     }
 
     static func checkFile(_ path: String) throws {
