@@ -157,4 +157,40 @@ final class WatermarkCodeTests: XCTestCase {
         }
         return words
     }
+
+    /// The box mean's row-by-row vertical pass gives exactly the column-by-column reference's values (the
+    /// same prefix sums in the same order), for every radius from 0 to past the picture's height.
+    func testBoxMeanEqualsTheColumnByColumnReference() {
+        var rng = SplitMix64(seed: 17)
+        for (w, h) in [(1, 1), (7, 3), (13, 29), (64, 48)] {
+            let plane = (0..<(w * h)).map { _ in Float.random(in: 0..<255, using: &rng) }
+            for radius in [0, 1, 2, 5, 31, 100] {
+                XCTAssertEqual(WatermarkDetector.boxMean(plane, width: w, height: h, radius: radius),
+                               Self.columnByColumnBoxMean(plane, width: w, height: h, radius: radius), "\(w)x\(h) radius \(radius)")
+            }
+        }
+    }
+
+    /// The reference: horizontal prefix sums per row, then vertical ones per column.
+    static func columnByColumnBoxMean(_ plane: [Float], width w: Int, height h: Int, radius: Int) -> [Float] {
+        var horizontal = [Float](repeating: 0, count: w * h)
+        var prefix = [Double](repeating: 0, count: w + 1)
+        for y in 0..<h {
+            for x in 0..<w { prefix[x + 1] = prefix[x] + Double(plane[y * w + x]) }
+            for x in 0..<w {
+                let a = max(0, x - radius), b = min(w, x + radius + 1)
+                horizontal[y * w + x] = Float((prefix[b] - prefix[a]) / Double(b - a))
+            }
+        }
+        var out = [Float](repeating: 0, count: w * h)
+        var column = [Double](repeating: 0, count: h + 1)
+        for x in 0..<w {
+            for y in 0..<h { column[y + 1] = column[y] + Double(horizontal[y * w + x]) }
+            for y in 0..<h {
+                let a = max(0, y - radius), b = min(h, y + radius + 1)
+                out[y * w + x] = Float((column[b] - column[a]) / Double(b - a))
+            }
+        }
+        return out
+    }
 }

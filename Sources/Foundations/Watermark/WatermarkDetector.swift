@@ -203,14 +203,22 @@ public final class WatermarkDetector {
                 horizontal[y * w + x] = Float((prefix[b] - prefix[a]) / Double(b - a))
             }
         }
+        // The vertical pass row by row (a column at a time strides through memory and stalls on large
+        // pictures): each column's prefix sums, the same sums in the same order, kept for the last
+        // 2·radius + 2 rows in a ring.
         var out = [Float](repeating: 0, count: w * h)
-        var column = [Double](repeating: 0, count: h + 1)
-        for x in 0..<w {
-            for y in 0..<h { column[y + 1] = column[y] + Double(horizontal[y * w + x]) }
-            for y in 0..<h {
-                let a = max(0, y - radius), b = min(h, y + radius + 1)
-                out[y * w + x] = Float((column[b] - column[a]) / Double(b - a))
+        let ringRows = min(h + 1, 2 * max(radius, 0) + 2)
+        var ring = [Double](repeating: 0, count: ringRows * w)
+        var summed = 0
+        for y in 0..<h {
+            let a = max(0, y - radius), b = min(h, y + radius + 1)
+            while summed < b {
+                let from = (summed % ringRows) * w, to = ((summed + 1) % ringRows) * w, row = summed * w
+                for x in 0..<w { ring[to + x] = ring[from + x] + Double(horizontal[row + x]) }
+                summed += 1
             }
+            let pa = (a % ringRows) * w, pb = (b % ringRows) * w, n = Double(b - a)
+            for x in 0..<w { out[y * w + x] = Float((ring[pb + x] - ring[pa + x]) / n) }
         }
         return out
     }
