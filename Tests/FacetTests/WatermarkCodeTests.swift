@@ -193,4 +193,38 @@ final class WatermarkCodeTests: XCTestCase {
         }
         return out
     }
+
+    /// The tile fold (the detector's search loop, once per scale and mirror hypothesis) equals a plain
+    /// pixel-by-pixel reference exactly, at cell sizes whose bins are fractions of a pixel to many pixels.
+    func testFoldEqualsThePixelByPixelReference() {
+        var rng = SplitMix64(seed: 23)
+        for (w, h) in [(5, 3), (97, 61), (300, 200)] {
+            let plane = (0..<(w * h)).map { _ in Float.random(in: -1..<1, using: &rng) }
+            for cellSize in [0.7, 1.0, 3.3, 8.0, 17.25, 400.0] {
+                for flipped in [false, true] {
+                    XCTAssertEqual(WatermarkDetector.fold(plane, width: w, height: h, cellSize: cellSize, flipped: flipped),
+                                   Self.pixelByPixelFold(plane, width: w, height: h, cellSize: cellSize, flipped: flipped),
+                                   "\(w)x\(h) cell \(cellSize) flipped \(flipped)")
+                }
+            }
+        }
+    }
+
+    static func pixelByPixelFold(_ plane: [Float], width: Int, height: Int, cellSize: Double, flipped: Bool) -> [Double] {
+        let m = WatermarkLayout.binsPerTile
+        let bin = cellSize / Double(WatermarkLayout.binsPerCell)
+        var sum = [Double](repeating: 0, count: m * m), count = [Int](repeating: 0, count: m * m)
+        for y in 0..<height {
+            for x in 0..<width {
+                let column = Int((Double(flipped ? width - 1 - x : x) + 0.5) / bin) % m
+                let k = Int((Double(y) + 0.5) / bin) % m * m + column
+                sum[k] += Double(plane[y * width + x]); count[k] += 1
+            }
+        }
+        var total = 0.0, filled = 0
+        for i in 0..<(m * m) where count[i] > 0 { sum[i] /= Double(count[i]); total += sum[i]; filled += 1 }
+        let mean = filled > 0 ? total / Double(filled) : 0
+        for i in 0..<(m * m) where count[i] > 0 { sum[i] -= mean }
+        return sum
+    }
 }

@@ -410,6 +410,13 @@ public final class WatermarkDetector {
 
     /// The accumulator folded onto the tile at `cellSize` pixels per cell: mean per bin, minus the overall mean.
     func fold(cellSize: Double, flipped: Bool) -> [Double] {
+        Self.fold(weightedAccumulator(), width: width, height: height, cellSize: cellSize, flipped: flipped)
+    }
+
+    /// `plane` (`width` × `height`, row-major) folded onto the tile of `binsPerTile`² bins at `cellSize` pixels
+    /// per cell (mirrored left to right when `flipped`): each bin's mean, minus the mean over the bins that
+    /// have pixels (empty bins stay 0).
+    static func fold(_ plane: [Float], width: Int, height: Int, cellSize: Double, flipped: Bool) -> [Double] {
         let m = WatermarkLayout.binsPerTile
         let bin = cellSize / Double(WatermarkLayout.binsPerCell)
         let columnBin = (0..<width).map { x -> Int in
@@ -418,13 +425,28 @@ public final class WatermarkDetector {
         }
         let rowBin = (0..<height).map { y in Int((Double(y) + 0.5) / bin) % m * m }
         var sum = [Double](repeating: 0, count: m * m)
-        var count = [Int](repeating: 0, count: m * m)
-        weightedAccumulator().withUnsafeBufferPointer { acc in
-            for y in 0..<height {
-                let r = rowBin[y], row = y * width
-                for x in 0..<width {
-                    sum[r + columnBin[x]] += Double(acc[row + x])
-                    count[r + columnBin[x]] += 1
+        // A bin's pixel count is its rows' count times its columns' (the bins are a grid); the sums are
+        // added pixel by pixel in reading order, without bounds checks (this is the search's inner loop:
+        // once per scale and mirror hypothesis over every pixel).
+        var rowsPerBin = [Int](repeating: 0, count: m), columnsPerBin = [Int](repeating: 0, count: m)
+        for r in rowBin { rowsPerBin[r / m] += 1 }
+        for c in columnBin { columnsPerBin[c] += 1 }
+        let count = (0..<(m * m)).map { rowsPerBin[$0 / m] * columnsPerBin[$0 % m] }
+        plane.withUnsafeBufferPointer { acc in
+            columnBin.withUnsafeBufferPointer { bins in
+                sum.withUnsafeMutableBufferPointer { total in
+                    for y in 0..<height {
+                        let r = rowBin[y], row = y * width
+                        var x = 0
+                        // A run of pixels in one bin adds in a register (the same additions in the same
+                        // order as adding to the bin each time, without waiting on its store).
+                        while x < width {
+                            let c = bins[x]
+                            var v = total[r + c]
+                            repeat { v += Double(acc[row + x]); x += 1 } while x < width && bins[x] == c
+                            total[r + c] = v
+                        }
+                    }
                 }
             }
         }
