@@ -80,6 +80,35 @@ final class FetchFramesCLITests: XCTestCase {
         assertRun(try fetchFrames([text.path], workspace: ws), exits: 65, mentioning: [text.path])
     }
 
+    /// A phone's HEIC photo (and AVIF) is refused as what it is, not as a damaged MP4, by every tool that
+    /// takes photos: exit 65, the file named, what to do about it.
+    func testHEICPhotoIsRefusedAsAnUnreadablePhoto() throws {
+        let ws = try makeTemporaryDirectory()
+        // The start of an HEIF file: an ISO-BMFF 'ftyp' box with the 'heic' brand (what FFmpeg would open as MOV).
+        let heic = ws.appendingPathComponent("IMG_0001.HEIC"), avif = ws.appendingPathComponent("photo.avif")
+        let header = Data([0, 0, 0, 24] + Array("ftypheic".utf8) + [0, 0, 0, 0] + Array("mif1heic".utf8))
+        try header.write(to: heic)
+        try header.write(to: avif)
+        for file in [heic, avif] {
+            assertRun(try fetchFrames([file.path], workspace: ws), exits: 65, mentioning: [file.path, "HEIC/HEIF and AVIF photos cannot be read", "JPEG or PNG"])
+            let detect = try runDetect([file.path], workspace: ws)
+            XCTAssertEqual(detect.status, 65, detect.stderr)
+            XCTAssertTrue(detect.stderr.contains("\(file.path): not a readable video or image: HEIC/HEIF"), detect.stderr)
+            let enroll = try runIdentify("enroll", ["--name", "someone", "--consent", "test", file.path], workspace: ws)
+            XCTAssertEqual(enroll.status, 65, enroll.stderr)
+            XCTAssertTrue(enroll.stderr.contains("HEIC/HEIF and AVIF photos cannot be read"), enroll.stderr)
+        }
+        // A folder of them: no image to read, and the error says which kind it holds.
+        let folder = ws.appendingPathComponent("phone")
+        try copy(heic, to: folder)
+        try copy(avif, to: folder)
+        assertRun(try fetchFrames([folder.path], workspace: ws), exits: 66,
+                  mentioning: ["folder holds no images", "its 2 HEIC/HEIF or AVIF photos cannot be read"])
+        let detect = try runDetect([folder.path], workspace: ws)
+        XCTAssertEqual(detect.status, 66, detect.stderr)
+        XCTAssertTrue(detect.stderr.contains("its 2 HEIC/HEIF or AVIF photos cannot be read"), detect.stderr)
+    }
+
     func testAudioOnlyFile() throws {
         let ws = try makeTemporaryDirectory()
         let audio = TestPaths.fixture("audio_only.m4a")

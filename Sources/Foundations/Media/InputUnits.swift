@@ -37,7 +37,20 @@ public enum InputUnit {
             .map { folder.appendingPathComponent($0) }
     }
 
-    /// Classifies each path: folders become image sets, image files one-image sets, anything else video.
+    /// The error for a folder holding no image Facet reads (exit 66); it counts the HEIC/HEIF and AVIF photos
+    /// the folder holds, which need converting first.
+    public static func noImages(in folder: URL) -> FileError {
+        let unreadable = (try? folderEntries(folder) { unreadableStillExtensions.contains($0) })?.count ?? 0
+        let hint = unreadable == 0 ? "" : "; its \(unreadable) HEIC/HEIF or AVIF photo\(unreadable == 1 ? "" : "s") cannot be read: "
+            + "convert them to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)"
+        return FileError.unreadable(path: folder.path, reason: "folder holds no images (png, jpg, webp or bmp)" + hint)
+    }
+
+    /// Extensions of still-image formats FFmpeg 5.1 cannot decode as pictures (HEIF/HEIC from phones, AVIF).
+    static let unreadableStillExtensions: Set = ["heic", "heif", "hif", "avif"]
+
+    /// Classifies each path: folders become image sets, image files one-image sets, HEIC/HEIF and AVIF photos
+    /// an error (`MediaError.unreadable`, exit 65) that says so, anything else video.
     public static func expand(_ inputs: [URL]) throws -> [InputUnit] {
         var units: [InputUnit] = []
         for input in inputs {
@@ -49,6 +62,10 @@ public enum InputUnit {
                 units.append(.images(root: input, files: try folderEntries(input) { ImageFormat(fileExtension: $0) != nil }))
             } else if ImageFormat(fileExtension: input.pathExtension) != nil {
                 units.append(.images(root: input, files: [input]))
+            } else if unreadableStillExtensions.contains(input.pathExtension.lowercased()) {
+                // A phone's default photo format: said plainly, not as a damaged video.
+                throw MediaError.unreadable(path: input.path, reason: "HEIC/HEIF and AVIF photos cannot be read (this FFmpeg decodes "
+                    + "neither as a picture); convert it to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)")
             } else {
                 units.append(.video(input))
             }

@@ -122,7 +122,7 @@ public final class FaceDetector {
                                      shardIndex: options.shardIndex, shardCount: options.shardCount)
             return (source, file, feed, [:])
         case .images(let root, let files):
-            guard !files.isEmpty else { throw FileError.unreadable(path: root.path, reason: "folder holds no images (png, jpg, webp or bmp)") }
+            guard !files.isEmpty else { throw InputUnit.noImages(in: root) }
             let hash = try ContentHasher.imageSetHash(files)
             let source = try catalog.upsertSource(SourceRecord(sha256: hash.sha, path: root.path, kind: "images", bytes: hash.bytes,
                                                                frameCount: files.count, addedAt: timestamp()))

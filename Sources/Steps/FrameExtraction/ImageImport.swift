@@ -9,7 +9,7 @@ extension FrameExtractor {
     /// the files whose position in name order is K-1 modulo N.
     func importImages(root: URL, files: [URL], stem: String) throws -> UnitResult {
         guard !files.isEmpty else {
-            throw FileError.unreadable(path: root.path, reason: "folder holds no images (png, jpg, webp or bmp)")
+            throw InputUnit.noImages(in: root)
         }
         let hash = try ContentHasher.imageSetHash(files)
         let source = try catalog.upsertSource(SourceRecord(sha256: hash.sha, path: root.path, kind: "images", bytes: hash.bytes,

@@ -168,7 +168,7 @@ public enum Enroller {
         for unit in try InputUnit.expand(inputs) {
             switch unit {
             case .images(let root, let list):
-                guard !list.isEmpty else { throw FileError.unreadable(path: root.path, reason: "folder holds no images (png, jpg, webp or bmp)") }
+                guard !list.isEmpty else { throw InputUnit.noImages(in: root) }
                 files += list
             case .video(let url):
                 throw IdentifyError.badOption("\(url.path): enrol from images or a faces manifest (run detect on a video first)")
