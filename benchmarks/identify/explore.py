@@ -176,12 +176,8 @@ def blend(args, cache):
 def crowding_records(source, enrol, part, seeds, k):
     """(truth, nearest identity, its centroid distance, the runner-up's, its spread, mean distance from its
     centroid to the 1 / 3 / 5 nearest other enrolled centroids)."""
-    people, strangers = o.dataset()
-    names, strs = o.parts(people, strangers)[part]
     out = []
-    for seed in seeds:
-        refs, probes = o.split(people, names, strs, seed, k)
-        gallery = {p: o.replay_references(ph, enrol) for p, ph in refs.items()}
+    for gallery, probes in o.split_galleries(enrol, part, seeds, k):
         gnames = sorted(gallery)
         cents = np.array([gallery[n].mean(0) for n in gnames])
         spreads = [o.loo_spread(gallery[n]) for n in gnames]
@@ -251,12 +247,8 @@ def whitening(args, cache):
 
 def probe_arrays(source, enrol, part, seeds, k):
     """Per split: (identity names, their kept references, probe descriptors [n, 128], probe truths)."""
-    people, strangers = o.dataset()
-    names, strs = o.parts(people, strangers)[part]
     out = []
-    for seed in seeds:
-        refs, probes = o.split(people, names, strs, seed, k)
-        gallery = {p: o.replay_references(ph, enrol) for p, ph in refs.items()}
+    for gallery, probes in o.split_galleries(enrol, part, seeds, k):
         xs, truths = [], []
         for photo, truth in probes:
             faces = source.get(os.path.realpath(photo), [])

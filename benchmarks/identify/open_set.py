@@ -312,16 +312,21 @@ def loo_spread(refs):
     return float(np.median([np.linalg.norm(r - (total - r) / (len(refs) - 1)) for r in refs]))
 
 
+def split_galleries(enrol, part, seeds, k):
+    """Per split of `part`: (the references `identify enroll` would keep, per enrolled name; the probes)."""
+    people, strangers = dataset()
+    names, strs = parts(people, strangers)[part]
+    for seed in seeds:
+        refs, probes = split(people, names, strs, seed, k)
+        yield {p: replay_references(ph, enrol) for p, ph in refs.items()}, probes
+
+
 def replay_records(source, enrol, part, seeds, k):
     """Per probe of each split of `part`: (truth, nearest identity by centroid, its distance, the runner-up's
     distance, the nearest identity's leave-one-out spread, nearest identity by reference, its distance), with the
     references `identify enroll` would keep and the probe descriptors of `source` (photo -> faces)."""
-    people, strangers = dataset()
-    names, strs = parts(people, strangers)[part]
     recs = []
-    for seed in seeds:
-        refs, probes = split(people, names, strs, seed, k)
-        gallery = {p: replay_references(ph, enrol) for p, ph in refs.items()}
+    for gallery, probes in split_galleries(enrol, part, seeds, k):
         gnames = sorted(gallery)
         cents = np.array([gallery[n].mean(0) for n in gnames])
         spreads = [loo_spread(gallery[n]) for n in gnames]

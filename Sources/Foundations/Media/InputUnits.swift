@@ -42,12 +42,15 @@ public enum InputUnit {
     public static func noImages(in folder: URL) -> FileError {
         let unreadable = (try? folderEntries(folder) { unreadableStillExtensions.contains($0) })?.count ?? 0
         let hint = unreadable == 0 ? "" : "; its \(unreadable) HEIC/HEIF or AVIF photo\(unreadable == 1 ? "" : "s") cannot be read: "
-            + "convert them to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)"
+            + conversionAdvice
         return FileError.unreadable(path: folder.path, reason: "folder holds no images (png, jpg, webp or bmp)" + hint)
     }
 
     /// Extensions of still-image formats FFmpeg 5.1 cannot decode as pictures (HEIF/HEIC from phones, AVIF).
     static let unreadableStillExtensions: Set = ["heic", "heif", "hif", "avif"]
+
+    /// What to do with such a photo.
+    static let conversionAdvice = "convert to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)"
 
     /// Classifies each path: folders become image sets, image files one-image sets, HEIC/HEIF and AVIF photos
     /// an error (`MediaError.unreadable`, exit 65) that says so, anything else video.
@@ -65,7 +68,7 @@ public enum InputUnit {
             } else if unreadableStillExtensions.contains(input.pathExtension.lowercased()) {
                 // A phone's default photo format: said plainly, not as a damaged video.
                 throw MediaError.unreadable(path: input.path, reason: "HEIC/HEIF and AVIF photos cannot be read (this FFmpeg decodes "
-                    + "neither as a picture); convert it to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)")
+                    + "neither as a picture); " + conversionAdvice)
             } else {
                 units.append(.video(input))
             }

@@ -142,7 +142,7 @@ public final class VideoReader {
         info = VideoInfo(
             container: opened.pointee.iformat.map { String(cString: $0.pointee.name) } ?? "unknown",
             codec: codecName, codedWidth: width, codedHeight: height,
-            rotation: Self.rotation(of: stream),
+            rotation: DisplayOrientation.of(stream: stream).clockwiseDegrees,  // as ffmpeg's autorotate (no mirror for video)
             frameRate: rate.den == 0 ? 0 : Double(rate.num) / Double(rate.den),
             timeBaseNumerator: Int(tb.num), timeBaseDenominator: Int(tb.den),
             durationSeconds: duration,
@@ -262,12 +262,6 @@ public final class VideoReader {
             entry = next
         }
         return tags.isEmpty ? nil : tags
-    }
-
-    /// Clockwise rotation in degrees that the stream's display matrix asks for, as ffmpeg's autorotate does
-    /// (a mirror in the matrix is not applied to video).
-    private static func rotation(of stream: UnsafeMutablePointer<AVStream>) -> Int {
-        DisplayOrientation.of(stream: stream).clockwiseDegrees
     }
 
     static func checkFile(_ path: String) throws {
