@@ -212,6 +212,42 @@ final class WatermarkTests: XCTestCase {
         }
     }
 
+    /// `swap` measures a frame's boost on the frame as decoded: a face pasted into it then changes the mark only in
+    /// the 4×4 blocks it touches, whereas a boost measured on the result moves the mark's rounding all over the frame.
+    func testBoostFromTheInputFrameLeavesBlocksOutsideAPasteMarkedAsTheInput() throws {
+        let d14 = TestPaths.video("d14.mp4")
+        try requireSharedMedia(d14)
+        let original = try XCTUnwrap(try frames(d14, count: 1).first)
+        // A pasted "face": 90 × 110 px of strong texture, not on the block grid.
+        var pasted = original
+        var random = SeededRandom(seed: 7)
+        let box = (x: 201, y: 83, width: 90, height: 110)
+        for y in box.y..<(box.y + box.height) { for x in box.x..<(box.x + box.width) {
+            let v = UInt8.random(in: 0...255, using: &random)
+            for c in 0..<3 { pasted.pixels[3 * (y * original.width + x) + c] = v }
+        } }
+        let embedder = WatermarkEmbedder(payload: payload)
+        var markedInput = original
+        embedder.embed(into: &markedInput)
+        let inputBoost = embedder.lastBoost
+        var fromInput = pasted, fromResult = pasted
+        embedder.embed(into: &fromInput, boostFrom: original)
+        XCTAssertEqual(embedder.lastBoost, inputBoost)
+        embedder.embed(into: &fromResult)
+        XCTAssertNotEqual(embedder.lastBoost, inputBoost, "the paste changes the frame's boost (else this test shows nothing)")
+        func changedOutside(_ image: RGBImage) -> Int {
+            let x0 = box.x / 4 * 4, y0 = box.y / 4 * 4, x1 = (box.x + box.width + 3) / 4 * 4, y1 = (box.y + box.height + 3) / 4 * 4
+            var count = 0
+            for y in 0..<original.height { for x in 0..<original.width where !(x0..<x1 ~= x && y0..<y1 ~= y) {
+                let p = 3 * (y * original.width + x)
+                if image.pixels[p..<(p + 3)] != markedInput.pixels[p..<(p + 3)] { count += 1 }
+            } }
+            return count
+        }
+        XCTAssertEqual(changedOutside(fromInput), 0, "outside the pasted blocks, marked exactly as the input frame")
+        XCTAssertGreaterThan(changedOutside(fromResult), 0, "a boost measured on the result moves the mark elsewhere too")
+    }
+
     /// A still carries one frame of evidence and its own picture interferes with the mark as strongly as the mark
     /// itself; the informed embedding for stills (`StillWatermark`) answers that interference per coded bit. On
     /// real photos (LFW, 250 px) far fewer coded bits are read wrong than with the nominal mark, as a lossless

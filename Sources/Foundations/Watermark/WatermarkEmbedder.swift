@@ -125,6 +125,14 @@ public final class WatermarkEmbedder {
     /// without branches, so the compiler vectorises them (AVX2); the output equals `embedReference(into:)` byte
     /// for byte.
     public func embed(into image: inout RGBImage) {
+        embed(into: &image, boostFrom: nil)
+    }
+
+    /// The same, with the frame's boost (`SSIMBudget`) measured on `reference` (same size) instead of on `image`.
+    /// `swap` passes the frame as decoded, before any face is pasted in: the boost is one factor for the whole
+    /// frame, so measured on the result it would let a swapped face move the mark's rounding everywhere, and every
+    /// 4×4 block that no swapped face touches would no longer be marked exactly as the input frame alone is.
+    public func embed(into image: inout RGBImage, boostFrom reference: RGBImage?) {
         let w = image.width, h = image.height
         guard w >= 16, h >= 16 else { return }
         preparePattern(width: w, height: h)
@@ -134,8 +142,23 @@ public final class WatermarkEmbedder {
         if deltaRow.count != 3 * w { deltaRow = [Int16](repeating: 0, count: 3 * w) }
         if gainRow.count != blocksAcross * bs { gainRow = [Float](repeating: 0, count: blocksAcross * bs) }
         if blockGains.count != blocksAcross * blocksDown { blockGains = [Float](repeating: 0, count: blocksAcross * blocksDown) }
+        if let reference, budget != nil, reference.width == w, reference.height == h {
+            computeBlockGains(reference, blocksAcross: blocksAcross, blocksDown: blocksDown)
+            applyBudget(reference)
+            computeBlockGains(image, blocksAcross: blocksAcross, blocksDown: blocksDown)
+            if lastBoost != 1 { for i in blockGains.indices { blockGains[i] *= lastBoost } }
+        } else {
+            computeBlockGains(image, blocksAcross: blocksAcross, blocksDown: blocksDown)
+            applyBudget(image)
+        }
+        writeDeltas(into: &image, blocksAcross: blocksAcross)
+    }
+
+    /// Every 4×4 block's mask gain (before any boost) into `blockGains`: per band of 4 rows, luma (BT.601 integer
+    /// weights) summed per column over the band, then per block.
+    private func computeBlockGains(_ image: RGBImage, blocksAcross: Int, blocksDown: Int) {
+        let w = image.width, h = image.height, bs = Self.blockSize
         let mask = self.mask, strength = self.strength
-        // The gains.
         scratch.withUnsafeMutableBufferPointer { scratchBuffer in
         blockGains.withUnsafeMutableBufferPointer { gainBuffer in
         image.pixels.withUnsafeBufferPointer { pixelBuffer in
@@ -168,8 +191,11 @@ public final class WatermarkEmbedder {
         }
         }
         }
-        applyBudget(image)
-        // The deltas.
+    }
+
+    /// Adds the rounded deltas `blockGains × pattern` to `image`, the same integer to R, G and B.
+    private func writeDeltas(into image: inout RGBImage, blocksAcross: Int) {
+        let w = image.width, h = image.height, bs = Self.blockSize
         pattern.withUnsafeBufferPointer { pat in
         deltaRow.withUnsafeMutableBufferPointer { deltaBuffer in
         gainRow.withUnsafeMutableBufferPointer { gainRowBuffer in

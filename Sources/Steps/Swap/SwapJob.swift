@@ -168,7 +168,7 @@ final class SwapJob {
                 segmentFailed += done.failed
                 for (k, entry) in done.frames.enumerated() {
                     var image = entry
-                    context.clock.measure(\.label) { labeller.finish(&image) }
+                    context.clock.measure(\.label) { labeller.finish(&image, original: batch.originals[k]) }
                     let i = batch.indices[k]
                     if collectPreview > previews.count, frames[i].faces.contains(where: \.swap), i % max(1, frames.count / max(collectPreview, 1)) == 0 {
                         previews.append((batch.originals[k], image))

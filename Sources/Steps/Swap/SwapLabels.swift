@@ -47,11 +47,12 @@ final class FrameLabeller {
         badgeCorner = badge
     }
 
-    /// The watermark over the whole frame, then the badge (when asked) over it: the watermark's per-frame
-    /// strength depends on the whole picture (`SSIMBudget`), so drawing the badge last keeps every pixel outside
-    /// the badge's box exactly as without the badge.
-    func finish(_ image: inout RGBImage) {
-        embedder.embed(into: &image)
+    /// The watermark over the whole frame, then the badge (when asked) over it. The watermark's per-frame
+    /// strength (`SSIMBudget`) is one factor for the whole picture, so it is measured on `original` (the frame as
+    /// decoded, before any face was pasted in) and the badge is drawn last: every 4×4 block that neither a swapped
+    /// face nor the badge touches is then marked exactly as the input frame alone would be.
+    func finish(_ image: inout RGBImage, original: RGBImage) {
+        embedder.embed(into: &image, boostFrom: original)
         drawBadge(&image)
     }
 
