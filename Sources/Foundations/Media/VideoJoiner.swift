@@ -9,7 +9,8 @@ import Foundation
 public enum VideoJoiner {
     /// - Parameters:
     ///   - segments: segment files in time order (at least one).
-    ///   - destination: the joined file; `.mkv` for FFV1 segments, else MP4.
+    ///   - destination: the joined file, in the container its name asks for (`VideoContainer(forOutput:)`: `.mkv`
+    ///     Matroska, `.mov` QuickTime, else MP4); FFV1 segments need Matroska.
     ///   - audioSource: a media file whose audio streams (and subtitle streams the container can hold) are copied (nil: none).
     /// - Throws: `MediaError` naming the segment or the destination.
     public static func join(_ segments: [URL], to destination: URL, audioSource: URL?, metadata: [String: String]) throws {
@@ -18,7 +19,7 @@ public enum VideoJoiner {
         guard let first = segments.first else {
             throw MediaError.ffmpeg(path: path, operation: "joining segments", code: -22, message: "no segments to join")
         }
-        let matroska = destination.pathExtension.lowercased() == "mkv"
+        let container = VideoContainer(forOutput: destination)
         let directory = destination.deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary: TemporaryFile.Handle
@@ -28,7 +29,7 @@ public enum VideoJoiner {
         let tempPath = temporary.path
         var done = false
         defer { if done { TemporaryFile.finish(temporary) } else { TemporaryFile.discard(temporary) } }
-        let output = try OutputFormatHandle(path: tempPath, formatName: matroska ? "matroska" : "mp4")
+        let output = try OutputFormatHandle(path: tempPath, formatName: container.muxerName)
 
         // The video stream, configured from the first segment.
         let firstInput = try open(first)
@@ -43,7 +44,7 @@ public enum VideoJoiner {
         outStream.pointee.time_base = firstStream.pointee.time_base
         outStream.pointee.avg_frame_rate = firstStream.pointee.avg_frame_rate
         let audio = try audioSource.flatMap { try AudioCopier(source: $0, output: output.pointer, outputPath: path, keepTimeline: true) }
-        try output.writeHeader(metadata: metadata, tempPath: tempPath, mp4: !matroska, path: path)
+        try output.writeHeader(metadata: metadata, tempPath: tempPath, mp4: container.isISOMedia, path: path)
 
         let packet = try PacketHandle(path: path)
         var lastDTS = Int64.min

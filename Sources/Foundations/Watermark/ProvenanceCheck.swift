@@ -87,12 +87,14 @@ public enum ProvenanceCheck {
         }
         let found = detector.result()
         let sidecarPath = path + ".provenance.json"
+        // Matroska stores tag names upper case (FACET_SYNTHETIC), MP4 and MOV as written.
+        let tag = { (name: String) in metadata?.first { $0.key.lowercased() == name }?.value }
         return ProvenanceReport(
             file: path, kind: kind, detected: found.detected, payload: found.payload,
             falsePositiveProbability: found.falsePositiveProbability, zScore: found.zScore,
             framesUsed: found.framesUsed, flipped: found.flipped, scheme: found.scheme,
             payloadErrorBound: found.payloadErrorBound,
-            containerLabel: metadata?["facet_synthetic"] ?? metadata?["comment"],
+            containerLabel: tag("facet_synthetic") ?? tag("comment"),
             containerMetadata: metadata,
             sidecar: FileManager.default.fileExists(atPath: sidecarPath) ? sidecarPath : nil)
     }

@@ -17,15 +17,7 @@ enum FilteredFaces {
                 "centering, the model was trained on \(framing.cropSize) px '\(framing.centering.rawValue)' crops; " +
                 "run detect with --size \(framing.cropSize) --centering \(framing.centering.rawValue), or give the video itself")
         }
-        let videos = Set(manifest.items.map(\.input))
-        guard videos.count == 1, let input = videos.first, manifest.inputs.indices.contains(input), manifest.inputs[input].kind == "video" else {
-            throw SwapError.badFacesManifest(path: url.path, reason: "swap takes a faces manifest of exactly one video (\(videos.count) inputs with faces); " +
-                "give the video itself, or filter one video's faces with identify label --target")
-        }
-        guard manifest.items.allSatisfy({ $0.frame == nil }) else {
-            throw SwapError.badFacesManifest(path: url.path, reason: "its faces come from extracted frame files; run detect on the video itself for swap")
-        }
-        let video = ManifestIO.resolve(manifest.inputs[input].path, relativeToManifest: url)
+        let video = try sourceVideo(of: manifest, at: url)
         var byPTS: [Int64: [AnalysedFace]] = [:]
         for item in manifest.items {
             guard item.landmarks68.count == 136, item.points5.count == 10 else {
@@ -42,6 +34,23 @@ enum FilteredFaces {
             byPTS[item.pts, default: []].append(face)
         }
         return (video, byPTS.keys.sorted().map { AnalysedFrame(index: -1, pts: $0, seconds: 0, damaged: false, faces: byPTS[$0] ?? []) })
+    }
+
+    /// The one video a faces manifest's faces come from (the file its output copies sound from).
+    static func video(of url: URL) throws -> URL {
+        try sourceVideo(of: try ManifestIO.read(FacesManifest.self, from: url), at: url)
+    }
+
+    private static func sourceVideo(of manifest: FacesManifest, at url: URL) throws -> URL {
+        let videos = Set(manifest.items.map(\.input))
+        guard videos.count == 1, let input = videos.first, manifest.inputs.indices.contains(input), manifest.inputs[input].kind == "video" else {
+            throw SwapError.badFacesManifest(path: url.path, reason: "swap takes a faces manifest of exactly one video (\(videos.count) inputs with faces); " +
+                "give the video itself, or filter one video's faces with identify label --target")
+        }
+        guard manifest.items.allSatisfy({ $0.frame == nil }) else {
+            throw SwapError.badFacesManifest(path: url.path, reason: "its faces come from extracted frame files; run detect on the video itself for swap")
+        }
+        return ManifestIO.resolve(manifest.inputs[input].path, relativeToManifest: url)
     }
 
     /// Every frame of `video` in decode order, with the given faces placed on the frames whose stream time

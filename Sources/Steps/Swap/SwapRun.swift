@@ -137,30 +137,45 @@ public enum SwapRun {
     }
 
     /// The output file for a unit: `--output` itself for a single input that is not a folder; else
-    /// `<output or workspace/Swaps>/<name>-swapped.<ext>` (MP4 for H.264, MKV for FFV1, the image's own format).
+    /// `<output or workspace/Swaps>/<name>-swapped.<ext>` (`defaultExtension`).
     static func outputURL(for unit: SwapUnit, options: SwapOptions, single: Bool) throws -> URL {
-        let ext: String
-        switch unit {
-        case .video, .faces: ext = options.codec == .ffv1 ? "mkv" : "mp4"
-        case .image(let url): ext = ImageFormat(fileExtension: url.pathExtension).map { $0 == .jpeg ? "jpg" : "png" } ?? "png"
-        }
         var isDirectory: ObjCBool = false
         if let output = options.output {
             let exists = FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory)
             if single && !(exists && isDirectory.boolValue) && !output.hasDirectoryPath {
                 try checkExtension(of: output, for: unit, codec: options.codec)
+                try checkContainer(of: output, for: unit)
                 return output.standardizedFileURL
             }
-            return output.appendingPathComponent("\(unit.stem)-swapped.\(ext)").standardizedFileURL
+            return output.appendingPathComponent("\(unit.stem)-swapped.\(try defaultExtension(for: unit, codec: options.codec))").standardizedFileURL
         }
-        return options.workspace.appendingPathComponent("Swaps/\(unit.stem)-swapped.\(ext)").standardizedFileURL
+        return options.workspace.appendingPathComponent("Swaps/\(unit.stem)-swapped.\(try defaultExtension(for: unit, codec: options.codec))")
+            .standardizedFileURL
+    }
+
+    /// The extension of an output swap names itself: an image's own format (PNG unless JPEG); for a video, Matroska
+    /// with FFV1, and with H.264 MP4 when MP4 can carry the source's audio untouched, else Matroska (a camera's PCM
+    /// sound, an old MKV's Vorbis).
+    static func defaultExtension(for unit: SwapUnit, codec: SwapOutputCodec) throws -> String {
+        switch unit {
+        case .image(let url):
+            return ImageFormat(fileExtension: url.pathExtension).map { $0 == .jpeg ? "jpg" : "png" } ?? "png"
+        case .video, .faces:
+            if codec == .ffv1 { return VideoContainer.matroska.fileExtension }
+            guard let source = try unit.soundSource() else { return VideoContainer.mp4.fileExtension }
+            guard let container = try VideoContainer.firstCarryingAudio(of: source, preferred: [.mp4, .matroska]) else {
+                let refused = try VideoContainer.matroska.audioStreamsItCannotCarry(from: source)
+                throw MediaError.unsupportedCodec(path: source.path, codec: refused.joined(separator: ", ") + " (no container can carry it untouched)")
+            }
+            return container.fileExtension
+        }
     }
 }
 
 extension SwapRun {
     /// Refuses an `--output` name whose extension says another format than the one written: images are written as
-    /// PNG, or JPEG when named .jpg / .jpeg / .jpe; videos as MP4 (H.264: .mp4, .m4v, .mov) or Matroska (FFV1:
-    /// .mkv). A name without an extension takes the format as it is.
+    /// PNG, or JPEG when named .jpg / .jpeg / .jpe; videos as H.264 in MP4 (.mp4, .m4v), MOV (.mov) or Matroska
+    /// (.mkv), FFV1 in Matroska (.mkv). A name without an extension takes the format as it is (MP4 for H.264).
     static func checkExtension(of output: URL, for unit: SwapUnit, codec: SwapOutputCodec) throws {
         let ext = output.pathExtension.lowercased()
         guard !ext.isEmpty else { return }
@@ -171,11 +186,23 @@ extension SwapRun {
                 throw SwapError.badOption("--output \(name): an image is written as PNG or JPEG; name it .png or .jpg")
             }
         case .video, .faces:
-            let fits = codec == .ffv1 ? ["mkv"] : ["mp4", "m4v", "mov"]
+            let fits = codec == .ffv1 ? ["mkv"] : ["mp4", "m4v", "mov", "mkv"]
             guard fits.contains(ext) else {
-                throw SwapError.badOption("--output \(name): \(codec == .ffv1 ? "FFV1 is written in Matroska; name it .mkv" : "H.264 is written in MP4; name it .mp4 (or --codec ffv1 for .mkv)")")
+                throw SwapError.badOption("--output \(name): \(codec == .ffv1 ? "FFV1 is written in Matroska; name it .mkv" : "H.264 is written in MP4, MOV or Matroska; name it .mp4, .mov or .mkv")")
             }
         }
+    }
+
+    /// Refuses, before any work, an `--output` video whose container cannot carry the source's audio untouched
+    /// (MP4 and PCM sound, say), naming the container that can.
+    static func checkContainer(of output: URL, for unit: SwapUnit) throws {
+        guard let source = try unit.soundSource() else { return }
+        let container = VideoContainer(forOutput: output)
+        let refused = try container.audioStreamsItCannotCarry(from: source)
+        guard !refused.isEmpty else { return }
+        let better = try VideoContainer.firstCarryingAudio(of: source, preferred: [.matroska, .mov])
+        throw SwapError.badOption("--output \(output.lastPathComponent): \(container.displayName) cannot carry \(source.lastPathComponent)'s "
+            + refused.joined(separator: ", ") + ", which swap copies untouched" + (better.map { "; name it .\($0.fileExtension)" } ?? ""))
     }
 }
 
@@ -188,6 +215,14 @@ enum SwapUnit {
 
     var url: URL {
         switch self { case .video(let u), .image(let u), .faces(let u): return u }
+    }
+    /// The video whose sound the output carries (a faces manifest's video); nil for an image.
+    func soundSource() throws -> URL? {
+        switch self {
+        case .video(let url): return url
+        case .faces(let manifest): return try FilteredFaces.video(of: manifest)
+        case .image: return nil
+        }
     }
     var stem: String {
         let name = url.deletingPathExtension().lastPathComponent

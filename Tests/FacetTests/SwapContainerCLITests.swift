@@ -1,0 +1,49 @@
+import FacetCore
+import Foundation
+import Watermark
+import XCTest
+
+/// `swap` copies the source's sound untouched, so the output's container must be able to carry it: a camera's MOV
+/// with PCM sound (which MP4 cannot hold) is written as Matroska when swap names the output, as MOV when asked, and an
+/// `--output` named .mp4 is refused before any work, naming the container that can.
+final class SwapContainerCLITests: XCTestCase {
+    func testPCMSoundIsCarriedUntouchedInAContainerThatHoldsIt() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let camera = out.appendingPathComponent("camera.mov")
+        let cut = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                 ["-v", "error", "-i", fx.stage.path, "-t", "2", "-c:v", "copy", "-c:a", "pcm_s16le", camera.path], timeout: 120)
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        let common = ["--model", fx.model.path, "--target", "Lin-Manuel Miranda"]
+
+        // Asked for MP4: refused at once, one line naming the file, the stream and the way out; nothing written.
+        let mp4 = out.appendingPathComponent("camera-swapped.mp4")
+        let refused = try swap(common + ["--output", mp4.path, camera.path], workspace: fx.workspace)
+        XCTAssertEqual(refused.status, 64, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("camera-swapped.mp4") && refused.stderr.contains("pcm_s16le") && refused.stderr.contains(".mkv"),
+                      refused.stderr)
+        XCTAssertEqual(refused.stderr.split(separator: "\n").filter { !$0.isEmpty }.count, 1, refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: mp4.path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent(".camera-swapped.mp4.facet-parts").path))
+
+        // Named by swap: Matroska. Asked for MOV: MOV. Both carry the sound packet for packet, and are labelled.
+        let folder = out.appendingPathComponent("named", isDirectory: true)
+        let named = try swap(common + ["--output", folder.path + "/", camera.path], workspace: fx.workspace)
+        XCTAssertEqual(named.status, 0, named.stderr)
+        let mkv = try XCTUnwrap(try XCTUnwrap(try named.requireReport().outputs.first).output)
+        XCTAssertEqual(URL(fileURLWithPath: mkv).lastPathComponent, "camera-swapped.mkv")
+        let mov = out.appendingPathComponent("camera-swapped.mov")
+        let asked = try swap(common + ["--output", mov.path, camera.path], workspace: fx.workspace)
+        XCTAssertEqual(asked.status, 0, asked.stderr)
+        let sound = try audioPacketDigests(camera)
+        XCTAssertFalse(sound.isEmpty)
+        for output in [URL(fileURLWithPath: mkv), mov] {
+            let name = output.lastPathComponent
+            XCTAssertEqual(try audioPacketDigests(output), sound, "\(name): the PCM packets are copied byte for byte")
+            XCTAssertEqual(try decodedFrames(output).count, try decodedFrames(camera).count, name)
+            let found = try ProvenanceCheck.check(url: output)
+            XCTAssertTrue(found.detected, name)
+            XCTAssertEqual(found.containerLabel, "face-swap", name)
+        }
+    }
+}
