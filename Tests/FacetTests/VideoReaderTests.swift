@@ -211,6 +211,34 @@ final class VideoReaderTests: XCTestCase {
         XCTAssertEqual(reader.framesDecoded, frames)
     }
 
+    /// An AVI whose header counts frames it holds only as empty "dropped frame" chunks (what capture tools write for
+    /// skipped times) is read without a damage note; the same file cut short still gets one.
+    func testAVIDroppedFramePlaceholdersAreNotDamage() throws {
+        let d18 = TestPaths.repo.appendingPathComponent("Datasets/samples/d18.mp4")
+        let dir = try makeTemporaryDirectory()
+        let gaps = dir.appendingPathComponent("gaps.avi")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-i", d18.path, "-t", "2", "-vf", "select='not(between(n,10,29))',scale=160:160",
+                                   "-fps_mode", "passthrough", "-c:v", "mpeg4", "-an", gaps.path], timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let reader = try VideoReader(url: gaps)
+        XCTAssertEqual(reader.info.frameCount, 60, "the header counts the placeholders")
+        var times: [Double] = []
+        while let frame = try reader.nextFrame() { times.append(frame.seconds) }
+        XCTAssertEqual(times.count, 40)
+        XCTAssertEqual(reader.damage, [], "placeholders are not damage")
+        XCTAssertGreaterThan(times.last ?? 0, 1.9, "the frames span the whole length")
+
+        let bytes = try Data(contentsOf: gaps)
+        let cut = dir.appendingPathComponent("cut.avi")
+        try bytes.prefix(bytes.count / 2).write(to: cut)
+        let truncated = try VideoReader(url: cut)
+        var count = 0
+        while try truncated.nextFrame() != nil { count += 1 }
+        XCTAssertLessThan(count, 30)
+        XCTAssertTrue(truncated.damage.contains { $0.contains("could be decoded") }, "\(truncated.damage)")
+    }
+
     func testPlaylistNamedMP4IsRefused() throws {
         let target = TestPaths.video("d18.mp4")
         try requireSharedMedia(target)

@@ -59,6 +59,9 @@ public final class VideoReader {
     private var seeked = false
     private var dropBeforeSeconds: Double?
     private var badPackets = 0
+    /// Video packets the demuxer delivered, and the latest time of a frame returned (seconds from the start).
+    private var videoPackets = 0
+    private var latestFrameSeconds = 0.0
     private let maxPixels: Int?
 
     public init(url: URL, options: VideoReaderOptions = VideoReaderOptions()) throws {
@@ -179,6 +182,7 @@ public final class VideoReader {
             if let drop = dropBeforeSeconds, frame.seconds < drop { continue }
             dropBeforeSeconds = nil
             framesDecoded += 1
+            latestFrameSeconds = max(latestFrameSeconds, frame.seconds)
             return frame
         }
         return nil
@@ -230,6 +234,7 @@ public final class VideoReader {
             }
             defer { av_packet_unref(packet.pointer) }
             guard packet.pointer.pointee.stream_index == streamIndex else { continue }
+            videoPackets += 1
             let sent = avcodec_send_packet(decoder.pointer, packet.pointer)
             if sent >= 0 || sent == facet_averror_eagain() { return }
             badPackets += 1
@@ -248,9 +253,12 @@ public final class VideoReader {
         if badPackets > 5 { damage.append("\(badPackets) undecodable packets in all") }
         guard !seeked, let expected = info.frameCount, framesDecoded < expected else { return }
         // Frames still buffered for dropping or a 1-2 frame shortfall in edit lists are normal; report real gaps.
-        if expected - framesDecoded > 2 {
-            damage.append("only \(framesDecoded) of \(expected) frames could be decoded (file truncated or damaged)")
-        }
+        guard expected - framesDecoded > 2 else { return }
+        // Fewer packets than the header counts, each decoded, spanning the whole length: the header counted empty
+        // placeholders (an AVI's dropped-frame chunks, which capture tools write for skipped times), not damage.
+        let span = (latestFrameSeconds * info.frameRate).rounded() + 1
+        if badPackets == 0, abs(videoPackets - framesDecoded) <= 2, span.isFinite, span >= Double(expected - 2) { return }
+        damage.append("only \(framesDecoded) of \(expected) frames could be decoded (file truncated or damaged)")
     }
 
     /// The container-level metadata tags, nil when there are none.
