@@ -239,6 +239,27 @@ final class VideoReaderTests: XCTestCase {
         XCTAssertTrue(truncated.damage.contains { $0.contains("could be decoded") }, "\(truncated.damage)")
     }
 
+    /// A clip trimmed without re-encoding (`ffmpeg -ss ... -c copy`, what editors and phones do) keeps the frames
+    /// from the keyframe before the cut, hidden by an edit list: the header counts them, nothing shows them, and
+    /// that is not damage. The frames shown are ffprobe's.
+    func testTrimmedClipWithAnEditListIsNotDamage() throws {
+        let d18 = TestPaths.repo.appendingPathComponent("Datasets/samples/d18.mp4")
+        let trimmed = try makeTemporaryDirectory().appendingPathComponent("trimmed.mp4")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"), ["-v", "error", "-ss", "1.3", "-i", d18.path, "-t", "2", "-c", "copy", trimmed.path],
+                                  timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let probe = try runProcess(URL(fileURLWithPath: "/usr/bin/ffprobe"), ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                                              "stream=nb_frames,nb_read_frames", "-of", "csv=p=0", trimmed.path])
+        let counts = probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Int($0) }
+        XCTAssertEqual(counts.count, 2, probe.stdout)
+        let reader = try VideoReader(url: trimmed)
+        var frames = 0
+        while try reader.nextFrame() != nil { frames += 1 }
+        XCTAssertEqual(frames, counts.last, "the frames ffprobe shows")
+        XCTAssertGreaterThan(counts.first ?? 0, frames + 2, "the header also counts the hidden frames (else this test shows nothing)")
+        XCTAssertEqual(reader.damage, [])
+    }
+
     func testPlaylistNamedMP4IsRefused() throws {
         let target = TestPaths.video("d18.mp4")
         try requireSharedMedia(target)

@@ -59,8 +59,11 @@ public final class VideoReader {
     private var seeked = false
     private var dropBeforeSeconds: Double?
     private var badPackets = 0
-    /// Video packets the demuxer delivered, and the latest time of a frame returned (seconds from the start).
+    /// Video packets the demuxer delivered, those of them it marked to decode but not show (the samples before an
+    /// edit list's start: a trimmed clip keeps its first keyframe's group), and the latest time of a frame returned
+    /// (seconds from the start).
     private var videoPackets = 0
+    private var discardedPackets = 0
     private var latestFrameSeconds = 0.0
     private let maxPixels: Int?
 
@@ -235,6 +238,7 @@ public final class VideoReader {
             defer { av_packet_unref(packet.pointer) }
             guard packet.pointer.pointee.stream_index == streamIndex else { continue }
             videoPackets += 1
+            if packet.pointer.pointee.flags & AV_PKT_FLAG_DISCARD != 0 { discardedPackets += 1 }
             let sent = avcodec_send_packet(decoder.pointer, packet.pointer)
             if sent >= 0 || sent == facet_averror_eagain() { return }
             badPackets += 1
@@ -251,13 +255,15 @@ public final class VideoReader {
 
     private func noteMissingFrames() {
         if badPackets > 5 { damage.append("\(badPackets) undecodable packets in all") }
-        guard !seeked, let expected = info.frameCount, framesDecoded < expected else { return }
+        guard !seeked, let counted = info.frameCount else { return }
+        let expected = counted - discardedPackets
+        guard framesDecoded < expected else { return }
         // Frames still buffered for dropping or a 1-2 frame shortfall in edit lists are normal; report real gaps.
         guard expected - framesDecoded > 2 else { return }
         // Fewer packets than the header counts, each decoded, spanning the whole length: the header counted empty
         // placeholders (an AVI's dropped-frame chunks, which capture tools write for skipped times), not damage.
         let span = (latestFrameSeconds * info.frameRate).rounded() + 1
-        if badPackets == 0, abs(videoPackets - framesDecoded) <= 2, span.isFinite, span >= Double(expected - 2) { return }
+        if badPackets == 0, abs(videoPackets - discardedPackets - framesDecoded) <= 2, span.isFinite, span >= Double(expected - 2) { return }
         damage.append("only \(framesDecoded) of \(expected) frames could be decoded (file truncated or damaged)")
     }
 
