@@ -107,6 +107,15 @@ final class FetchFramesCLITests: XCTestCase {
         let detect = try runDetect([folder.path], workspace: ws)
         XCTAssertEqual(detect.status, 66, detect.stderr)
         XCTAssertTrue(detect.stderr.contains("its 2 HEIC/HEIF or AVIF photos cannot be read"), detect.stderr)
+
+        // Beside a JPEG (a phone's folder, half converted): the JPEG is read and a warning says what was left out.
+        try copy(TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg"), to: folder)
+        for tool in ["fetch-frames", "detect"] {
+            let run = try runProcess(try TestPaths.executable(tool), ["--workspace", ws.path, folder.path], timeout: 300)
+            XCTAssertEqual(run.status, 0, "\(tool): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains("\(folder.path): 2 HEIC/HEIF or AVIF photos left out") && run.stderr.contains("JPEG or PNG"),
+                          "\(tool): \(run.stderr)")
+        }
     }
 
     func testAudioOnlyFile() throws {

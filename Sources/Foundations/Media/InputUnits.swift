@@ -53,8 +53,9 @@ public enum InputUnit {
     static let conversionAdvice = "convert to JPEG or PNG first, e.g. with heif-convert (Debian's libheif-examples)"
 
     /// Classifies each path: folders become image sets, image files one-image sets, HEIC/HEIF and AVIF photos
-    /// an error (`MediaError.unreadable`, exit 65) that says so, anything else video.
-    public static func expand(_ inputs: [URL]) throws -> [InputUnit] {
+    /// an error (`MediaError.unreadable`, exit 65) that says so, anything else video. A folder's HEIC/HEIF and AVIF
+    /// photos beside readable images are left out, and `warn` gets one line saying how many.
+    public static func expand(_ inputs: [URL], warn: (String) -> Void = { _ in }) throws -> [InputUnit] {
         var units: [InputUnit] = []
         for input in inputs {
             var isDirectory: ObjCBool = false
@@ -62,7 +63,13 @@ public enum InputUnit {
                 throw MediaError.missing(path: input.path)
             }
             if isDirectory.boolValue {
-                units.append(.images(root: input, files: try folderEntries(input) { ImageFormat(fileExtension: $0) != nil }))
+                let files = try folderEntries(input) { ImageFormat(fileExtension: $0) != nil }
+                let unreadable = (try? folderEntries(input) { unreadableStillExtensions.contains($0) })?.count ?? 0
+                if !files.isEmpty, unreadable > 0 {
+                    warn("\(input.path): \(unreadable) HEIC/HEIF or AVIF photo\(unreadable == 1 ? "" : "s") left out (this FFmpeg cannot "
+                         + "read them); " + conversionAdvice)
+                }
+                units.append(.images(root: input, files: files))
             } else if ImageFormat(fileExtension: input.pathExtension) != nil {
                 units.append(.images(root: input, files: [input]))
             } else if unreadableStillExtensions.contains(input.pathExtension.lowercased()) {

@@ -60,7 +60,7 @@ public final class FaceDetector {
         var failures: [(String, ExitStatus)] = []
         for input in options.inputs {
             do {
-                for unit in try DetectUnit.expand(input) {
+                for unit in try DetectUnit.expand(input, warn: { progress.log("warning: \($0)") }) {
                     let result = try detect(unit, manifestURL: manifestURL)
                     for note in result.damage { progress.log("warning: \(note)") }
                     if result.faces == 0 {

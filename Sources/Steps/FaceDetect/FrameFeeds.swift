@@ -34,14 +34,14 @@ enum DetectUnit {
 
     /// Splits inputs into units: `.json` files are read as frames manifests (one unit per input they
     /// list), folders and image files become image sets, anything else is a video.
-    static func expand(_ input: URL) throws -> [DetectUnit] {
+    static func expand(_ input: URL, warn: (String) -> Void = { _ in }) throws -> [DetectUnit] {
         if input.pathExtension.lowercased() == "json" {
             let manifest = try ManifestIO.read(FramesManifest.self, from: input)
             return manifest.inputs.enumerated().map { index, file in
                 .frames(manifest: input, input: index, file: file, items: manifest.items.filter { $0.input == index })
             }
         }
-        return try InputUnit.expand([input]).map { unit in
+        return try InputUnit.expand([input], warn: warn).map { unit in
             switch unit {
             case .video(let url): return .video(url)
             case .images(let root, let files): return .images(root: root, files: files)

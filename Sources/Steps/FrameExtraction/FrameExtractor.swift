@@ -61,7 +61,7 @@ public final class FrameExtractor {
 
         for input in options.inputs {
             do {
-                let units = try InputUnit.expand([input])
+                let units = try InputUnit.expand([input], warn: { progress.log("warning: \($0)") })
                 for unit in units {
                     let result = try extract(unit)
                     let inputIndex = inputs.count

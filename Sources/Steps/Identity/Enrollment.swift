@@ -165,7 +165,7 @@ public enum Enroller {
     static func imageReferences(_ inputs: [URL], options: EnrollOptions, anchors: [[Float]], at time: String,
                                 progress: ProgressSink) throws -> (references: [IdentityReferenceRecord], picks: [FacePick]) {
         var files: [URL] = []
-        for unit in try InputUnit.expand(inputs) {
+        for unit in try InputUnit.expand(inputs, warn: { progress.log("identify: warning: \($0)") }) {
             switch unit {
             case .images(let root, let list):
                 guard !list.isEmpty else { throw InputUnit.noImages(in: root) }

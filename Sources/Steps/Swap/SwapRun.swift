@@ -63,7 +63,7 @@ public enum SwapRun {
             if input.pathExtension.lowercased() == "json" {
                 units.append(.faces(input))
             } else {
-                for unit in try InputUnit.expand([input]) {
+                for unit in try InputUnit.expand([input], warn: { progress.log("swap: warning: \($0)") }) {
                     switch unit {
                     case .video(let url): units.append(.video(url))
                     case .images(_, let files): units += files.map { .image($0) }
