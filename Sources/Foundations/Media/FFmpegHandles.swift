@@ -1,4 +1,5 @@
 import CFFmpeg
+import Foundation
 
 /// Owns an `AVFrame`; freed in `deinit`.
 final class FrameHandle {
@@ -76,6 +77,22 @@ extension InputFormatHandle {
         let code = avformat_open_input(&opened, path, nil, &dict)
         guard code >= 0, let opened else { return .failure(MediaOpenFailure(code: code)) }
         return .success(InputFormatHandle(opened: opened))
+    }
+}
+
+extension InputFormatHandle {
+    /// Opens a file another part of Facet wrote or already read (a segment, the source whose sound is copied) with
+    /// its streams' parameters read; errors name the file (`MediaError`).
+    static func openWithStreamInfo(_ url: URL) throws -> InputFormatHandle {
+        let path = url.path
+        try VideoReader.checkFile(path)
+        let input: InputFormatHandle
+        switch openLocal(path) {
+        case .success(let handle): input = handle
+        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
+        }
+        try check(avformat_find_stream_info(input.pointer, nil), "reading stream information", path: path)
+        return input
     }
 }
 

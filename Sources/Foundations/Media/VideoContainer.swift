@@ -40,14 +40,7 @@ public enum VideoContainer: String, Sendable, CaseIterable {
     /// - Throws: `MediaError` when `source` cannot be opened.
     public func audioStreamsItCannotCarry(from source: URL) throws -> [String] {
         configureFFmpegLogging()
-        let path = source.path
-        try VideoReader.checkFile(path)
-        let input: InputFormatHandle
-        switch InputFormatHandle.openLocal(path) {
-        case .success(let handle): input = handle
-        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
-        }
-        try check(avformat_find_stream_info(input.pointer, nil), "reading stream information", path: path)
+        let input = try InputFormatHandle.openWithStreamInfo(source)
         guard let format = av_guess_format(muxerName, nil, nil) else { return [] }
         var refused: [String] = []
         for i in 0..<Int(input.pointer.pointee.nb_streams) {

@@ -32,7 +32,7 @@ public enum VideoJoiner {
         let output = try OutputFormatHandle(path: tempPath, formatName: container.muxerName)
 
         // The video stream, configured from the first segment.
-        let firstInput = try open(first)
+        let firstInput = try InputFormatHandle.openWithStreamInfo(first)
         guard let firstStream = videoStream(of: firstInput) else {
             throw MediaError.noVideoStream(path: first.path, streams: "no video")
         }
@@ -50,7 +50,7 @@ public enum VideoJoiner {
         var lastDTS = Int64.min
         var endSeconds = 0.0
         for (k, segment) in segments.enumerated() {
-            let input = k == 0 ? firstInput : try open(segment)
+            let input = k == 0 ? firstInput : try InputFormatHandle.openWithStreamInfo(segment)
             guard let stream = videoStream(of: input) else { throw MediaError.noVideoStream(path: segment.path, streams: "no video") }
             let inTimeBase = stream.pointee.time_base
             while true {
@@ -88,18 +88,6 @@ public enum VideoJoiner {
                                     message: String(cString: strerror(errno)))
         }
         done = true
-    }
-
-    private static func open(_ url: URL) throws -> InputFormatHandle {
-        let path = url.path
-        try VideoReader.checkFile(path)
-        let input: InputFormatHandle
-        switch InputFormatHandle.openLocal(path) {
-        case .success(let handle): input = handle
-        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
-        }
-        try check(avformat_find_stream_info(input.pointer, nil), "reading stream information", path: path)
-        return input
     }
 
     private static func videoStream(of input: InputFormatHandle) -> UnsafeMutablePointer<AVStream>? {

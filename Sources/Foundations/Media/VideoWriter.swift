@@ -311,13 +311,8 @@ final class AudioCopier {
     ///   stamps, e.g. by `VideoJoiner`); else audio times are made relative to the source's video start.
     init?(source: URL, output: UnsafeMutablePointer<AVFormatContext>, outputPath: String, keepTimeline: Bool = false) throws {
         let path = source.path
-        try VideoReader.checkFile(path)
-        switch InputFormatHandle.openLocal(path) {
-        case .success(let handle): input = handle
-        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
-        }
+        input = try InputFormatHandle.openWithStreamInfo(source)
         let opened = input.pointer
-        try check(avformat_find_stream_info(opened, nil), "reading stream information", path: path)
         var chosen: [Int32] = []
         for i in 0..<Int(opened.pointee.nb_streams) {
             guard let stream = opened.pointee.streams[i], let parameters = stream.pointee.codecpar else { continue }
