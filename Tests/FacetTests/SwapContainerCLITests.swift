@@ -3,9 +3,10 @@ import Foundation
 import Watermark
 import XCTest
 
-/// `swap` copies the source's sound untouched, so the output's container must be able to carry it: a camera's MOV
-/// with PCM sound (which MP4 cannot hold) is written as Matroska when swap names the output, as MOV when asked, and an
-/// `--output` named .mp4 is refused before any work, naming the container that can.
+/// What a source's format asks of `swap`. Its sound is copied untouched, so the output's container must carry it: a
+/// camera's MOV with PCM sound (which MP4 cannot hold) is written as Matroska when swap names the output, as MOV when
+/// asked, and an `--output` named .mp4 is refused before any work, naming the container that can. Interlaced video is
+/// swapped with a warning to deinterlace first.
 final class SwapContainerCLITests: XCTestCase {
     func testPCMSoundIsCarriedUntouchedInAContainerThatHoldsIt() throws {
         let fx = try swapFixtures()
@@ -45,5 +46,24 @@ final class SwapContainerCLITests: XCTestCase {
             XCTAssertTrue(found.detected, name)
             XCTAssertEqual(found.containerLabel, "face-swap", name)
         }
+    }
+
+    /// An interlaced video swaps, and the output's warnings (and detect's stderr) say to deinterlace first.
+    func testInterlacedVideoIsSwappedWithAWarning() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let woven = out.appendingPathComponent("woven.mp4")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-i", fx.stage.path, "-t", "2", "-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags",
+                                   "+ilme+ildct", "-c:v", "libx264", "-c:a", "copy", woven.path], timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let run = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", woven.path], workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let entry = try XCTUnwrap(try run.requireReport().outputs.first)
+        XCTAssertTrue(entry.warnings.contains { $0.contains("woven.mp4: the video is interlaced") && $0.contains("bwdif") }, "\(entry.warnings)")
+        let detect = try runProcess(try TestPaths.executable("detect"), ["--workspace", out.appendingPathComponent("ws").path, woven.path],
+                                    timeout: 300)
+        XCTAssertEqual(detect.status, 0, detect.stderr)
+        XCTAssertTrue(detect.stderr.contains("woven.mp4: the video is interlaced"), detect.stderr)
     }
 }

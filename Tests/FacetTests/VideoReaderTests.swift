@@ -260,6 +260,23 @@ final class VideoReaderTests: XCTestCase {
         XCTAssertEqual(reader.damage, [])
     }
 
+    /// Interlaced video (fields woven into frames) is recognised from the stream, and every tool that reads video
+    /// gets the same advice to deinterlace; progressive video gets none.
+    func testInterlacedVideoIsRecognised() throws {
+        let d18 = TestPaths.repo.appendingPathComponent("Datasets/samples/d18.mp4")
+        let woven = try makeTemporaryDirectory().appendingPathComponent("woven.mp4")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-i", d18.path, "-t", "1", "-vf", "tinterlace=interleave_top,fieldorder=tff", "-flags", "+ilme+ildct",
+                                   "-c:v", "libx264", "-an", woven.path], timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let interlaced = try VideoReader(url: woven).info
+        XCTAssertEqual(interlaced.interlaced, true)
+        XCTAssertTrue(interlaced.interlacingWarning?.contains("deinterlace") ?? false)
+        let progressive = try VideoReader(url: d18).info
+        XCTAssertNotEqual(progressive.interlaced, true)
+        XCTAssertNil(progressive.interlacingWarning)
+    }
+
     func testPlaylistNamedMP4IsRefused() throws {
         let target = TestPaths.video("d18.mp4")
         try requireSharedMedia(target)

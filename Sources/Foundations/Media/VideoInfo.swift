@@ -27,6 +27,16 @@ public struct VideoInfo: Codable, Sendable, Equatable {
     /// The container's metadata tags (`format.tags` in ffprobe: `comment`, `title`, and custom keys such as
     /// `facet_synthetic` that Facet's writers add), nil when the container has none.
     public var metadata: [String: String]? = nil
+    /// Whether the stream says its frames are interlaced (two fields of different instants woven into each frame,
+    /// as broadcast and camcorder video is); nil when it does not say.
+    public var interlaced: Bool? = nil
+
+    /// A warning for interlaced video: Facet works on whole frames and writes progressive video, so moving edges
+    /// keep the fields' combing (in detected faces, training crops and swapped frames alike); nil when not interlaced.
+    public var interlacingWarning: String? {
+        interlaced == true ? "the video is interlaced: moving faces show combing between its two fields (in detected faces, "
+            + "training crops and swapped frames); deinterlace it first for clean faces, e.g. ffmpeg -i IN -vf bwdif=mode=send_frame OUT" : nil
+    }
 
     /// Frame size in pixels as displayed, after rotation.
     public var displayWidth: Int { rotation % 180 == 0 ? codedWidth : codedHeight }

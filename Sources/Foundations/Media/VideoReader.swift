@@ -155,7 +155,9 @@ public final class VideoReader {
             frameCount: stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil,
             hasAudio: audioCodec != nil, audioCodec: audioCodec,
             pixelFormat: pixelFormatName(par.pointee.format),
-            metadata: Self.metadata(of: opened))
+            metadata: Self.metadata(of: opened),
+            interlaced: [AV_FIELD_TT, AV_FIELD_BB, AV_FIELD_TB, AV_FIELD_BT].contains(par.pointee.field_order)
+                ? true : (par.pointee.field_order == AV_FIELD_PROGRESSIVE ? false : nil))
     }
 
     /// Moves to the last key frame at or before `seconds`; the next frame returned is the first one at or

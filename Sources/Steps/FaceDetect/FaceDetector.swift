@@ -115,6 +115,7 @@ public final class FaceDetector {
         switch unit {
         case .video(let url):
             let reader = try VideoReader(url: url, options: VideoReaderOptions(maxPixels: options.maxPixels))
+            if let interlacing = reader.info.interlacingWarning { progress.log("warning: \(url.path): \(interlacing)") }
             let hash = try ContentHasher.videoHash(url, catalog: catalog)
             let source = try catalog.registerVideo(url, info: reader.info, hash: hash)
             let file = InputFile(path: ManifestIO.relativePath(of: url, fromManifest: manifestURL), sha256: hash.sha, bytes: hash.bytes, kind: "video")

@@ -37,6 +37,7 @@ extension FrameExtractor {
         var reusedRows: [FrameRecord] = []
         var lastFlush = Date()
 
+        if let interlacing = info.interlacingWarning { progress.log("warning: \(url.path): \(interlacing)") }
         progress.begin(url.lastPathComponent, total: info.frameCount, unit: "frames")
         if !selector.isEmpty {
             if selector.windowStart > 0 { try reader.seek(toSeconds: selector.windowStart) }

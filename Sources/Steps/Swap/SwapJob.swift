@@ -111,6 +111,10 @@ final class SwapJob {
         }
         if given == nil { context.decision?.apply(to: &frames, tracked: true) }
         let smoothed = smoothedAlignments(frames)
+        if let interlacing = info.interlacingWarning {
+            warnings.append("\(name): \(interlacing)")
+            context.progress.log("swap: warning: \(name): \(interlacing)")
+        }
         if !frames.contains(where: { $0.faces.contains(where: \.swap) }) {
             let message = "\(name): the target '\(context.target.name)' was not found in any frame; the output is written unchanged (and labelled)"
             warnings.append(message)
