@@ -245,6 +245,12 @@ final class WatermarkTests: XCTestCase {
             return count
         }
         XCTAssertEqual(changedOutside(fromInput), 0, "outside the pasted blocks, marked exactly as the input frame")
+        // Measuring only the changed bands again gives the bytes measuring every band gives.
+        let everyBand = WatermarkEmbedder(payload: payload)
+        everyBand.reusesUnchangedBands = false
+        var wholePass = pasted
+        everyBand.embed(into: &wholePass, boostFrom: original)
+        XCTAssertEqual(fromInput, wholePass)
         XCTAssertGreaterThan(changedOutside(fromResult), 0, "a boost measured on the result moves the mark elsewhere too")
     }
 

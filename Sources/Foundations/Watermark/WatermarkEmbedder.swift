@@ -1,3 +1,4 @@
+import Foundation
 import FacetCore
 import Media
 
@@ -73,6 +74,9 @@ public final class WatermarkEmbedder {
     private var scratch: [Int32] = []
     /// One row's deltas, repeated for R, G and B (`3 * width`).
     private var deltaRow: [Int16] = []
+    /// `embed(into:boostFrom:)` measures again only the bands of 4 rows that differ from the reference (false: every
+    /// band; the tests compare the two).
+    var reusesUnchangedBands = true
     /// The 4×4-block gain repeated for each pixel of a band's row (width rounded up to whole blocks).
     private var gainRow: [Float] = []
     /// Every 4×4 block's gain, row-major (`blocksDown × blocksAcross`).
@@ -145,8 +149,10 @@ public final class WatermarkEmbedder {
         if let reference, budget != nil, reference.width == w, reference.height == h {
             computeBlockGains(reference, blocksAcross: blocksAcross, blocksDown: blocksDown)
             applyBudget(reference)
-            computeBlockGains(image, blocksAcross: blocksAcross, blocksDown: blocksDown)
-            if lastBoost != 1 { for i in blockGains.indices { blockGains[i] *= lastBoost } }
+            // The reference's gains (boosted) stand for every band of 4 rows the image has unchanged; only the bands
+            // a face was pasted into are measured again (the same gains the whole pass would give).
+            computeBlockGains(image, blocksAcross: blocksAcross, blocksDown: blocksDown, times: lastBoost,
+                              skippingBandsEqualTo: reusesUnchangedBands ? reference : nil)
         } else {
             computeBlockGains(image, blocksAcross: blocksAcross, blocksDown: blocksDown)
             applyBudget(image)
@@ -154,18 +160,25 @@ public final class WatermarkEmbedder {
         writeDeltas(into: &image, blocksAcross: blocksAcross)
     }
 
-    /// Every 4×4 block's mask gain (before any boost) into `blockGains`: per band of 4 rows, luma (BT.601 integer
-    /// weights) summed per column over the band, then per block.
-    private func computeBlockGains(_ image: RGBImage, blocksAcross: Int, blocksDown: Int) {
+    /// Every 4×4 block's mask gain into `blockGains`, times `factor` (when not 1): per band of 4 rows, luma (BT.601
+    /// integer weights) summed per column over the band, then per block. With `unchanged` (same size), a band whose
+    /// bytes equal its bytes keeps the gains already there.
+    private func computeBlockGains(_ image: RGBImage, blocksAcross: Int, blocksDown: Int, times factor: Float = 1,
+                                   skippingBandsEqualTo unchanged: RGBImage? = nil) {
         let w = image.width, h = image.height, bs = Self.blockSize
         let mask = self.mask, strength = self.strength
+        let empty: [UInt8] = []
+        let other = unchanged.map(\.pixels) ?? empty
         scratch.withUnsafeMutableBufferPointer { scratchBuffer in
         blockGains.withUnsafeMutableBufferPointer { gainBuffer in
+        other.withUnsafeBufferPointer { otherBuffer in
         image.pixels.withUnsafeBufferPointer { pixelBuffer in
             guard let sBase = scratchBuffer.baseAddress, let gains = gainBuffer.baseAddress, let px = pixelBuffer.baseAddress else { return }
+            let reference = otherBuffer.count == pixelBuffer.count ? otherBuffer.baseAddress : nil
             let sums = sBase, squares = sBase + w
             for by in 0..<blocksDown {
                 let y0 = by * bs, y1 = min(h, y0 + bs)
+                if let reference, memcmp(px + y0 * w * 3, reference + y0 * w * 3, (y1 - y0) * w * 3) == 0 { continue }
                 sums.update(repeating: 0, count: w)
                 squares.update(repeating: 0, count: w)
                 for y in y0..<y1 {
@@ -185,9 +198,11 @@ public final class WatermarkEmbedder {
                     let n = Float((x1 - x0) * rows)
                     let mean = Float(sum) / n
                     let variance = max(0, Float(square) / n - mean * mean)
-                    gains[by * blocksAcross + i] = mask.gain(mean: mean, variance: variance, strength: strength)
+                    let gain = mask.gain(mean: mean, variance: variance, strength: strength)
+                    gains[by * blocksAcross + i] = factor == 1 ? gain : gain * factor
                 }
             }
+        }
         }
         }
         }
