@@ -19,8 +19,8 @@ struct FrameBatch {
         faceCount += frame.faces.indices.filter { frame.faces[$0].swap && frameAlignments[$0] != nil }.count
     }
 
-    /// Renders every face to swap into its frame. Returns the finished frames (in order) and how many faces failed
-    /// (left unchanged); fills `records`.
+    /// Renders every face to swap into its frame. Returns the finished frames (in order; handed over, so the caller
+    /// holds the only reference and can mark them in place) and how many faces failed (left unchanged); fills `records`.
     mutating func render(renderer: FaceRenderer) throws -> (frames: [RGBImage], failed: Int) {
         var jobs: [FaceJob] = []
         for (b, frame) in frames.enumerated() {
@@ -39,7 +39,9 @@ struct FrameBatch {
         let failed = zip(frames, records).reduce(0) { total, pair in
             total + zip(pair.0.faces, pair.1.faces).filter { $0.swap && !$1.swapped }.count
         }
-        return (images, failed)
+        let finished = images
+        images = []
+        return (finished, failed)
     }
 
     /// The manifest entry of a frame: every face, swapped or not and why.

@@ -167,17 +167,22 @@ final class SwapJob {
             var batch = FrameBatch()
             var segmentFailed = 0
             func flush() throws {
-                let done = try batch.render(renderer: context.renderer)
+                var done = try batch.render(renderer: context.renderer)
                 failedFaces += done.failed
                 segmentFailed += done.failed
-                for (k, entry) in done.frames.enumerated() {
-                    var image = entry
-                    context.clock.measure(\.label) { labeller.finish(&image, original: batch.originals[k]) }
+                for k in done.frames.indices {
                     let i = batch.indices[k]
-                    if collectPreview > previews.count, frames[i].faces.contains(where: \.swap), i % max(1, frames.count / max(collectPreview, 1)) == 0 {
-                        previews.append((batch.originals[k], image))
+                    let preview = collectPreview > previews.count && frames[i].faces.contains(where: \.swap)
+                        && i % max(1, frames.count / max(collectPreview, 1)) == 0
+                    // A frame with no face pasted in still shares its pixels with the decoded frame: let go of that
+                    // copy (unless the preview shows it) so the mark is added in place, its boost measured on itself.
+                    let pasted = batch.records[k].faces.contains(where: \.swapped)
+                    if !pasted && !preview { batch.originals[k] = RGBImage(width: 0, height: 0) }
+                    context.clock.measure(\.label) {
+                        labeller.finish(&done.frames[k], original: pasted || preview ? batch.originals[k] : nil)
                     }
-                    try context.clock.measure(\.encode) { try writer?.write(image, pts: frames[i].pts) }
+                    if preview { previews.append((batch.originals[k], done.frames[k])) }
+                    try context.clock.measure(\.encode) { try writer?.write(done.frames[k], pts: frames[i].pts) }
                     frameRecords[i] = batch.records[k]
                 }
                 batch = FrameBatch()

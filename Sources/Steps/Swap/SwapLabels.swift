@@ -49,9 +49,10 @@ final class FrameLabeller {
 
     /// The watermark over the whole frame, then the badge (when asked) over it. The watermark's per-frame
     /// strength (`SSIMBudget`) is one factor for the whole picture, so it is measured on `original` (the frame as
-    /// decoded, before any face was pasted in) and the badge is drawn last: every 4×4 block that neither a swapped
+    /// decoded, before any face was pasted in; nil when none was, the frame being its own original) and the badge is
+    /// drawn last: every 4×4 block that neither a swapped
     /// face nor the badge touches is then marked exactly as the input frame alone would be.
-    func finish(_ image: inout RGBImage, original: RGBImage) {
+    func finish(_ image: inout RGBImage, original: RGBImage?) {
         embedder.embed(into: &image, boostFrom: original)
         drawBadge(&image)
     }
