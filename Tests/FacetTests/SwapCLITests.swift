@@ -268,6 +268,36 @@ final class SwapCLITests: XCTestCase {
         XCTAssertEqual(try decodedFrames(ffv1).first.map { [$0.image.width, $0.image.height] }, [641, 361])
     }
 
+    /// `--preview-frames N` writes a contact sheet of at most N rows, each a swapped frame's input beside its output
+    /// (360 px wide each, 4 px gaps): the halves differ strongly only where the face was replaced.
+    func testPreviewSheetShowsInputBesideOutput() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let sheetURL = out.appendingPathComponent("sheet.png")
+        let run = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--preview-frames", "3", "--preview", sheetURL.path,
+                            "--output", out.appendingPathComponent("o.mp4").path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try run.requireReport().preview, sheetURL.path)
+        let sheet = try ImageDecoder.decode(Data(contentsOf: sheetURL), path: sheetURL.path)
+        let w = 360, h = 203, gap = 4  // 640x360 frames at 360 px wide
+        XCTAssertEqual(sheet.width, 2 * w + 3 * gap)
+        let rows = (sheet.height - gap) / (h + gap)
+        XCTAssertEqual(sheet.height, rows * (h + gap) + gap)
+        XCTAssertTrue((1...3).contains(rows), "\(rows) rows")
+        for row in 0..<rows {
+            var strong = 0
+            for y in 0..<h {
+                for x in 0..<w {
+                    let a = ((gap + row * (h + gap) + y) * sheet.width + gap + x) * 3, b = a + (w + gap) * 3
+                    if (0..<3).contains(where: { abs(Int(sheet.pixels[a + $0]) - Int(sheet.pixels[b + $0])) > 24 }) { strong += 1 }
+                }
+            }
+            let share = Double(strong) / Double(w * h)
+            XCTAssertGreaterThan(share, 0.001, "row \(row): the output's face differs from the input's")
+            XCTAssertLessThan(share, 0.15, "row \(row): only the face differs much (the mark is a few levels)")
+        }
+    }
+
     /// Bad input: one line naming the file, the documented exit code, nothing written.
     func testBadInput() throws {
         let fx = try swapFixtures()
