@@ -46,6 +46,17 @@ final class SwapContainerCLITests: XCTestCase {
             XCTAssertTrue(found.detected, name)
             XCTAssertEqual(found.containerLabel, "face-swap", name)
         }
+
+        // FLAC, which MP4 lists but FFmpeg 5.1 refuses as experimental when writing: Matroska too.
+        let flac = out.appendingPathComponent("music.mkv")
+        let made = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-i", fx.stage.path, "-t", "1", "-c:v", "copy", "-c:a", "flac", flac.path], timeout: 120)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let flacRun = try swap(common + ["--output", folder.path + "/", flac.path], workspace: fx.workspace)
+        XCTAssertEqual(flacRun.status, 0, flacRun.stderr)
+        let flacOutput = try XCTUnwrap(try XCTUnwrap(try flacRun.requireReport().outputs.first).output)
+        XCTAssertEqual(URL(fileURLWithPath: flacOutput).lastPathComponent, "music-swapped.mkv")
+        XCTAssertEqual(try audioPacketDigests(URL(fileURLWithPath: flacOutput)), try audioPacketDigests(flac))
     }
 
     /// An interlaced video swaps, and the output's warnings (and detect's stderr) say to deinterlace first.

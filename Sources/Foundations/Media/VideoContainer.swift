@@ -4,7 +4,7 @@ import Foundation
 
 /// The container a joined video is written in, and whether it can carry a source's audio and subtitle streams
 /// untouched. MP4 is the default (browsers and phones play it) but cannot carry, for example, the PCM audio of a
-/// camera's MOV or the Vorbis of an old MKV; Matroska carries nearly every codec.
+/// camera's MOV or the FLAC of an MKV; Matroska carries nearly every codec.
 public enum VideoContainer: String, Sendable, CaseIterable {
     case mp4
     /// QuickTime: MP4's sibling, and what cameras write with PCM sound.
@@ -47,12 +47,29 @@ public enum VideoContainer: String, Sendable, CaseIterable {
             guard let parameters = input.pointer.pointee.streams[i]?.pointee.codecpar,
                   parameters.pointee.codec_type == AVMEDIA_TYPE_AUDIO else { continue }
             let codec = parameters.pointee.codec_id
-            if avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) != 1 {
+            if avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) != 1 || !writesHeader(with: parameters) {
                 let name = avcodec_get_name(codec).map { String(cString: $0) } ?? "unknown"
                 refused.append("stream \(i) (\(name) audio)")
             }
         }
         return refused
+    }
+
+    /// Whether this muxer writes a header for one stream of these parameters, into memory: some codecs it lists
+    /// it still refuses (FLAC in MP4 is "experimental" in FFmpeg 5.1).
+    private func writesHeader(with parameters: UnsafePointer<AVCodecParameters>) -> Bool {
+        guard let output = try? OutputFormatHandle(path: "probe." + fileExtension, formatName: muxerName),
+              let stream = avformat_new_stream(output.pointer, nil),
+              avcodec_parameters_copy(stream.pointee.codecpar, parameters) >= 0,
+              avio_open_dyn_buf(&output.pointer.pointee.pb) >= 0 else { return false }
+        stream.pointee.codecpar.pointee.codec_tag = 0
+        stream.pointee.time_base = AVRational(num: 1, den: max(parameters.pointee.sample_rate, 1))
+        let written = avformat_write_header(output.pointer, nil) >= 0
+        var buffer: UnsafeMutablePointer<UInt8>?
+        _ = avio_close_dyn_buf(output.pointer.pointee.pb, &buffer)
+        av_free(buffer)
+        output.pointer.pointee.pb = nil
+        return written
     }
 
     /// The first of `preferred` that carries every audio stream of `source`, or nil when none does.

@@ -155,7 +155,7 @@ public enum SwapRun {
 
     /// The extension of an output swap names itself: an image's own format (PNG unless JPEG); for a video, Matroska
     /// with FFV1, and with H.264 MP4 when MP4 can carry the source's audio untouched, else Matroska (a camera's PCM
-    /// sound, an old MKV's Vorbis).
+    /// sound, an MKV's FLAC).
     static func defaultExtension(for unit: SwapUnit, codec: SwapOutputCodec) throws -> String {
         switch unit {
         case .image(let url):
