@@ -97,11 +97,15 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertEqual(list.first { $0.name == "Tony Blair" }?.threshold, c.single, "one reference")
         let powell = try XCTUnwrap(list.first { $0.name == "Colin Powell" }?.threshold)
         XCTAssertTrue((c.floor...c.cap).contains(powell), "\(powell)")
+        // And the threshold a long track's median gets: more room for one reference than for several.
+        XCTAssertEqual(try XCTUnwrap(list.first { $0.name == "Tony Blair" }?.trackThreshold), c.single + c.singleTrackBonus, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(list.first { $0.name == "Colin Powell" }?.trackThreshold), powell + c.trackBonus, accuracy: 2e-4)
         // The text listing carries it too.
         let text = try runProcess(try TestPaths.executable("identify"), ["list", "--workspace", workspace.path])
         XCTAssertEqual(text.status, 0, text.stderr)
         let line = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("Colin Powell\t") })
-        XCTAssertTrue(line.contains(String(format: "threshold %.3f", powell)), String(line))
+        let powellTrack = try XCTUnwrap(list.first { $0.name == "Colin Powell" }?.trackThreshold)
+        XCTAssertTrue(line.contains(String(format: "threshold %.3f (tracks %.3f)", powell, powellTrack)), String(line))
     }
 
     /// Ten LFW people enrolled from their first three photos; 60 lfw-open strangers (never enrolled) are
@@ -152,6 +156,32 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.1)), 0.40, "a tight identity: the floor")
         XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.4)), 0.46, "a loose identity: the cap")
         XCTAssertEqual(c.threshold(references: axisReferences(1, scale: 0.4)), 0.48, "one reference: no spread")
+    }
+
+    /// A long track gets a little more room than one photo: 0.1 for an identity enrolled from one photo (its
+    /// threshold is a guess, and video frames lie farther from a photo), 0.05 for one with several references
+    /// (0.1 named 17 of 111 stranger tracks on lfw-open's test part; `benchmarks/identify/tracks.py`).
+    func testALongTrackGetsMoreRoomOnlyAsFarAsItsIdentitysReferencesAllow() throws {
+        let c = OpenSetCalibration.standard
+        XCTAssertEqual(c.trackBonus(references: axisReferences(5, scale: 0.26)), 0.05)
+        XCTAssertEqual(c.trackBonus(references: axisReferences(1, scale: 0.26)), 0.10)
+        var decider = LabelDecider(threshold: 0.48, names: ["Five references", "One reference"])
+        decider.thresholds = [c.threshold(references: axisReferences(5, scale: 0.26)), c.single]
+        decider.trackBonuses = [axisReferences(5, scale: 0.26), axisReferences(1, scale: 0.26)].map { c.trackBonus(references: $0) }
+        decider.margin = c.margin; decider.trackFaces = c.trackFaces; decider.trackCap = c.trackCap
+        let five = decider.thresholds[0]
+        XCTAssertEqual(decider.trackLimit(0, voters: 5), five + 0.05, accuracy: 1e-9)
+        XCTAssertEqual(decider.trackLimit(1, voters: 5), 0.58, accuracy: 1e-9)
+        XCTAssertEqual(decider.trackLimit(1, voters: 4), 0.48, accuracy: 1e-9, "a short track: a photo's threshold")
+        let track = { (d: Double, k: Int, n: Int) -> [[Double]] in (0..<n).map { _ in k == 0 ? [d, 0.95] : [0.95, d] } }
+        XCTAssertEqual(decider.decideTrack(track(five + 0.04, 0, 5), faceSizes: Array(repeating: 80, count: 5)).vote.identity, 0)
+        XCTAssertNil(decider.decideTrack(track(five + 0.07, 0, 5), faceSizes: Array(repeating: 80, count: 5)).vote.identity,
+                     "beyond 0.05 of a several-reference identity's threshold")
+        XCTAssertEqual(decider.decideTrack(track(0.57, 1, 5), faceSizes: Array(repeating: 80, count: 5)).vote.identity, 1,
+                       "Miranda's far track from his one photo")
+        XCTAssertNil(decider.decideTrack(track(0.57, 1, 4), faceSizes: Array(repeating: 80, count: 4)).vote.identity)
+        // The fixed rules give no room.
+        XCTAssertEqual(LabelDecider(threshold: 0.6, names: ["A"]).trackLimit(0, voters: 50), 0.6)
     }
 
     func testTheMarginKeepsAFaceBetweenTwoIdentitiesUnknown() {

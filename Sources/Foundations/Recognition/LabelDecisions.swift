@@ -33,9 +33,9 @@ public struct LabelDecider: Sendable {
     public var thresholds: [Double]
     /// The nearest identity must be at least this much nearer than the second (0 for the fixed rules).
     public var margin: Double
-    /// A track with at least `trackFaces` voting faces gets each identity's threshold raised by `trackBonus`,
-    /// up to `trackCap` (calibrated rule; 0 for the fixed rules).
-    public var trackBonus: Double
+    /// A track with at least `trackFaces` voting faces gets each identity's threshold raised by that identity's
+    /// `trackBonuses` entry, up to `trackCap` (calibrated rule; none for the fixed rules).
+    public var trackBonuses: [Double]
     public var trackFaces: Int
     public var trackCap: Double
 
@@ -44,7 +44,7 @@ public struct LabelDecider: Sendable {
         self.threshold = threshold; self.outlierMargin = outlierMargin; self.minFaceSize = minFaceSize; self.names = names
         self.thresholds = Array(repeating: threshold, count: names.count)
         self.margin = 0
-        self.trackBonus = 0; self.trackFaces = 1; self.trackCap = threshold
+        self.trackBonuses = []; self.trackFaces = 1; self.trackCap = threshold
     }
 
     /// The decider of `rule` for `gallery`: per-identity thresholds and a margin for `calibrated` (`threshold`,
@@ -59,7 +59,7 @@ public struct LabelDecider: Sendable {
             self.init(threshold: max(c.cap, c.single), minFaceSize: minFaceSize, names: names)
             thresholds = gallery.thresholds(c)
             margin = c.margin
-            trackBonus = c.trackBonus; trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap, c.single)
+            trackBonuses = gallery.trackBonuses(c); trackFaces = c.trackFaces; trackCap = max(c.trackCap, c.cap, c.single)
         case .nearest, .centroid:
             self.init(threshold: threshold ?? 0.6, minFaceSize: minFaceSize, names: names)
         }
@@ -101,8 +101,7 @@ public struct LabelDecider: Sendable {
         }
         let medians = (0..<names.count).map { k in Self.median(voters.map { distances[$0][k] }) }
         guard let best = Self.argmin(medians) else { return (alone, TrackVote(identity: nil, medianDistance: nil, outliers: 0)) }
-        let bonus = voters.count >= trackFaces ? trackBonus : 0
-        let trackLimit = max(limit(best), min(trackCap, limit(best) + bonus))
+        let trackLimit = self.trackLimit(best, voters: voters.count)
         let accepted = accepts(best, medians, limit: trackLimit)
         var outliers = 0
         for f in alone.indices {
@@ -142,6 +141,13 @@ public struct LabelDecider: Sendable {
 
     /// The threshold of identity `k`.
     public func limit(_ k: Int) -> Double { thresholds.indices.contains(k) ? thresholds[k] : threshold }
+
+    /// The threshold of identity `k` for a track's median over `voters` faces: `limit(k)`, plus `k`'s track
+    /// bonus for a track of at least `trackFaces` voters, never beyond `trackCap` (nor below `limit(k)`).
+    public func trackLimit(_ k: Int, voters: Int) -> Double {
+        let bonus = voters >= trackFaces && trackBonuses.indices.contains(k) ? trackBonuses[k] : 0
+        return max(limit(k), min(trackCap, limit(k) + bonus))
+    }
 
     /// Whether identity `k` wins with these distances (one per identity): within its threshold and `margin`
     /// nearer than every other.

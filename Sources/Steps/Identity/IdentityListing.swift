@@ -23,6 +23,8 @@ public struct IdentitySummary: Codable, Sendable {
     /// names a face as this identity: its references' spread × ratio within floor and cap, or the one-reference
     /// threshold (`OpenSetCalibration`). The same number `label`, the track vote and `swap`'s filter use.
     public var threshold: Double
+    /// The same for the median of a video track of at least 5 recognisable faces (`LabelDecider.trackLimit`).
+    public var trackThreshold: Double
 }
 
 /// `identify list` and `identify remove`.
@@ -31,8 +33,10 @@ public enum IdentityListing {
         // The thresholds come from the decider `identify label` builds, so the list shows the rule's own numbers.
         let gallery = try IdentityGallery(catalog: catalog)
         let decider = LabelDecider(gallery: gallery, rule: .calibrated)
-        var thresholds: [Int64: Double] = [:]
-        for (k, entry) in gallery.entries.enumerated() { thresholds[entry.id] = decider.limit(k) }
+        var thresholds: [Int64: (photo: Double, track: Double)] = [:]
+        for (k, entry) in gallery.entries.enumerated() {
+            thresholds[entry.id] = (decider.limit(k), decider.trackLimit(k, voters: decider.trackFaces))
+        }
         return try catalog.identities().map { identity in
             var origins: [String: Int] = [:]
             let references = try identity.id.map { try catalog.references(identityId: $0) } ?? []
@@ -42,7 +46,8 @@ public enum IdentityListing {
                                    createdAt: identity.createdAt, updatedAt: identity.updatedAt, spread: spread.map { round4($0.median) },
                                    worstReference: spread.map { references[$0.worst].path }, worstDistance: spread.map { round4($0.worstDistance) },
                                    loose: spread?.loose ?? false,
-                                   threshold: round4(identity.id.flatMap { thresholds[$0] } ?? OpenSetCalibration.standard.single))
+                                   threshold: round4(identity.id.flatMap { thresholds[$0]?.photo } ?? OpenSetCalibration.standard.single),
+                                   trackThreshold: round4(identity.id.flatMap { thresholds[$0]?.track } ?? OpenSetCalibration.standard.single))
         }
     }
 

@@ -104,7 +104,7 @@ extension Identify {
                     let consent = identity.consent.isEmpty ? "(no consent note)" : identity.consent
                     let spread = identity.spread.map { String(format: "spread %.3f", $0) } ?? "spread -"
                     let flag = identity.loose ? "\tLOOSE: \(identity.worstReference ?? "?") is \(String(format: "%.3f", identity.worstDistance ?? 0)) from the others" : ""
-                    let threshold = String(format: "threshold %.3f", identity.threshold)
+                    let threshold = String(format: "threshold %.3f (tracks %.3f)", identity.threshold, identity.trackThreshold)
                     print("\(identity.name)\t\(identity.references) references\t\(spread)\t\(threshold)\t\(consent)\(flag)")
                 }
                 return .ok
