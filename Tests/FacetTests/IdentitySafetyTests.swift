@@ -156,6 +156,46 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.1)), 0.40, "a tight identity: the floor")
         XCTAssertEqual(c.threshold(references: axisReferences(5, scale: 0.4)), 0.46, "a loose identity: the cap")
         XCTAssertEqual(c.threshold(references: axisReferences(1, scale: 0.4)), 0.48, "one reference: no spread")
+        // Copies of one photo (all within 0.06 of their centroid) are one reference, not a perfectly tight person.
+        XCTAssertEqual(c.threshold(references: axisReferences(2, scale: 0.05)), 0.48, "two copies of one photo")
+        XCTAssertEqual(c.trackBonus(references: axisReferences(3, scale: 0.05)), c.singleTrackBonus)
+        XCTAssertEqual(c.threshold(references: axisReferences(2, scale: 0.2)), 1.5 * 0.2 * (2 as Double).squareRoot(), accuracy: 1e-6,
+                       "two different photos, 0.28 apart: 1.5 × spread")
+        XCTAssertEqual(c.trackBonus(references: axisReferences(2, scale: 0.2)), c.trackBonus)
+    }
+
+    /// The same photo enrolled twice (a PNG and its JPEG copy) gets the one-photo thresholds, so Lin-Manuel
+    /// Miranda's two stage tracks (0.48 and 0.57 from that photo) stay his; before, the two copies' spread of
+    /// 0.017 made him the tightest possible identity (0.40, tracks 0.45) and both tracks were lost.
+    func testTheSamePhotoEnrolledTwiceCountsAsOneReference() throws {
+        let png = TestPaths.image("lin-manuel-miranda.png")
+        let jpeg = TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg")
+        try requireSharedMedia(png, TestPaths.video("two_people_stage.mp4"))
+        let workspace = try makeTemporaryDirectory()
+        let enrolled = try runIdentify("enroll", ["--name", "Lin-Manuel Miranda", png.path, jpeg.path], workspace: workspace)
+        XCTAssertEqual(enrolled.status, 0, enrolled.stderr)
+        let report = try JSONDecoder().decode(EnrollReport.self, from: enrolled.stdoutData)
+        XCTAssertTrue(report.warnings.contains { $0.contains("copies of one photo") }, "\(report.warnings)")
+        let list = try JSONDecoder().decode([IdentitySummary].self, from: runIdentify("list", [], workspace: workspace).stdoutData)
+        let c = OpenSetCalibration.standard
+        XCTAssertEqual(list.first?.references, 2)
+        XCTAssertEqual(try XCTUnwrap(list.first?.threshold), c.single, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(list.first?.trackThreshold), c.single + c.singleTrackBonus, accuracy: 1e-4)
+        let run = try runDetect([TestPaths.video("two_people_stage.mp4").path], workspace: workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let (facesURL, _) = try run.manifest()
+        let labelsURL = workspace.appendingPathComponent("labels.json")
+        let r = try runIdentify("label", ["--labels", labelsURL.path, facesURL.path], workspace: workspace)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let labels = try ManifestIO.read(LabelsManifest.self, from: labelsURL)
+        let faces = try ManifestIO.read(FacesManifest.self, from: facesURL)
+        // Miranda is the man at the piano (frames 0-210, IdentifyAcceptanceTests); nobody else is enrolled.
+        let firstFrame = Dictionary(grouping: faces.items, by: \.track).mapValues { $0.map(\.frameNumber).min() ?? 0 }
+        XCTAssertGreaterThanOrEqual(labels.tracks.count, 3)
+        for track in labels.tracks {
+            let expected: String? = (firstFrame[track.track] ?? 0) < 211 ? "Lin-Manuel Miranda" : nil
+            XCTAssertEqual(track.identity, expected, "track \(track.track) (\(track.faces) faces, median \(track.medianDistance ?? -1))")
+        }
     }
 
     /// A long track gets a little more room than one photo: 0.1 for an identity enrolled from one photo (its

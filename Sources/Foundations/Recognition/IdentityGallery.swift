@@ -39,6 +39,11 @@ public enum DecisionRule: String, CaseIterable, Sendable {
 /// (dlib's verification threshold), and the track's medians must still clear the margin. A track's median does
 /// not average a stranger away: on lfw-open's test part, tracks of 5 photos of people never enrolled were named
 /// as someone 17 times in 111 with 0.1 for every identity, 3 times with 0.05 (`benchmarks/identify/tracks.py`).
+///
+/// References that are all copies of one photo (the same image at another size or compression: 0.017-0.079 apart
+/// for the test images, while two different photos of one person were never under 0.20 apart among lfw-open's
+/// first five of each of 96 people) count as one reference: all within `duplicate` of their centroid. Otherwise
+/// a photo enrolled twice would look like a perfectly consistent person and get the tightest threshold.
 public struct OpenSetCalibration: Equatable, Sendable {
     public var ratio: Double
     public var floor: Double
@@ -53,24 +58,36 @@ public struct OpenSetCalibration: Equatable, Sendable {
     public var singleTrackBonus: Double
     public var trackFaces: Int
     public var trackCap: Double
+    /// References all within this distance of their centroid are copies of one photo.
+    public var duplicate: Double
 
     public init(ratio: Double = 1.5, floor: Double = 0.40, cap: Double = 0.46, single: Double = 0.48, margin: Double = 0.05,
-                trackBonus: Double = 0.05, singleTrackBonus: Double = 0.1, trackFaces: Int = 5, trackCap: Double = 0.6) {
+                trackBonus: Double = 0.05, singleTrackBonus: Double = 0.1, trackFaces: Int = 5, trackCap: Double = 0.6,
+                duplicate: Double = 0.06) {
         self.ratio = ratio; self.floor = floor; self.cap = cap; self.single = single; self.margin = margin
         self.trackBonus = trackBonus; self.singleTrackBonus = singleTrackBonus; self.trackFaces = trackFaces; self.trackCap = trackCap
+        self.duplicate = duplicate
     }
 
     public static let standard = OpenSetCalibration()
 
     /// The threshold of an identity with these references (centroid distance).
     public func threshold(references: [[Float]]) -> Double {
-        guard let spread = IdentityGallery.leaveOneOutSpread(references) else { return single }
+        guard !isOnePhoto(references), let spread = IdentityGallery.leaveOneOutSpread(references) else { return single }
         return min(cap, max(floor, ratio * spread))
     }
 
     /// The extra room a long track of an identity with these references gets (distance units).
     public func trackBonus(references: [[Float]]) -> Double {
-        references.count < 2 ? singleTrackBonus : trackBonus
+        isOnePhoto(references) ? singleTrackBonus : trackBonus
+    }
+
+    /// Whether the references are one photo: fewer than two, or all copies of one image (within `duplicate` of
+    /// their centroid).
+    public func isOnePhoto(_ references: [[Float]]) -> Bool {
+        guard references.count >= 2 else { return true }
+        let centroid = IdentityGallery.mean(references)
+        return references.allSatisfy { IdentityGallery.distance($0, centroid) <= duplicate }
     }
 }
 

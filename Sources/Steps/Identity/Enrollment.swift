@@ -130,10 +130,15 @@ public enum Enroller {
         let stored = try identity.id.map { try catalog.references(identityId: $0).map { IdentityGallery.floats($0.embedding) } } ?? []
         let spread = ReferenceChecks.spread(stored)
         let similar = try lookalikes(of: identity.id, catalog: catalog)
-        let warnings = similar.map { other in
+        var warnings = similar.map { other in
             "'\(identity.name)' lies \(String(format: "%.3f", other.distance)) from '\(other.name)', within that identity's threshold " +
                 "\(String(format: "%.3f", other.threshold)): if they are one person, both names stay unknown wherever they appear (two " +
                 "identities within reach); enrol the references under one name (identify enroll --name '\(other.name)')"
+        }
+        if stored.count >= 2 && OpenSetCalibration.standard.isOnePhoto(stored) {
+            warnings.append("the \(stored.count) references of '\(identity.name)' are copies of one photo (all within " +
+                            "\(String(format: "%.2f", OpenSetCalibration.standard.duplicate)) of their mean), so they count as one reference; " +
+                            "add other photos of this person for a threshold calibrated to them")
         }
         for warning in warnings { progress.log("identify: warning: \(warning)") }
         return EnrollReport(name: identity.name, created: existing == nil, added: added, references: identity.referenceCount,
