@@ -159,7 +159,9 @@ final class SwapJob {
             let wanted = todo, frameCount = frames.count
             let decoded = PrefetchingReader(reader, depth: 8) { i, _ in i < frameCount && wanted.contains(i / f) }
             let rate = Self.rational(info.frameRate)
-            var writer: VideoWriter?
+            // Frames are encoded on a thread of their own while the next batch is converted (`encode` below is the
+            // time the pipeline waited for it).
+            var writer: BackgroundVideoWriter?
             var currentSegment = -1
             var index = 0
             var lastGood: RGBImage?
@@ -210,10 +212,10 @@ final class SwapJob {
                     try finishSegment()
                     currentSegment = segment
                     context.renderer.colour.reset()
-                    writer = try VideoWriter(url: segmentURL(segment), options: VideoWriterOptions(
+                    writer = BackgroundVideoWriter(try VideoWriter(url: segmentURL(segment), options: VideoWriterOptions(
                         width: info.displayWidth, height: info.displayHeight, frameRateNumerator: rate.0, frameRateDenominator: rate.1,
                         crf: options.crf, preset: options.preset, codec: options.codec == .ffv1 ? .ffv1 : .h264,
-                        timeBase: (info.timeBaseNumerator, info.timeBaseDenominator)))
+                        timeBase: (info.timeBaseNumerator, info.timeBaseDenominator))))
                 }
                 var image: RGBImage
                 if let converted = frame.image { image = converted; lastGood = converted } else {

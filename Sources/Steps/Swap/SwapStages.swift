@@ -3,7 +3,8 @@ import Foundation
 
 /// Where one `swap` call's wall-clock time went, seconds per stage (the `stages` object of `--json`), for
 /// benchmarks and profiling. Measured on the calling thread, so each figure is the time the pipeline waited on
-/// that stage (FFmpeg's and x264's own threads run beside it; `encode` is only the time the writer blocked),
+/// that stage (FFmpeg's and x264's own threads run beside it; frames are encoded on a thread of their own,
+/// `BackgroundVideoWriter`, and `encode` is only the time the pipeline waited for it),
 /// except `detect`, `mesh` and `points5`: frames are located a group at a time by one analyzer per core
 /// (`FaceAnalyzerPool`), and these three are the analyzers' CPU time added up over the cores. Frames are decoded
 /// and converted on a thread of their own, a few ahead (`PrefetchingReader`): `analysisDecode` and `decode` are
