@@ -53,9 +53,34 @@ enum DetectFixtures {
     }
 }
 
-/// A fresh temporary folder shared by the tests of one test process.
+/// A fresh temporary folder shared by the tests of one test process, removed when the process exits (a swap
+/// fixture holds about 160 MB: left behind, every `make test` would add a few hundred MB to the temporary folder).
 func sharedTemporaryDirectory(_ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("facet-\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    SharedTemporaryFolders.all.add(url)
     return url
+}
+
+/// The folders `sharedTemporaryDirectory` made in this process; the first one registers their removal at exit.
+final class SharedTemporaryFolders: @unchecked Sendable {
+    static let all = SharedTemporaryFolders()
+    private let lock = NSLock()
+    private var urls: [URL] = []
+    private var registered = false
+
+    func add(_ url: URL) {
+        lock.lock(); defer { lock.unlock() }
+        urls.append(url)
+        if !registered {
+            registered = true
+            atexit { SharedTemporaryFolders.all.removeAll() }
+        }
+    }
+
+    func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        for url in urls { try? FileManager.default.removeItem(at: url) }
+        urls = []
+    }
 }
