@@ -111,6 +111,33 @@ final class SwapCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: output.path + ".provenance.json"))
     }
 
+    /// When the target is not found but a track lies within dlib's same-person distance of it, the warning says
+    /// where that track is and how to include it safely (enrol the person from this video). Here Miranda's
+    /// threshold is capped at 0.3 (`--threshold`), so his track, 0.48 from his photo, is not named.
+    func testATargetNotFoundNamesTheNearestTrack() throws {
+        let fx = try swapFixtures()
+        let out = try makeTemporaryDirectory()
+        let clip = out.appendingPathComponent("stage-3s.mp4")
+        let cut = try runProcess(URL(fileURLWithPath: "/usr/bin/ffmpeg"), ["-v", "error", "-y", "-i", fx.stage.path, "-t", "3",
+                                                                         "-c:v", "libx264", "-crf", "18", "-an", clip.path])
+        XCTAssertEqual(cut.status, 0, cut.stderr)
+        let strict = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--threshold", "0.3",
+                               "--output", out.appendingPathComponent("strict.mp4").path, clip.path], workspace: fx.workspace)
+        XCTAssertEqual(strict.status, 0, strict.stderr)
+        let entry = try XCTUnwrap(try strict.requireReport().outputs.first)
+        XCTAssertEqual(entry.swapped, 0)
+        let warning = try XCTUnwrap(entry.warnings.first { $0.contains("not found") }, "\(entry.warnings)")
+        XCTAssertTrue(warning.contains("the nearest track (frames 0-") && warning.contains("identify enroll --name 'Lin-Manuel Miranda' --track ID"),
+                      warning)
+        // With his own threshold he is found, and nothing is said.
+        let found = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda",
+                              "--output", out.appendingPathComponent("found.mp4").path, clip.path], workspace: fx.workspace)
+        XCTAssertEqual(found.status, 0, found.stderr)
+        let foundEntry = try XCTUnwrap(try found.requireReport().outputs.first)
+        XCTAssertGreaterThan(foundEntry.swapped, 0)
+        XCTAssertFalse(foundEntry.warnings.contains { $0.contains("nearest track") }, "\(foundEntry.warnings)")
+    }
+
     /// An interrupted swap (SIGKILL) resumes without redoing finished segments, and its output equals an
     /// uninterrupted run's frame for frame; two shards together give the same output, joined by the last one.
     func testResumeAfterKillAndShardsMatchAWholeRun() throws {

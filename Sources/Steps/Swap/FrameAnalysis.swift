@@ -198,7 +198,23 @@ struct TargetDecision {
 
     var targetName: String { gallery.entries[target].name }
 
-    func apply(to frames: inout [AnalysedFrame], tracked: Bool) {
+    /// The track of at least `trackFaces` recognisable faces whose median distance to the target is smallest,
+    /// among the tracks not decided as someone else: where a target left unfound most likely is (the same person
+    /// in harder conditions than the references, or a look-alike: the user has to look).
+    struct NearestTrack: Equatable {
+        var track: Int
+        var faces: Int
+        var firstFrame: Int
+        var lastFrame: Int
+        /// Median distance to the target, and the most a track's median may be to be named the target.
+        var median: Double
+        var limit: Double
+    }
+
+    /// Decides every face (see the type's comment) and returns the track nearest the target that was not named
+    /// (nil when a track was named the target, or none has enough recognisable faces).
+    @discardableResult
+    func apply(to frames: inout [AnalysedFrame], tracked: Bool) -> NearestTrack? {
         var members: [Int: [(Int, Int)]] = [:]
         for f in frames.indices { for k in frames[f].faces.indices { members[frames[f].faces[k].track, default: []].append((f, k)) } }
         let tracks = members.keys.sorted()
@@ -215,6 +231,19 @@ struct TargetDecision {
             decisions = decider.decideVideo(distances, faceSizes: sizes, overlaps: { a, b in !framesOf[a].isDisjoint(with: framesOf[b]) }).map(\.faces)
         } else {
             decisions = faces.indices.map { t in faces[t].indices.map { decider.decideFace(distances[t][$0], faceSize: sizes[t][$0]) } }
+        }
+        var nearest: NearestTrack?
+        if tracked && !decisions.contains(where: { $0.contains { $0.identity == target } }) {
+            for (t, list) in faces.enumerated() where !decisions[t].contains(where: { $0.identity != nil }) {
+                let voters = list.indices.filter { sizes[t][$0] >= decider.minFaceSize && distances[t][$0][target].isFinite }
+                guard voters.count >= decider.trackFaces else { continue }
+                let median = LabelDecider.median(voters.map { distances[t][$0][target] })
+                if median < (nearest?.median ?? .infinity) {
+                    nearest = NearestTrack(track: tracks[t], faces: list.count, firstFrame: list.map(\.0).min() ?? 0,
+                                           lastFrame: list.map(\.0).max() ?? 0, median: median,
+                                           limit: decider.trackLimit(target, voters: voters.count))
+                }
+            }
         }
         for (t, list) in faces.enumerated() {
             for (j, (f, k)) in list.enumerated() {
@@ -236,5 +265,6 @@ struct TargetDecision {
                 frames[f].faces[k] = face
             }
         }
+        return nearest
     }
 }

@@ -109,14 +109,22 @@ final class SwapJob {
             try AtomicFile.write(try encoder.encode(AnalysisCache(sourceSha256: sourceSha256, frames: frames, info: info, damage: damage)),
                                  to: cache, durable: false)
         }
-        if given == nil { context.decision?.apply(to: &frames, tracked: true) }
+        let nearest = given == nil ? context.decision?.apply(to: &frames, tracked: true) : nil
         let smoothed = smoothedAlignments(frames)
         if let interlacing = info.interlacingWarning {
             warnings.append("\(name): \(interlacing)")
             context.progress.log("swap: warning: \(name): \(interlacing)")
         }
         if !frames.contains(where: { $0.faces.contains(where: \.swap) }) {
-            let message = "\(name): the target '\(context.target.name)' was not found in any frame; the output is written unchanged (and labelled)"
+            var message = "\(name): the target '\(context.target.name)' was not found in any frame; the output is written unchanged (and labelled)"
+            // A track within dlib's same-person distance may be the target in harder conditions than the references
+            // (video frames lie farther from photos): say where, and the safe way to include it.
+            if let near = nearest, near.median <= 0.6 {
+                let target = context.target.name
+                message += "; the nearest track (frames \(near.firstFrame)-\(near.lastFrame), \(near.faces) faces) lies "
+                    + String(format: "%.3f", near.median) + " from '\(target)', beyond the " + String(format: "%.3f", near.limit)
+                    + " a track needs: if that is this person, enrol them from this video (detect it, then identify enroll --name '\(target)' --track ID)"
+            }
             warnings.append(message)
             context.progress.log("swap: warning: \(message)")
         }
