@@ -224,6 +224,49 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertEqual(LabelDecider(threshold: 0.6, names: ["A"]).trackLimit(0, voters: 50), 0.6)
     }
 
+    /// `label --target` that keeps no face says so, and names the track nearest the target when it lies within
+    /// dlib's same-person distance, with the command that enrols it; run, that command makes the person found.
+    /// Here Miranda's threshold is capped at 0.3, so his tracks (0.48 and 0.57 from his photo) are not named.
+    func testATargetWithNoFaceNamesTheNearestTrackAndHowToEnrolIt() throws {
+        let png = TestPaths.image("lin-manuel-miranda.png")
+        try requireSharedMedia(png, TestPaths.video("two_people_stage.mp4"))
+        let workspace = try makeTemporaryDirectory()
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Lin-Manuel Miranda", png.path], workspace: workspace).status, 0)
+        let run = try runDetect([TestPaths.video("two_people_stage.mp4").path], workspace: workspace)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let (facesURL, faces) = try run.manifest()
+        let strict = try runIdentify("label", ["--target", "Lin-Manuel Miranda", "--threshold", "0.3", facesURL.path], workspace: workspace)
+        XCTAssertEqual(strict.status, 0, strict.stderr)
+        let report = try JSONDecoder().decode(LabelReport.self, from: strict.stdoutData)
+        let warning = try XCTUnwrap(report.warnings.first, "no warning")
+        let marker = "identify enroll --name 'Lin-Manuel Miranda' --track "
+        let command = try XCTUnwrap(warning.range(of: marker).map { String(warning[$0.upperBound...]) }, warning)
+        let track = try XCTUnwrap(Int64(command.prefix { $0.isNumber }), warning)
+        let firstFrame = faces.items.filter { $0.track == track }.map(\.frameNumber).min() ?? .max
+        XCTAssertLessThan(firstFrame, 211, "the nearest track is one of Miranda's (the singer before frame 211): \(warning)")
+        // The command the warning gives, then the default rule: that track is his.
+        let enrolled = try runIdentify("enroll", ["--name", "Lin-Manuel Miranda", "--track", String(track), facesURL.path], workspace: workspace)
+        XCTAssertEqual(enrolled.status, 0, enrolled.stderr)
+        // A blurred or turned frame of the track that disagrees with the rest is left out, with a warning, not the whole track.
+        let enrolment = try JSONDecoder().decode(EnrollReport.self, from: enrolled.stdoutData)
+        XCTAssertGreaterThan(enrolment.added, 5)
+        XCTAssertTrue(enrolment.warnings.allSatisfy { $0.hasPrefix("left out ") }, "\(enrolment.warnings)")
+        // Another person's track (after frame 211) added to a name stored from one photo is refused: each of its
+        // many faces agrees with the others, which outvote the one stored reference face by face, but together they
+        // lie far from it.
+        XCTAssertEqual(try runIdentify("enroll", ["--name", "Photo Only", png.path], workspace: workspace).status, 0)
+        let other = try XCTUnwrap(Dictionary(grouping: faces.items.filter { $0.frameNumber >= 211 }, by: \.track)
+            .max { $0.value.count < $1.value.count }?.key)
+        let hijack = try runIdentify("enroll", ["--name", "Photo Only", "--track", String(other), facesURL.path], workspace: workspace)
+        XCTAssertEqual(hijack.status, 65, hijack.stderr)
+        XCTAssertTrue(hijack.stderr.contains("different person"), hijack.stderr)
+        let again = try runIdentify("label", ["--target", "Lin-Manuel Miranda", facesURL.path], workspace: workspace)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let labels = try JSONDecoder().decode(LabelReport.self, from: again.stdoutData)
+        XCTAssertEqual(labels.trackLabels.first { $0.track == track }?.identity, "Lin-Manuel Miranda")
+        XCTAssertEqual(labels.warnings, [])
+    }
+
     func testTheMarginKeepsAFaceBetweenTwoIdentitiesUnknown() {
         var decider = LabelDecider(threshold: 0.48, names: ["A", "B"])
         decider.thresholds = [0.45, 0.45]

@@ -139,6 +139,25 @@ public struct LabelDecider: Sendable {
         return out
     }
 
+    /// Of the tracks whose vote named nobody (`votes`, as `decideVideo` returned them), the one whose median
+    /// distance to identity `k` over its voting faces is smallest, among tracks of at least `trackFaces` voters:
+    /// where identity `k`, when no track was named `k`, most likely is (the person in harder light or pose than the
+    /// references, or a look-alike; only a person looking can tell). Returns the track's index, that median and
+    /// the most a track's median may be to be named `k`.
+    public func nearestUnnamedTrack(to k: Int, distances: [[[Double]]], faceSizes: [[Double]],
+                                    votes: [TrackVote]) -> (track: Int, median: Double, limit: Double)? {
+        var best: (track: Int, median: Double, limit: Double)?
+        for t in distances.indices where votes.indices.contains(t) && votes[t].identity == nil {
+            let voters = distances[t].indices.filter {
+                faceSizes[t].indices.contains($0) && faceSizes[t][$0] >= minFaceSize && distances[t][$0].indices.contains(k) && distances[t][$0][k].isFinite
+            }
+            guard voters.count >= trackFaces else { continue }
+            let median = Self.median(voters.map { distances[t][$0][k] })
+            if median < (best?.median ?? .infinity) { best = (t, median, trackLimit(k, voters: voters.count)) }
+        }
+        return best
+    }
+
     /// The threshold of identity `k`.
     public func limit(_ k: Int) -> Double { thresholds.indices.contains(k) ? thresholds[k] : threshold }
 

@@ -110,17 +110,45 @@ public enum Enroller {
         // median distance to them is beyond the threshold is probably someone else (a bystander, a wrong file).
         let known: [[Float]]
         if let id = existing?.id { known = try catalog.references(identityId: id).map { IdentityGallery.floats($0.embedding) } } else { known = [] }
-        let vectors = references.map { IdentityGallery.floats($0.embedding) }
+        var vectors = references.map { IdentityGallery.floats($0.embedding) }
         var worst: Double?
+        var oddFrames: [(path: String, distance: Double)] = []
+        var keep = [Bool](repeating: true, count: references.count)
         for (i, reference) in references.enumerated() {
             let others = known + vectors.indices.filter { $0 != i }.map { vectors[$0] }
             // With one other reference only, a disagreement is blamed on the new one when the other is stored,
             // and on the later file of two new ones.
             if others.isEmpty || (others.count == 1 && known.isEmpty && i == 0) { continue }
             let d = ReferenceChecks.consensusDistance(vectors[i], to: others)
-            worst = max(worst ?? 0, d)
-            if d > options.threshold && !options.force {
+            guard d > options.threshold && !options.force else { worst = max(worst ?? 0, d); continue }
+            // A frame of a track or cluster nobody chose by hand (blur, a profile, a hand over the face) is left
+            // out; a file the user named is refused.
+            if reference.origin == "image" {
                 throw IdentifyError.differentPerson(name: existing?.name ?? name, path: reference.path, distance: d, threshold: options.threshold)
+            }
+            keep[i] = false
+            oddFrames.append((reference.path, d))
+        }
+        var warnings: [String] = []
+        if !oddFrames.isEmpty {
+            let frames = references.indices.filter { references[$0].origin != "image" }.count
+            // Most of the faces disagreeing with the rest is not a few odd frames: refuse.
+            if oddFrames.count * 2 > frames {
+                let first = oddFrames[0]
+                throw IdentifyError.differentPerson(name: existing?.name ?? name, path: first.path, distance: first.distance, threshold: options.threshold)
+            }
+            warnings.append("left out \(oddFrames.count) of \(frames) faces that disagree with the others (beyond " +
+                            "\(options.threshold) median distance), the first \(oddFrames[0].path) at " + String(format: "%.3f", oddFrames[0].distance))
+            references = references.indices.filter { keep[$0] }.map { references[$0] }
+            vectors = vectors.indices.filter { keep[$0] }.map { vectors[$0] }
+        }
+        // The new references together must agree with the stored ones: many faces of someone else (a bystander's
+        // track) would otherwise outvote the few stored references in each face's own check above.
+        if !known.isEmpty && vectors.count > 1 && !options.force {
+            let d = LabelDecider.median(vectors.map { ReferenceChecks.consensusDistance($0, to: known) })
+            if d > options.threshold {
+                throw IdentifyError.differentPerson(name: existing?.name ?? name, path: references.first?.path ?? name, distance: d,
+                                                    threshold: options.threshold)
             }
         }
         let (identity, added) = try catalog.enroll(name: name, consent: options.consent, references: references, at: now) { blobs in
@@ -130,7 +158,7 @@ public enum Enroller {
         let stored = try identity.id.map { try catalog.references(identityId: $0).map { IdentityGallery.floats($0.embedding) } } ?? []
         let spread = ReferenceChecks.spread(stored)
         let similar = try lookalikes(of: identity.id, catalog: catalog)
-        var warnings = similar.map { other in
+        warnings += similar.map { other in
             "'\(identity.name)' lies \(String(format: "%.3f", other.distance)) from '\(other.name)', within that identity's threshold " +
                 "\(String(format: "%.3f", other.threshold)): if they are one person, both names stay unknown wherever they appear (two " +
                 "identities within reach); enrol the references under one name (identify enroll --name '\(other.name)')"

@@ -55,6 +55,8 @@ public struct LabelReport: Codable, Sendable {
     public var trackLabels: [TrackLabel]
     public var labelingId: Int64
     public var seconds: Double
+    /// Said on stderr too: with `--target`, that no face was the target, and which track came nearest.
+    public var warnings: [String]
 }
 
 /// `identify label`: every face of a faces manifest gets the nearest enrolled identity or `unknown`.
@@ -133,12 +135,28 @@ public enum Labeler {
         try ManifestIO.write(labels, to: labelsURL)
 
         var filteredURL: URL?
+        var warnings: [String] = []
         if let targetIndex {
             let name = gallery.entries[targetIndex].name
             let out = options.targetURL ?? options.workspace.appendingPathComponent("Manifests/\(stem)-\(fileSafe(name)).json")
             let keep = manifest.items.indices.filter { decisions[$0]?.identity == targetIndex }
             try writeFiltered(manifest, from: url, keeping: keep, to: out, tool: tool)
             filteredURL = out
+            if keep.isEmpty {
+                var message = "no face of \(url.lastPathComponent) was decided as '\(name)'"
+                // A track within dlib's same-person distance may be the person in harder conditions than the
+                // references: say which, and the safe way to include it after looking.
+                if let near = decider.nearestUnnamedTrack(to: targetIndex, distances: members.map { $0.map { distances[$0] } },
+                                                          faceSizes: members.map { $0.map { manifest.items[$0].faceSize } },
+                                                          votes: votes.map(\.vote)), near.median <= 0.6 {
+                    let track = trackOrder[near.track]
+                    message += "; track \(track) (\(members[near.track].count) faces) lies " + String(format: "%.3f", near.median)
+                        + " from it, beyond the " + String(format: "%.3f", near.limit) + " a track needs: if that is '\(name)' "
+                        + "(look at the contact sheet), enrol it: identify enroll --name '\(name)' --track \(track) '\(url.path)'"
+                }
+                warnings.append(message)
+                progress.log("identify: warning: \(message)")
+            }
         }
         let snapshot = ToolRunNaming.canonicalJSON(Dictionary(uniqueKeysWithValues: identities.map { ($0.name, JSONValue.number(Double($0.references))) }))
         let labelingId = try catalog.recordLabeling(
@@ -147,7 +165,8 @@ public enum Labeler {
                            faces: items.count, unknown: counts["unknown"] ?? 0, createdAt: timestamp()),
             labels: rows)
         return LabelReport(labels: labelsURL.path, filtered: filteredURL?.path, faces: items.count, embedded: embedded, tracks: tracks.count,
-                           counts: counts, trackLabels: tracks, labelingId: labelingId, seconds: Date().timeIntervalSince(started))
+                           counts: counts, trackLabels: tracks, labelingId: labelingId, seconds: Date().timeIntervalSince(started),
+                           warnings: warnings)
     }
 
     /// A faces manifest holding only `keep` (indices into `manifest.items`), with every path re-expressed

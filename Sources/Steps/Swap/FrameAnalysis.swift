@@ -225,25 +225,20 @@ struct TargetDecision {
         } }
         let sizes = faces.map { list in list.map { frames[$0.0].faces[$0.1].faceSize } }
         var decisions: [[LabelDecider.Decision]]
+        var nearest: NearestTrack?
         if tracked {
             // Tracks seen in one frame are different people.
             let framesOf = faces.map { Set($0.map(\.0)) }
-            decisions = decider.decideVideo(distances, faceSizes: sizes, overlaps: { a, b in !framesOf[a].isDisjoint(with: framesOf[b]) }).map(\.faces)
+            let votes = decider.decideVideo(distances, faceSizes: sizes, overlaps: { a, b in !framesOf[a].isDisjoint(with: framesOf[b]) })
+            decisions = votes.map(\.faces)
+            if !votes.contains(where: { $0.vote.identity == target }),
+               let near = decider.nearestUnnamedTrack(to: target, distances: distances, faceSizes: sizes, votes: votes.map(\.vote)) {
+                let list = faces[near.track]
+                nearest = NearestTrack(track: tracks[near.track], faces: list.count, firstFrame: list.map(\.0).min() ?? 0,
+                                       lastFrame: list.map(\.0).max() ?? 0, median: near.median, limit: near.limit)
+            }
         } else {
             decisions = faces.indices.map { t in faces[t].indices.map { decider.decideFace(distances[t][$0], faceSize: sizes[t][$0]) } }
-        }
-        var nearest: NearestTrack?
-        if tracked && !decisions.contains(where: { $0.contains { $0.identity == target } }) {
-            for (t, list) in faces.enumerated() where !decisions[t].contains(where: { $0.identity != nil }) {
-                let voters = list.indices.filter { sizes[t][$0] >= decider.minFaceSize && distances[t][$0][target].isFinite }
-                guard voters.count >= decider.trackFaces else { continue }
-                let median = LabelDecider.median(voters.map { distances[t][$0][target] })
-                if median < (nearest?.median ?? .infinity) {
-                    nearest = NearestTrack(track: tracks[t], faces: list.count, firstFrame: list.map(\.0).min() ?? 0,
-                                           lastFrame: list.map(\.0).max() ?? 0, median: median,
-                                           limit: decider.trackLimit(target, voters: voters.count))
-                }
-            }
         }
         for (t, list) in faces.enumerated() {
             for (j, (f, k)) in list.enumerated() {
