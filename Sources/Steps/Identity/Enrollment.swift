@@ -147,8 +147,8 @@ public enum Enroller {
         if !known.isEmpty && vectors.count > 1 && !options.force {
             let d = LabelDecider.median(vectors.map { ReferenceChecks.consensusDistance($0, to: known) })
             if d > options.threshold {
-                throw IdentifyError.differentPerson(name: existing?.name ?? name, path: references.first?.path ?? name, distance: d,
-                                                    threshold: options.threshold)
+                throw IdentifyError.differentGroup(name: existing?.name ?? name, count: vectors.count, firstPath: references.first?.path ?? name,
+                                                   distance: d, threshold: options.threshold)
             }
         }
         let (identity, added) = try catalog.enroll(name: name, consent: options.consent, references: references, at: now) { blobs in

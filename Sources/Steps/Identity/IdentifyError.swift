@@ -9,6 +9,8 @@ public enum IdentifyError: FacetError, Equatable {
     case severalFaces(path: String, count: Int, hint: String)
     /// References that do not look like the identity they are being added to.
     case differentPerson(name: String, path: String, distance: Double, threshold: Double)
+    /// New references that agree with each other but, together, not with the identity's stored ones.
+    case differentGroup(name: String, count: Int, firstPath: String, distance: Double, threshold: Double)
     /// Labelling or filtering with no identity enrolled.
     case noIdentities(catalog: String)
     case unknownIdentity(name: String, known: [String])
@@ -18,7 +20,7 @@ public enum IdentifyError: FacetError, Equatable {
     public var exitStatus: ExitStatus {
         switch self {
         case .badOption: return .usage
-        case .noFace, .severalFaces, .differentPerson, .emptyManifest: return .dataError
+        case .noFace, .severalFaces, .differentPerson, .differentGroup, .emptyManifest: return .dataError
         case .noIdentities, .unknownIdentity, .unknownCluster: return .noInput
         }
     }
@@ -31,6 +33,9 @@ public enum IdentifyError: FacetError, Equatable {
         case .differentPerson(let name, let p, let d, let t):
             return "\(p): this face is \(String(format: "%.3f", d)) (median) from the other references of '\(name)' (threshold \(t)): " +
                 "it looks like a different person. Leave the file out, use another --name, or --force if it really is the same person"
+        case .differentGroup(let name, let n, let p, let d, let t):
+            return "\(p) and \(n - 1) more: these \(n) new faces lie \(String(format: "%.3f", d)) (median) from the stored references of " +
+                "'\(name)' (threshold \(t)): they look like a different person. Leave them out, use another --name, or --force if it really is the same person"
         case .noIdentities(let c): return "\(c): no identities enrolled; run `identify enroll --name NAME IMAGE...` first"
         case .unknownIdentity(let n, let known):
             return "no identity named '\(n)' (enrolled: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
