@@ -124,13 +124,8 @@ final class IdentitySafetyTests: XCTestCase {
         for file in try FileManager.default.contentsOfDirectory(atPath: strangersDir.path).sorted().prefix(60) {
             try FileManager.default.createSymbolicLink(at: sample.appendingPathComponent(file), withDestinationURL: strangersDir.appendingPathComponent(file))
         }
-        let run = try runDetect([sample.path], workspace: workspace)
-        XCTAssertEqual(run.status, 0, run.stderr)
-        let (facesURL, _) = try run.manifest()
+        let (facesURL, _, labels) = try detectAndLabel([sample.path], workspace: workspace)
         let labelsURL = workspace.appendingPathComponent("labels.json")
-        let r = try runIdentify("label", ["--labels", labelsURL.path, facesURL.path], workspace: workspace)
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let labels = try ManifestIO.read(LabelsManifest.self, from: labelsURL)
         XCTAssertEqual(labels.rule, "calibrated")
         let named = labels.items.filter { $0.identity != nil }.map { "\($0.crop) as \($0.identity ?? "") at \($0.distance ?? -1)" }
         XCTAssertEqual(named, [], "strangers named")
@@ -138,6 +133,18 @@ final class IdentitySafetyTests: XCTestCase {
         let old = try runIdentify("label", ["--rule", "nearest", "--threshold", "0.6", "--labels", labelsURL.path, facesURL.path], workspace: workspace)
         XCTAssertEqual(old.status, 0, old.stderr)
         print("identify: 60 strangers, dlib 0.6 names \(try ManifestIO.read(LabelsManifest.self, from: labelsURL).items.filter { $0.identity != nil }.count) faces")
+    }
+
+    /// `detect` on `inputs`, then `identify label` with the default rule into `labels.json` of the workspace.
+    private func detectAndLabel(_ inputs: [String], workspace: URL,
+                                file: StaticString = #filePath, line: UInt = #line) throws -> (URL, FacesManifest, LabelsManifest) {
+        let run = try runDetect(inputs, workspace: workspace)
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+        let (facesURL, faces) = try run.manifest()
+        let labelsURL = workspace.appendingPathComponent("labels.json")
+        let r = try runIdentify("label", ["--labels", labelsURL.path, facesURL.path], workspace: workspace)
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        return (facesURL, faces, try ManifestIO.read(LabelsManifest.self, from: labelsURL))
     }
 
     /// References on orthogonal axes at distance `a` from the origin: each lies a·√(1 + 1/(n−1)) from the mean of
@@ -181,14 +188,7 @@ final class IdentitySafetyTests: XCTestCase {
         XCTAssertEqual(list.first?.references, 2)
         XCTAssertEqual(try XCTUnwrap(list.first?.threshold), c.single, accuracy: 1e-4)
         XCTAssertEqual(try XCTUnwrap(list.first?.trackThreshold), c.single + c.singleTrackBonus, accuracy: 1e-4)
-        let run = try runDetect([TestPaths.video("two_people_stage.mp4").path], workspace: workspace)
-        XCTAssertEqual(run.status, 0, run.stderr)
-        let (facesURL, _) = try run.manifest()
-        let labelsURL = workspace.appendingPathComponent("labels.json")
-        let r = try runIdentify("label", ["--labels", labelsURL.path, facesURL.path], workspace: workspace)
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let labels = try ManifestIO.read(LabelsManifest.self, from: labelsURL)
-        let faces = try ManifestIO.read(FacesManifest.self, from: facesURL)
+        let (_, faces, labels) = try detectAndLabel([TestPaths.video("two_people_stage.mp4").path], workspace: workspace)
         // Miranda is the man at the piano (frames 0-210, IdentifyAcceptanceTests); nobody else is enrolled.
         let firstFrame = Dictionary(grouping: faces.items, by: \.track).mapValues { $0.map(\.frameNumber).min() ?? 0 }
         XCTAssertGreaterThanOrEqual(labels.tracks.count, 3)

@@ -30,7 +30,6 @@ public final class BackgroundVideoWriter: @unchecked Sendable {
     }
 
     private let shared = Shared()
-    private var finished = false
 
     /// Frames to keep waiting for a video of `width` × `height`: `wanted`, fewer for large frames so that the
     /// waiting frames stay under `budgetBytes` of RGB, but never fewer than 1.
@@ -53,15 +52,13 @@ public final class BackgroundVideoWriter: @unchecked Sendable {
                 shared.condition.broadcast()
                 shared.condition.unlock()
                 var failure: Error?
-                if cancelled {
-                    writer = nil  // removes its temporary file
-                } else if let job {
+                if !cancelled, let job {
                     do { try writer?.write(job.image, pts: job.pts) } catch { failure = error }
                     if failure == nil { continue }
-                } else {
+                } else if !cancelled {
                     do { try writer?.finish() } catch { failure = error }
                 }
-                writer = nil
+                writer = nil  // finished, failed or cancelled: an unfinished writer removes its temporary file
                 shared.condition.lock()
                 shared.error = shared.error ?? failure
                 shared.queue.removeAll()
@@ -102,10 +99,8 @@ public final class BackgroundVideoWriter: @unchecked Sendable {
     }
 
     /// Writes the queued frames, finishes the file (`VideoWriter.finish()`) and waits for it; throws the first
-    /// error met. Calling it again does nothing.
+    /// error met. Calling it again returns at once (with that error, if there was one).
     public func finish() throws {
-        guard !finished else { return }
-        finished = true
         shared.condition.lock()
         defer { shared.condition.unlock() }
         shared.closing = true

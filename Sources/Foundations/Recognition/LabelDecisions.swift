@@ -143,9 +143,10 @@ public struct LabelDecider: Sendable {
     /// distance to identity `k` over its voting faces is smallest, among tracks of at least `trackFaces` voters:
     /// where identity `k`, when no track was named `k`, most likely is (the person in harder light or pose than the
     /// references, or a look-alike; only a person looking can tell). Returns the track's index, that median and
-    /// the most a track's median may be to be named `k`.
-    public func nearestUnnamedTrack(to k: Int, distances: [[[Double]]], faceSizes: [[Double]],
-                                    votes: [TrackVote]) -> (track: Int, median: Double, limit: Double)? {
+    /// the most a track's median may be to be named `k`; nil when no such track lies `within` (dlib's same-person
+    /// distance by default) of `k`.
+    public func nearestUnnamedTrack(to k: Int, distances: [[[Double]]], faceSizes: [[Double]], votes: [TrackVote],
+                                    within: Double = 0.6) -> (track: Int, median: Double, limit: Double)? {
         var best: (track: Int, median: Double, limit: Double)?
         for t in distances.indices where votes.indices.contains(t) && votes[t].identity == nil {
             let voters = distances[t].indices.filter {
@@ -153,7 +154,7 @@ public struct LabelDecider: Sendable {
             }
             guard voters.count >= trackFaces else { continue }
             let median = Self.median(voters.map { distances[t][$0][k] })
-            if median < (best?.median ?? .infinity) { best = (t, median, trackLimit(k, voters: voters.count)) }
+            if median <= within && median < (best?.median ?? .infinity) { best = (t, median, trackLimit(k, voters: voters.count)) }
         }
         return best
     }

@@ -148,7 +148,7 @@ public enum Labeler {
                 // references: say which, and the safe way to include it after looking.
                 if let near = decider.nearestUnnamedTrack(to: targetIndex, distances: members.map { $0.map { distances[$0] } },
                                                           faceSizes: members.map { $0.map { manifest.items[$0].faceSize } },
-                                                          votes: votes.map(\.vote)), near.median <= 0.6 {
+                                                          votes: votes.map(\.vote)) {
                     let track = trackOrder[near.track]
                     message += "; track \(track) (\(members[near.track].count) faces) lies " + String(format: "%.3f", near.median)
                         + " from it, beyond the " + String(format: "%.3f", near.limit) + " a track needs: if that is '\(name)' "

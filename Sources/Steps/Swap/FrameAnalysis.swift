@@ -199,8 +199,9 @@ struct TargetDecision {
     var targetName: String { gallery.entries[target].name }
 
     /// The track of at least `trackFaces` recognisable faces whose median distance to the target is smallest,
-    /// among the tracks not decided as someone else: where a target left unfound most likely is (the same person
-    /// in harder conditions than the references, or a look-alike: the user has to look).
+    /// among the tracks not decided as someone else and within dlib's same-person distance
+    /// (`LabelDecider.nearestUnnamedTrack`): where a target left unfound most likely is (the same person in harder
+    /// conditions than the references, or a look-alike: the user has to look).
     struct NearestTrack: Equatable {
         var track: Int
         var faces: Int
@@ -212,7 +213,7 @@ struct TargetDecision {
     }
 
     /// Decides every face (see the type's comment) and returns the track nearest the target that was not named
-    /// (nil when a track was named the target, or none has enough recognisable faces).
+    /// (nil when a track was named the target, or none is near enough with enough recognisable faces).
     @discardableResult
     func apply(to frames: inout [AnalysedFrame], tracked: Bool) -> NearestTrack? {
         var members: [Int: [(Int, Int)]] = [:]

@@ -119,7 +119,7 @@ final class SwapJob {
             var message = "\(name): the target '\(context.target.name)' was not found in any frame; the output is written unchanged (and labelled)"
             // A track within dlib's same-person distance may be the target in harder conditions than the references
             // (video frames lie farther from photos): say where, and the safe way to include it.
-            if let near = nearest, near.median <= 0.6 {
+            if let near = nearest {
                 let target = context.target.name
                 message += "; the nearest track (frames \(near.firstFrame)-\(near.lastFrame), \(near.faces) faces) lies "
                     + String(format: "%.3f", near.median) + " from '\(target)', beyond the " + String(format: "%.3f", near.limit)
