@@ -349,6 +349,10 @@ final class SwapCLITests: XCTestCase {
         let small = out.appendingPathComponent("faces-128.json")
         XCTAssertEqual(try runDetect(["--size", "128", "--max-frames", "5", "--output", small.path, fx.stage.path], workspace: fx.workspace).status, 0)
         try expect(["--model", fx.model.path, small.path], exits: 65, mentioning: "128 px")
+        // ... refused before any work, also after a video that would have been swapped first.
+        let both = out.appendingPathComponent("both")
+        try expect(["--model", fx.model.path, "--output", both.path, fx.stage.path, small.path], exits: 65, mentioning: "faces-128.json")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: both.appendingPathComponent("two_people_stage-swapped.mp4").path))
         try expect(["--model", fx.model.path, "--crf", "80", fx.stage.path], exits: 64, mentioning: "--crf")
         // An output named for another format than the one written.
         let image = TestPaths.repo.appendingPathComponent("Datasets/samples/lin-manuel-miranda.jpg")

@@ -8,9 +8,16 @@ import Models
 /// A faces manifest already filtered to one person (`identify label --target NAME`) as swap input: its faces
 /// are swapped as listed (no re-labelling), every other face of the video is left alone.
 enum FilteredFaces {
-    /// The video the manifest's faces come from, and its faces grouped by frame (keyed by the stream's own
-    /// time stamps until `align` places them). Refuses a manifest framed differently from the model.
-    static func load(_ url: URL, framing: ModelFraming) throws -> (video: URL, frames: [AnalysedFrame]) {
+    /// A faces manifest read once: the video its faces come from, and its faces grouped by frame (keyed by the
+    /// stream's own time stamps until `align` places them).
+    struct Loaded {
+        var video: URL
+        var frames: [AnalysedFrame]
+    }
+
+    /// Reads the manifest (once per swap: a long video's manifest runs to hundreds of megabytes) and checks it.
+    /// Refuses a manifest framed differently from the model.
+    static func load(_ url: URL, framing: ModelFraming) throws -> Loaded {
         let manifest = try ManifestIO.read(FacesManifest.self, from: url)
         guard manifest.cropSize == framing.cropSize, manifest.centering == framing.centering.rawValue else {
             throw SwapError.framingMismatch(path: url.path, reason: "its faces are \(manifest.cropSize) px crops with '\(manifest.centering)' " +
@@ -33,12 +40,8 @@ enum FilteredFaces {
             face.reason = "target"
             byPTS[item.pts, default: []].append(face)
         }
-        return (video, byPTS.keys.sorted().map { AnalysedFrame(index: -1, pts: $0, seconds: 0, damaged: false, faces: byPTS[$0] ?? []) })
-    }
-
-    /// The one video a faces manifest's faces come from (the file its output copies sound from).
-    static func video(of url: URL) throws -> URL {
-        try sourceVideo(of: try ManifestIO.read(FacesManifest.self, from: url), at: url)
+        return Loaded(video: video,
+                      frames: byPTS.keys.sorted().map { AnalysedFrame(index: -1, pts: $0, seconds: 0, damaged: false, faces: byPTS[$0] ?? []) })
     }
 
     private static func sourceVideo(of manifest: FacesManifest, at url: URL) throws -> URL {

@@ -42,9 +42,8 @@ final class SwapJob {
         switch unit {
         case .image(let url): return try runImage(url, collectPreview: collectPreview, previews: &previews)
         case .video(let url): return try runVideo(url, faces: nil, collectPreview: collectPreview, previews: &previews)
-        case .faces(let manifestURL):
-            let (video, frames) = try FilteredFaces.load(manifestURL, framing: context.framing)
-            return try runVideo(video, faces: frames, collectPreview: collectPreview, previews: &previews)
+        case .faces(_, let loaded):
+            return try runVideo(loaded.video, faces: loaded.frames, collectPreview: collectPreview, previews: &previews)
         }
     }
 

@@ -61,7 +61,7 @@ public enum SwapRun {
         var units: [SwapUnit] = []
         for input in inputs {
             if input.pathExtension.lowercased() == "json" {
-                units.append(.faces(input))
+                units.append(.faces(input, try FilteredFaces.load(input, framing: framing)))
             } else {
                 for unit in try InputUnit.expand([input], warn: { progress.log("swap: warning: \($0)") }) {
                     switch unit {
@@ -162,7 +162,7 @@ public enum SwapRun {
             return ImageFormat(fileExtension: url.pathExtension).map { $0 == .jpeg ? "jpg" : "png" } ?? "png"
         case .video, .faces:
             if codec == .ffv1 { return VideoContainer.matroska.fileExtension }
-            guard let source = try unit.soundSource() else { return VideoContainer.mp4.fileExtension }
+            guard let source = unit.soundSource else { return VideoContainer.mp4.fileExtension }
             guard let container = try VideoContainer.firstCarryingAudio(of: source, preferred: [.mp4, .matroska]) else {
                 let refused = try VideoContainer.matroska.audioStreamsItCannotCarry(from: source)
                 throw MediaError.unsupportedCodec(path: source.path, codec: refused.joined(separator: ", ") + " (no container can carry it untouched)")
@@ -196,7 +196,7 @@ extension SwapRun {
     /// Refuses, before any work, an `--output` video whose container cannot carry the source's audio untouched
     /// (MP4 and PCM sound, say), naming the container that can.
     static func checkContainer(of output: URL, for unit: SwapUnit) throws {
-        guard let source = try unit.soundSource() else { return }
+        guard let source = unit.soundSource else { return }
         let container = VideoContainer(forOutput: output)
         let refused = try container.audioStreamsItCannotCarry(from: source)
         guard !refused.isEmpty else { return }
@@ -210,17 +210,18 @@ extension SwapRun {
 enum SwapUnit {
     case video(URL)
     case image(URL)
-    /// A faces manifest already filtered to the target (`identify label --target`): its faces are swapped as given.
-    case faces(URL)
+    /// A faces manifest already filtered to the target (`identify label --target`), read and checked: its faces
+    /// are swapped as given.
+    case faces(URL, FilteredFaces.Loaded)
 
     var url: URL {
-        switch self { case .video(let u), .image(let u), .faces(let u): return u }
+        switch self { case .video(let u), .image(let u), .faces(let u, _): return u }
     }
     /// The video whose sound the output carries (a faces manifest's video); nil for an image.
-    func soundSource() throws -> URL? {
+    var soundSource: URL? {
         switch self {
         case .video(let url): return url
-        case .faces(let manifest): return try FilteredFaces.video(of: manifest)
+        case .faces(_, let loaded): return loaded.video
         case .image: return nil
         }
     }
