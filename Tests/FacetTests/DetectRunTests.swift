@@ -119,6 +119,12 @@ final class DetectRunTests: XCTestCase {
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM faces JOIN frames ON frames.id = faces.frame_id") ?? 0
         }
         XCTAssertEqual(linked, manifest.items.count)
+        // Again at another size without -q, stderr to a pipe: a task this short writes no progress line (a line at
+        // the first frame used to show a meaningless rate and, for a frames manifest, a garbled name).
+        let again = try runProcess(try TestPaths.executable("detect"), ["--workspace", workspace.path, "--size", "160", framesURL.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertNil(again.stderr.range(of: #"\d+/\d+ frames"#, options: .regularExpression), again.stderr)
+        XCTAssertTrue(again.stderr.contains("detect: \(framesManifest.items.count) faces"), again.stderr)
 
         let victim = ManifestIO.resolve(framesManifest.items[3].path, relativeToManifest: framesURL)
         let bytes = try Data(contentsOf: victim)

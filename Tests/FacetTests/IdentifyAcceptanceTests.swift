@@ -144,9 +144,14 @@ final class IdentifyAcceptanceTests: XCTestCase {
         print("identify cluster LFW: \(pure)/10 pure complete clusters; \(summary)")
         XCTAssertGreaterThanOrEqual(pure, 9, summary.joined(separator: "\n"))
 
-        // Enrolling a cluster names its faces.
+        // Enrolling a cluster names its faces. The clusters manifest `cluster` printed may be given beside the id (a user
+        // will); given without an id it is refused with the ids it holds.
         let first = try XCTUnwrap(manifest.clusters.first)
-        let e = try runIdentify("enroll", ["--name", "First Cluster", "--cluster", String(first.id)], workspace: workspace)
+        let ids = manifest.clusters.map { String($0.id) }.joined(separator: ", ")
+        let refused = try runIdentify("enroll", ["--name", "First Cluster", report.manifest], workspace: workspace)
+        XCTAssertEqual(refused.status, 64, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--cluster ID (its clusters: \(ids))") && refused.stderr.contains(report.manifest), refused.stderr)
+        let e = try runIdentify("enroll", ["--name", "First Cluster", "--cluster", String(first.id), report.manifest], workspace: workspace)
         XCTAssertEqual(e.status, 0, e.stderr)
         let enrolled = try JSONDecoder().decode(EnrollReport.self, from: e.stdoutData)
         XCTAssertEqual(enrolled.references, first.members.count)

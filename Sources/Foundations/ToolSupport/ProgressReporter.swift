@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Progress and log lines on stderr. On a terminal it redraws one bar with count, rate and ETA; when
-/// stderr is a file or pipe it writes a plain line at most every 10 seconds; `quiet` silences both.
+/// stderr is a file or pipe it writes a plain line every 10 seconds of a task (none for a task shorter than
+/// that) and, for a task that wrote any, one with the final count when it finishes; `quiet` silences both.
 public final class ProgressReporter: ProgressSink, @unchecked Sendable {
     public let quiet: Bool
     public let isTerminal: Bool
@@ -41,7 +42,8 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
         done = 0
         note = ""
         started = Date()
-        lastDraw = .distantPast
+        // A log file gets its first line 10 seconds in: a line at the first item says nothing (its rate is noise).
+        lastDraw = isTerminal ? .distantPast : started
     }
 
     /// Sets the number of units done so far.
@@ -70,8 +72,12 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
     public func finish() {
         guard !quiet else { return }
         lock.lock(); defer { lock.unlock() }
-        if isTerminal { draw(now: Date()) }
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal {
+            draw(now: Date())
+            if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        } else if drawn {
+            draw(now: Date())
+        }
         drawn = false
     }
 
@@ -94,6 +100,7 @@ public final class ProgressReporter: ProgressSink, @unchecked Sendable {
             drawn = true
         } else {
             FileHandle.standardError.write(Data((text + "\n").utf8))
+            drawn = true
         }
     }
 

@@ -100,6 +100,14 @@ public final class FaceDetector {
                                          shardIndex: options.shardIndex, shardCount: options.shardCount, dropPrefix: "frames-")
     }
 
+    /// The short name progress lines use: the video's, folder's or (for a frames manifest) source file's name.
+    func displayName(_ unit: DetectUnit) -> String {
+        switch unit {
+        case .video(let url), .images(let url, _): return url.lastPathComponent
+        case .frames(_, _, let file, _): return (file.path as NSString).lastPathComponent
+        }
+    }
+
     func displayPath(_ unit: DetectUnit) -> String {
         switch unit {
         case .video(let url): return url.path
@@ -189,7 +197,7 @@ public final class FaceDetector {
         let run = UnitRun(detector: self, detectionId: detectionId, sourceId: sourceId,
                           folder: cropFolder(stem: unit.stem, sourceSHA: source.sha256, tiles: tiles), tiles: tiles,
                           frameIds: try frameIds(framePaths))
-        try run.process(&feed, name: (displayPath(unit) as NSString).lastPathComponent)
+        try run.process(&feed, name: displayName(unit))
         decodeMilliseconds += feed.decodeMilliseconds
         let damage = feed.damage + run.damage
         let frames = try catalog.detectionFrameCount(detectionId: detectionId)

@@ -94,7 +94,21 @@ public enum Enroller {
         var images: [URL] = []
         var manifests: [URL] = []
         for input in inputs {
-            if input.pathExtension.lowercased() == "json" { manifests.append(input) } else { images.append(input) }
+            guard input.pathExtension.lowercased() == "json" else { images.append(input); continue }
+            // The clusters manifest that `identify cluster` printed is where a cluster id comes from: given beside
+            // --cluster it only confirms the id; given alone it says what is missing.
+            if try FaceSetManifest.schema(of: input) == ClustersManifest.schemaName {
+                let ids = try ManifestIO.read(ClustersManifest.self, from: input).clusters.map(\.id)
+                guard let clusterId = options.cluster else {
+                    throw IdentifyError.badOption("\(input.path): a clusters manifest; choose a cluster with --cluster ID (its clusters: "
+                        + ids.map(String.init).joined(separator: ", ") + ")")
+                }
+                guard ids.contains(clusterId) else {
+                    throw IdentifyError.badOption("\(input.path): has no cluster \(clusterId) (its clusters: " + ids.map(String.init).joined(separator: ", ") + ")")
+                }
+                continue
+            }
+            manifests.append(input)
         }
         var picks: [FacePick] = []
         if !images.isEmpty {

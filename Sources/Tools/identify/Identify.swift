@@ -66,7 +66,7 @@ extension Identify {
         @Flag(help: "Add references even when they look like a different person.")
         var force = false
 
-        @Argument(help: ArgumentHelp("Reference images, folders of images, or faces manifests (.json).", valueName: "input"))
+        @Argument(help: ArgumentHelp("Reference images, folders of images, or faces manifests (.json); with --cluster, the clusters manifest it comes from may be given too.", valueName: "input"))
         var inputs: [String] = []
 
         func validate() throws {
