@@ -305,6 +305,13 @@ final class SwapCLITests: XCTestCase {
                             "--output", out.appendingPathComponent("o.mp4").path, fx.stage.path], workspace: fx.workspace)
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(try run.requireReport().preview, sheetURL.path)
+        // --preview alone asks for a sheet too (6 frames by default).
+        let alone = out.appendingPathComponent("alone.png")
+        let second = try swap(["--model", fx.model.path, "--target", "Lin-Manuel Miranda", "--preview", alone.path,
+                               "--output", out.appendingPathComponent("o2.mp4").path, fx.stage.path], workspace: fx.workspace)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertEqual(try second.requireReport().preview, alone.path)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: alone.path))
         let sheet = try ImageDecoder.decode(Data(contentsOf: sheetURL), path: sheetURL.path)
         let w = 360, h = 203, gap = 4  // 640x360 frames at 360 px wide
         XCTAssertEqual(sheet.width, 2 * w + 3 * gap)

@@ -130,6 +130,7 @@ public enum SwapRun {
             let url = options.preview ?? options.workspace.appendingPathComponent("Swaps/preview.png")
             try SwapPreview.write(previews, to: url)
             previewPath = url.path
+            progress.log("swap: preview of \(previews.count) frame\(previews.count == 1 ? "" : "s") (input | output) -> \(url.path)")
         }
         return SwapReport(model: options.model.path, target: resolvedTarget, direction: options.direction.rawValue,
                           watermark: payloads.first ?? "", outputs: reports, preview: previewPath,

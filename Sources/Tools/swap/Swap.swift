@@ -99,8 +99,9 @@ struct SwapCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Swap part K of N of each video's segments; the last shard to finish joins them.", valueName: "K/N"))
     var shard: ShardSpec = .whole
 
-    @Option(help: ArgumentHelp("Write an input | output contact sheet of this many sample frames.", valueName: "n"))
-    var previewFrames: Int = 0
+    @Option(help: ArgumentHelp("Write an input | output contact sheet of this many sample frames (default: 6 with --preview, else none).",
+                               valueName: "n"))
+    var previewFrames: Int?
 
     @Option(help: ArgumentHelp("Where the contact sheet goes (default: <workspace>/Swaps/preview.png).", valueName: "file"))
     var preview: String?
@@ -149,7 +150,7 @@ struct SwapCommand: ParsableCommand {
                 occlusionThreshold: occlusionThreshold, color: SwapColorChoice(rawValue: color) ?? .reinhard,
                 blend: SwapBlendChoice(rawValue: blend) ?? .alpha, codec: SwapOutputCodec(rawValue: codec) ?? .h264, crf: crf, preset: preset,
                 segmentFrames: segmentFrames, shardIndex: shard.index, shardCount: shard.count,
-                previewFrames: previewFrames, preview: preview.map(url), output: output.map(url), manifest: manifest.map(url),
+                previewFrames: previewFrames ?? (preview == nil ? 0 : 6), preview: preview.map(url), output: output.map(url), manifest: manifest.map(url),
                 workspace: common.workspaceURL, models: ModelStore(directory: models.map(url)), maxPixels: maxPixels, parameters: parameters)
             let progress = ProgressReporter(quiet: common.quiet)
             let catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout)
