@@ -352,6 +352,10 @@ final class SwapCLITests: XCTestCase {
         try expect(["--model", damaged.appendingPathComponent("model.json").path, fx.stage.path], exits: 65, mentioning: "model.safetensors")
         try expect(["--model", fx.model.path, "--target", "Nobody Enrolled", fx.stage.path], exits: 66, mentioning: "Nobody Enrolled")
         try expect(["--model", fx.model.path, "--output", fx.stage.path, fx.stage.path], exits: 64, mentioning: "two_people_stage.mp4")
+        // A video cut short before its index: the same diagnosis as fetch-frames and detect give.
+        let cut = out.appendingPathComponent("cut.mp4")
+        try Data(try Data(contentsOf: fx.stage).prefix(4096)).write(to: cut)
+        try expect(["--model", fx.model.path, cut.path], exits: 65, mentioning: "cut.mp4: not a readable video or image: MP4/MOV index")
         // A faces manifest framed differently from the model (128 px crops; the model trained on 256 px crops).
         let small = out.appendingPathComponent("faces-128.json")
         XCTAssertEqual(try runDetect(["--size", "128", "--max-frames", "5", "--output", small.path, fx.stage.path], workspace: fx.workspace).status, 0)

@@ -89,7 +89,7 @@ extension InputFormatHandle {
         let input: InputFormatHandle
         switch openLocal(path) {
         case .success(let handle): input = handle
-        case .failure(let failure): throw MediaError.unreadable(path: path, reason: ffmpegErrorString(failure.code))
+        case .failure(let failure): throw failure.error(path: path)
         }
         try check(avformat_find_stream_info(input.pointer, nil), "reading stream information", path: path)
         return input
@@ -99,6 +99,19 @@ extension InputFormatHandle {
 /// An `avformat_open_input` error code.
 struct MediaOpenFailure: Error {
     let code: Int32
+
+    /// The error to report for `path`: a format Facet refuses to demux, an MP4/MOV whose index is missing (a
+    /// file cut short), or FFmpeg's own message.
+    func error(path: String) -> MediaError {
+        if let probed = probedFormatName(path), !VideoReader.isAccepted(probed) {
+            return MediaError.forbiddenFormat(path: path, format: probed)
+        }
+        if let probed = probedFormatName(path), probed.hasPrefix("mov") {
+            return MediaError.unreadable(path: path, reason: "MP4/MOV index ('moov' box) missing or damaged: the file was probably cut short "
+                + "while being written or copied (\(ffmpegErrorString(code)))")
+        }
+        return MediaError.unreadable(path: path, reason: ffmpegErrorString(code))
+    }
 }
 
 /// Owns an output `AVFormatContext` and its `AVIOContext`; closed and freed in `deinit`.

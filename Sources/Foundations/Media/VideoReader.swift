@@ -77,14 +77,7 @@ public final class VideoReader {
         case .success(let handle):
             format = handle
         case .failure(let failure):
-            let openCode = failure.code
-            if let probed = probedFormatName(path), !Self.isAccepted(probed) {
-                throw MediaError.forbiddenFormat(path: path, format: probed)
-            }
-            if let probed = probedFormatName(path), probed.hasPrefix("mov") {
-                throw MediaError.unreadable(path: path, reason: "MP4/MOV index ('moov' box) missing or damaged: the file was probably cut short while being written or copied (\(ffmpegErrorString(openCode)))")
-            }
-            throw MediaError.unreadable(path: path, reason: ffmpegErrorString(openCode))
+            throw failure.error(path: path)
         }
         let opened = format.pointer
         let infoCode = avformat_find_stream_info(opened, nil)
