@@ -94,21 +94,7 @@ public enum Enroller {
         var images: [URL] = []
         var manifests: [URL] = []
         for input in inputs {
-            guard input.pathExtension.lowercased() == "json" else { images.append(input); continue }
-            // The clusters manifest that `identify cluster` printed is where a cluster id comes from: given beside
-            // --cluster it only confirms the id; given alone it says what is missing.
-            if try FaceSetManifest.schema(of: input) == ClustersManifest.schemaName {
-                let ids = try ManifestIO.read(ClustersManifest.self, from: input).clusters.map(\.id)
-                guard let clusterId = options.cluster else {
-                    throw IdentifyError.badOption("\(input.path): a clusters manifest; choose a cluster with --cluster ID (its clusters: "
-                        + ids.map(String.init).joined(separator: ", ") + ")")
-                }
-                guard ids.contains(clusterId) else {
-                    throw IdentifyError.badOption("\(input.path): has no cluster \(clusterId) (its clusters: " + ids.map(String.init).joined(separator: ", ") + ")")
-                }
-                continue
-            }
-            manifests.append(input)
+            if input.pathExtension.lowercased() == "json" { manifests.append(input) } else { images.append(input) }
         }
         var picks: [FacePick] = []
         if !images.isEmpty {
@@ -118,7 +104,13 @@ public enum Enroller {
             references += chosen.references
             picks = chosen.picks
         }
-        for manifest in manifests { references += try manifestReferences(manifest, options: options, catalog: catalog, at: now, progress: progress) }
+        for manifest in manifests {
+            do {
+                references += try manifestReferences(manifest, options: options, catalog: catalog, at: now, progress: progress)
+            } catch ManifestError.wrongSchema(_, let found, _) where found == ClustersManifest.schemaName {
+                try checkClustersManifest(manifest, cluster: options.cluster)
+            }
+        }
 
         // Every new reference must agree with the identity's others (existing and new): a reference whose
         // median distance to them is beyond the threshold is probably someone else (a bystander, a wrong file).
@@ -272,6 +264,15 @@ public enum Enroller {
                                                embedding: IdentityGallery.blob(candidate.faces[taken]), addedAt: time))
         }
         return (out, picks)
+    }
+
+    /// The clusters manifest that `identify cluster` printed is where a cluster id comes from: given beside
+    /// `--cluster` it only confirms the id (its members come from the catalog); given alone it says what is missing.
+    static func checkClustersManifest(_ url: URL, cluster: Int64?) throws {
+        let ids = try ManifestIO.read(ClustersManifest.self, from: url).clusters.map(\.id)
+        let list = "(its clusters: " + ids.map(String.init).joined(separator: ", ") + ")"
+        guard let cluster else { throw IdentifyError.badOption("\(url.path): a clusters manifest; choose a cluster with --cluster ID \(list)") }
+        guard ids.contains(cluster) else { throw IdentifyError.badOption("\(url.path): has no cluster \(cluster) \(list)") }
     }
 
     /// References from a faces manifest: all its faces when they are one track (or `--track`), the largest
