@@ -113,6 +113,8 @@ public struct SwapOptions: Sendable {
     public var shardCount: Int
     /// Write a side-by-side (input | output) contact sheet of this many sample frames (0 = none).
     public var previewFrames: Int
+    /// Sample frames of a contact sheet asked for by its path alone.
+    public static let defaultPreviewFrames = 6
     public var preview: URL?
     /// Output file (one input) or folder (several inputs); nil = `<workspace>/Swaps/`.
     public var output: URL?
@@ -128,7 +130,7 @@ public struct SwapOptions: Sendable {
                 occlusion: SwapOcclusionChoice = .none, handMargin: Double = 0.05, visibleLabel: Bool = false,
                 labelCorner: SwapLabelCorner = .bottomRight, occlusionThreshold: Double = 0.18, color: SwapColorChoice = .reinhard,
                 blend: SwapBlendChoice = .alpha, codec: SwapOutputCodec = .h264, crf: Int = 18, preset: String = "veryfast",
-                segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, previewFrames: Int = 0,
+                segmentFrames: Int = 300, shardIndex: Int = 1, shardCount: Int = 1, previewFrames: Int? = nil,
                 preview: URL? = nil, output: URL? = nil, manifest: URL? = nil, workspace: URL, models: ModelStore = ModelStore(),
                 maxPixels: Int = 67_108_864, parameters: [String: String] = [:]) {
         self.model = model; self.target = target; self.direction = direction; self.rule = rule; self.threshold = threshold; self.minFaceSize = minFaceSize
@@ -136,7 +138,9 @@ public struct SwapOptions: Sendable {
         self.occlusion = occlusion; self.handMargin = handMargin; self.visibleLabel = visibleLabel; self.labelCorner = labelCorner
         self.occlusionThreshold = occlusionThreshold; self.color = color; self.blend = blend
         self.codec = codec; self.crf = crf; self.preset = preset; self.segmentFrames = segmentFrames; self.shardIndex = shardIndex
-        self.shardCount = shardCount; self.previewFrames = previewFrames; self.preview = preview
+        self.shardCount = shardCount; self.preview = preview
+        // A sheet's path alone asks for a sheet: `defaultPreviewFrames` of them unless a number is given.
+        self.previewFrames = previewFrames ?? (preview == nil ? 0 : Self.defaultPreviewFrames)
         self.output = output; self.manifest = manifest; self.workspace = workspace; self.models = models; self.maxPixels = maxPixels
         self.parameters = parameters
     }

@@ -150,7 +150,7 @@ struct SwapCommand: ParsableCommand {
                 occlusionThreshold: occlusionThreshold, color: SwapColorChoice(rawValue: color) ?? .reinhard,
                 blend: SwapBlendChoice(rawValue: blend) ?? .alpha, codec: SwapOutputCodec(rawValue: codec) ?? .h264, crf: crf, preset: preset,
                 segmentFrames: segmentFrames, shardIndex: shard.index, shardCount: shard.count,
-                previewFrames: previewFrames ?? (preview == nil ? 0 : 6), preview: preview.map(url), output: output.map(url), manifest: manifest.map(url),
+                previewFrames: previewFrames, preview: preview.map(url), output: output.map(url), manifest: manifest.map(url),
                 workspace: common.workspaceURL, models: ModelStore(directory: models.map(url)), maxPixels: maxPixels, parameters: parameters)
             let progress = ProgressReporter(quiet: common.quiet)
             let catalog = try Catalog(url: common.catalogURL, busyTimeout: common.busyTimeout)
